@@ -1,0 +1,48 @@
+#!/usr/bin/env node
+/**
+ * The `metaheac` command. Each subcommand lives in its own module under ./commands and
+ * registers itself here. A UserError prints one line and exits 1; anything else is a bug
+ * and prints its stack.
+ */
+import { Command } from 'commander';
+import { UserError } from '../util/errors.js';
+import { setProgressQuiet } from './progress.js';
+import { commands } from './commands/index.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('metaheac')
+    .description('MetaHeac look-alike audience expansion: meta-train a general model over past campaigns, adapt it to a new campaign\'s seeds, rank candidates.')
+    .option('--verbose', 'print stack traces on errors')
+    .option('-q, --quiet', 'no progress bars')
+    .showHelpAfterError('(run with --help for usage)')
+    .hook('preAction', (cmd) => {
+      if (cmd.opts().quiet) setProgressQuiet(true);
+    });
+  for (const register of commands) register(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  program.exitOverride();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    const err = e as Error & { code?: string; exitCode?: number };
+    if (err.code && err.code.startsWith('commander.')) {
+      // commander has already printed its message (or the help).
+      process.exitCode = err.exitCode ?? 1;
+      return;
+    }
+    if (e instanceof UserError && !process.argv.includes('--verbose')) {
+      process.stderr.write(`metaheac: error: ${err.message}\n`);
+    } else {
+      process.stderr.write(`metaheac: ${err.stack ?? String(e)}\n`);
+    }
+    process.exitCode = 1;
+  }
+}
+
+await main();

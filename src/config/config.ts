@@ -1,0 +1,219 @@
+/**
+ * PaddleRec-style YAML configs: a `runner` section (data, epochs, paths) and a
+ * `hyper_parameters` section (model and optimiser), with PaddleRec's key names so that a
+ * PaddleRec MetaHeac config loads unchanged. Validated with zod: a wrong type or an
+ * unknown key is an error naming the key, what was expected, and the nearest known key.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { closest } from 'fastest-levenshtein';
+import { parse as parseYaml, parseDocument } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../util/errors.js';
+
+const posInt = z.number().int().positive();
+const nonNegInt = z.number().int().nonnegative();
+const posNum = z.number().positive();
+const pathList = z.union([z.string(), z.array(z.string()).min(1)]);
+
+/** Keys PaddleRec's MetaHeac configs carry that mean nothing here; accepted so those files load. */
+const PADDLE_ONLY_RUNNER = {
+  train_reader_path: z.string().optional(),
+  infer_reader_path: z.string().optional(),
+  use_gpu: z.boolean().optional(),
+  use_auc: z.boolean().optional(),
+  use_inference: z.boolean().optional(),
+  train_batch_size: posInt.optional(),
+  infer_batch_size: posInt.optional(),
+};
+
+const runnerSchema = z.strictObject({
+  train_data_dir: z.string().optional(),
+  test_data_dir: pathList.optional(),
+  model_save_path: z.string().default('output/model'),
+  model_init_path: z.string().optional(),
+  epochs: posInt.default(1),
+  print_interval: posInt.default(100),
+  seed: z.number().int().default(2021),
+  infer_load_path: z.string().optional(),
+  infer_start_epoch: nonNegInt.default(0),
+  infer_end_epoch: posInt.default(1),
+  infer_train_epoch: nonNegInt.default(2),
+  metrics_path: z.string().optional(),
+  /** Worker threads for kernels and per-task inference; 0 means one per core. */
+  threads: nonNegInt.default(0),
+  /** Where converted copies of PaddleRec pickles go; default: beside the pickles. */
+  cache_dir: z.string().optional(),
+  ...PADDLE_ONLY_RUNNER,
+});
+
+const optimizerSchema = z.strictObject({
+  class: z.enum(['adam', 'Adam']).default('adam'),
+  global_learning_rate: posNum.default(0.001),
+  local_test_learning_rate: posNum.default(0.001),
+  strategy: z.string().optional(),
+});
+
+const hyperSchema = z.strictObject({
+  max_idxs: z.array(z.array(nonNegInt)).length(3).optional(),
+  embed_dim: posInt.default(64),
+  mlp_dims: z.array(posInt).min(1).default([64, 64]),
+  local_lr: posNum.default(0.0002),
+  num_expert: posInt.default(8),
+  num_output: posInt.default(5),
+  task_count: posInt.default(5),
+  batch_size: posInt.default(1024),
+  optimizer: optimizerSchema.prefault({}),
+  /** false: the no-meta baseline (joint training with Adam, then the same adaptation). */
+  meta: z.boolean().default(true),
+  /** `first` is PaddleRec's algorithm; `second` the official code's exact meta-gradient. */
+  meta_order: z.enum(['first', 'second']).default('first'),
+  /** Task draw weights: ∝ rows (`normal`), ∝ sqrt(rows), or uniform (`unit`). */
+  task_sampling: z.enum(['normal', 'sqrt', 'unit']).default('normal'),
+  /** PaddleRec draws tasks with replacement; the official code without (the default). */
+  task_replacement: z.boolean().default(false),
+});
+
+const configSchema = z.strictObject({
+  runner: runnerSchema.prefault({}),
+  hyper_parameters: hyperSchema.prefault({}),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type RunnerConfig = Config['runner'];
+export type HyperParameters = Config['hyper_parameters'];
+
+/** Every dotted key the schema knows, for suggestions. */
+function knownKeys(): string[] {
+  const out: string[] = [];
+  const walk = (shape: Record<string, z.ZodType>, prefix: string): void => {
+    for (const [k, v] of Object.entries(shape)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      out.push(key);
+      const inner = unwrap(v);
+      if (inner instanceof z.ZodObject) walk(inner.shape as Record<string, z.ZodType>, key);
+    }
+  };
+  walk(configSchema.shape as Record<string, z.ZodType>, '');
+  return out;
+}
+
+function unwrap(t: z.ZodType): z.ZodType {
+  let cur: z.ZodType = t;
+  for (;;) {
+    const def = (cur as unknown as { def: { innerType?: z.ZodType } }).def;
+    if (def && def.innerType) cur = def.innerType;
+    else return cur;
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue, source: string): string {
+  const path = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    const keys = issue.keys.map((k) => (path ? `${path}.${k}` : k));
+    const known = knownKeys();
+    const parts = keys.map((k) => {
+      const siblings = known.filter((x) => x.split('.').length === k.split('.').length);
+      const best = closest(k, siblings.length ? siblings : known);
+      return `unknown key "${k}" (did you mean "${best}"?)`;
+    });
+    return `${source}: ${parts.join('; ')}`;
+  }
+  return `${source}: key "${path || '(root)'}": ${issue.message}`;
+}
+
+/** Validate a plain object as a config; `source` names where it came from in errors. */
+export function parseConfig(raw: unknown, source = 'config'): Config {
+  const r = configSchema.safeParse(raw ?? {});
+  if (!r.success) throw new ConfigError(describeIssue(r.error.issues[0]!, source));
+  return r.data;
+}
+
+/** Set a dotted key in a nested plain object, creating sections as needed. */
+function setDotted(obj: Record<string, unknown>, key: string, value: unknown): void {
+  const parts = key.split('.');
+  let cur = obj;
+  for (let i = 0; i < parts.length - 1; i++) {
+    const p = parts[i]!;
+    const next = cur[p];
+    if (typeof next !== 'object' || next === null || Array.isArray(next)) cur[p] = {};
+    cur = cur[p] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+/** Parse `key=value` overrides (PaddleRec's `-o`); values are YAML scalars or flow collections. */
+export function parseOverride(text: string): { key: string; value: unknown } {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new ConfigError(`override "${text}": expected key=value, e.g. runner.epochs=2`);
+  const key = text.slice(0, eq).trim();
+  const valueText = text.slice(eq + 1);
+  let value: unknown;
+  try {
+    value = parseYaml(valueText);
+  } catch {
+    value = valueText;
+  }
+  return { key, value: value === null && valueText !== 'null' && valueText !== '~' ? valueText : value };
+}
+
+/** Keys whose values are paths, resolved against the config file's folder (PaddleRec does the same). */
+const PATH_KEYS = ['train_data_dir', 'test_data_dir', 'model_save_path', 'model_init_path', 'infer_load_path', 'metrics_path', 'cache_dir'] as const;
+
+export interface LoadedConfig extends Config {
+  /** The file it came from, or null for defaults only. */
+  source: string | null;
+}
+
+/**
+ * Load a YAML config, apply overrides, validate, and resolve paths: those from the file
+ * against the file's folder, those from overrides against the working directory.
+ */
+export function loadConfig(path: string | null, overrides: string[] = []): LoadedConfig {
+  let raw: Record<string, unknown> = {};
+  const source = path ?? 'defaults';
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`${path}: cannot read config (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
+    const doc = parseDocument(text);
+    if (doc.errors.length > 0) {
+      const err = doc.errors[0]!;
+      const line = err.linePos?.[0]?.line;
+      throw new ConfigError(`${path}${line ? `:${line}` : ''}: invalid YAML: ${err.message.split('\n')[0]}`);
+    }
+    const v = doc.toJS() as unknown;
+    if (v !== null && v !== undefined) {
+      if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${path}: expected a mapping with runner and hyper_parameters sections`);
+      raw = v as Record<string, unknown>;
+    }
+  }
+  const fromOverride = new Set<string>();
+  for (const o of overrides) {
+    const { key, value } = parseOverride(o);
+    setDotted(raw, key, value);
+    fromOverride.add(key);
+  }
+  const cfg = parseConfig(raw, path ?? 'config');
+  const base = path ? dirname(resolve(path)) : process.cwd();
+  const runner = cfg.runner as Record<string, unknown>;
+  for (const k of PATH_KEYS) {
+    const v = runner[k];
+    if (v === undefined) continue;
+    const root = fromOverride.has(`runner.${k}`) ? process.cwd() : base;
+    const res = (p: string): string => (isAbsolute(p) ? p : resolve(root, p));
+    runner[k] = Array.isArray(v) ? (v as string[]).map(res) : res(v as string);
+  }
+  return { ...cfg, source };
+}
+
+/** The paddle-only keys that were set: the CLI warns that they are ignored. */
+export function ignoredKeys(cfg: Config): string[] {
+  return Object.keys(PADDLE_ONLY_RUNNER)
+    .filter((k) => (cfg.runner as Record<string, unknown>)[k] !== undefined)
+    .map((k) => `runner.${k}`)
+    .concat(cfg.hyper_parameters.optimizer.strategy !== undefined ? ['hyper_parameters.optimizer.strategy'] : []);
+}

@@ -1,0 +1,17 @@
+/**
+ * Errors a user can act on. The CLI prints their message on one line and exits non-zero;
+ * anything else is a bug and gets a stack trace.
+ */
+export class UserError extends Error {
+  override name = 'UserError';
+}
+
+/** A data file or directory is missing, malformed or inconsistent. */
+export class DataError extends UserError {
+  override name = 'DataError';
+}
+
+/** A config file or override is invalid. */
+export class ConfigError extends UserError {
+  override name = 'ConfigError';
+}
