@@ -1,0 +1,219 @@
+/**
+ * The embedding side of MetaHeac (spec section 3, steps 1-4): a batch's ids are reduced to
+ * the unique rows it touches per table, those rows are gathered into a compact local table,
+ * and pooling (single lookup, length-normalised sum for multi-valued fields, the mean user
+ * vector for the gates) runs on local indices. Its backward yields a gradient per unique
+ * row: the sparse gradient that the optimisers and fast weights consume.
+ */
+import type { PartData } from '../data/part.js';
+import { multiOffsets, multiStride } from '../data/schema.js';
+import type { Layout } from './layout.js';
+import type { Vec } from './ops.js';
+import type { RowSource } from './sparse-rows.js';
+
+/** One table's view of a batch. */
+export interface FieldBatch {
+  /** Ids slots per row: 1 for single/task fields, the width for multi-valued ones. */
+  width: number;
+  /** Unique ids touched, in first-appearance order. */
+  uniq: Int32Array;
+  nUniq: number;
+  /** Local index (into uniq) of every slot, [B, width]; only the first cnt[b] count for multi. */
+  local: Int32Array;
+  /** Multi-valued only: ids summed per row, min(len, width). */
+  cnt: Int32Array | null;
+  /** Multi-valued only: 1 / max(len, 1). */
+  scale: Float64Array | null;
+}
+
+export interface Batch {
+  n: number;
+  /** Labels of the batch rows in order. */
+  y: Uint8Array;
+  /** Tables in layout order: single, multi, task. */
+  fields: FieldBatch[];
+}
+
+/** Turns row indices of a part into Batches, reusing its buffers. */
+export class BatchBuilder {
+  private readonly stamp: Int32Array[];
+  private readonly slot: Int32Array[];
+  private epoch = 0;
+  readonly batch: Batch;
+  private readonly moffs: number[];
+  private readonly mstride: number;
+
+  constructor(
+    private readonly L: Layout,
+    readonly capacity: number,
+  ) {
+    const s = L.schema;
+    this.moffs = multiOffsets(s);
+    this.mstride = multiStride(s);
+    this.stamp = L.embeddings.map((e) => new Int32Array(e.rows));
+    this.slot = L.embeddings.map((e) => new Int32Array(e.rows));
+    const widths = [...s.userSingle.map(() => 1), ...s.userMulti.map((f) => f.width), ...s.task.map(() => 1)];
+    const nS = s.userSingle.length;
+    const nM = s.userMulti.length;
+    this.batch = {
+      n: 0,
+      y: new Uint8Array(capacity),
+      fields: widths.map((w, e) => {
+        const isMulti = e >= nS && e < nS + nM;
+        return {
+          width: w,
+          uniq: new Int32Array(Math.min(capacity * w, L.embeddings[e]!.rows)),
+          nUniq: 0,
+          local: new Int32Array(capacity * w),
+          cnt: isMulti ? new Int32Array(capacity) : null,
+          scale: isMulti ? new Float64Array(capacity) : null,
+        };
+      }),
+    };
+  }
+
+  /** Fill the batch with rows[start .. start+n) of `part`. */
+  build(part: PartData, rows: ArrayLike<number>, start: number, n: number): Batch {
+    if (n > this.capacity) throw new Error(`batch of ${n} rows exceeds capacity ${this.capacity}`);
+    const s = this.L.schema;
+    const nS = s.userSingle.length;
+    const nM = s.userMulti.length;
+    const nT = s.task.length;
+    this.epoch++;
+    if (this.epoch === 0x7fffffff) {
+      for (const st of this.stamp) st.fill(0);
+      this.epoch = 1;
+    }
+    const ep = this.epoch;
+    const b = this.batch;
+    b.n = n;
+    for (const f of b.fields) f.nUniq = 0;
+    const touch = (e: number, id: number): number => {
+      const st = this.stamp[e]!;
+      const sl = this.slot[e]!;
+      if (st[id] === ep) return sl[id]!;
+      st[id] = ep;
+      const f = b.fields[e]!;
+      const u = f.nUniq++;
+      f.uniq[u] = id;
+      sl[id] = u;
+      return u;
+    };
+    for (let i = 0; i < n; i++) {
+      const r = rows[start + i]!;
+      b.y[i] = part.label[r]!;
+      for (let j = 0; j < nS; j++) b.fields[j]!.local[i] = touch(j, part.single[r * nS + j]!);
+      for (let m = 0; m < nM; m++) {
+        const f = b.fields[nS + m]!;
+        const w = f.width;
+        const len = part.multiLen[r * nM + m]!;
+        const c = Math.min(len, w);
+        f.cnt![i] = c;
+        f.scale![i] = 1 / Math.max(len, 1);
+        const base = r * this.mstride + this.moffs[m]!;
+        for (let t = 0; t < c; t++) f.local[i * w + t] = touch(nS + m, part.multi[base + t]!);
+      }
+      for (let j = 0; j < nT; j++) b.fields[nS + nM + j]!.local[i] = touch(nS + nM + j, part.task[r * nT + j]!);
+    }
+    return b;
+  }
+}
+
+/** Gather each table's unique rows into `local[e]` ([nUniq, E]). */
+export function gatherRows(src: RowSource, b: Batch, local: Vec[], E: number): void {
+  for (let e = 0; e < b.fields.length; e++) {
+    const f = b.fields[e]!;
+    const out = local[e]!;
+    for (let u = 0; u < f.nUniq; u++) src.readRow(e, f.uniq[u]!, out, u * E);
+  }
+}
+
+/** x [B, F*E] = user field vectors; a [B, (1+A)*E] = (mean user vector, task field vectors). */
+export function poolForward(L: Layout, b: Batch, local: Vec[], x: Vec, a: Vec): void {
+  const E = L.dims.embedDim;
+  const F = L.nUser;
+  const nS = L.schema.userSingle.length;
+  const nT = L.nTask;
+  const xd = L.inDim;
+  const ad = L.gateDim;
+  const B = b.n;
+  for (let e = 0; e < F; e++) {
+    const f = b.fields[e]!;
+    const T = local[e]!;
+    const w = f.width;
+    for (let i = 0; i < B; i++) {
+      const xo = i * xd + e * E;
+      if (e < nS) {
+        const to = f.local[i]! * E;
+        for (let k = 0; k < E; k++) x[xo + k] = T[to + k]!;
+      } else {
+        for (let k = 0; k < E; k++) x[xo + k] = 0;
+        const c = f.cnt![i]!;
+        for (let t = 0; t < c; t++) {
+          const to = f.local[i * w + t]! * E;
+          for (let k = 0; k < E; k++) x[xo + k] += T[to + k]!;
+        }
+        const sc = f.scale![i]!;
+        for (let k = 0; k < E; k++) x[xo + k] *= sc;
+      }
+    }
+  }
+  for (let i = 0; i < B; i++) {
+    const ao = i * ad;
+    const xo = i * xd;
+    for (let k = 0; k < E; k++) {
+      let s = 0;
+      for (let e = 0; e < F; e++) s += x[xo + e * E + k]!;
+      a[ao + k] = s / F;
+    }
+    for (let j = 0; j < nT; j++) {
+      const f = b.fields[F + j]!;
+      const T = local[F + j]!;
+      const to = f.local[i]! * E;
+      const o = ao + (1 + j) * E;
+      for (let k = 0; k < E; k++) a[o + k] = T[to + k]!;
+    }
+  }
+}
+
+/** From dx, da to the gradient of every unique row, dLocal[e] ([nUniq, E], overwritten). */
+export function poolBackward(L: Layout, b: Batch, dx: Vec, da: Vec, dLocal: Vec[]): void {
+  const E = L.dims.embedDim;
+  const F = L.nUser;
+  const nS = L.schema.userSingle.length;
+  const nT = L.nTask;
+  const xd = L.inDim;
+  const ad = L.gateDim;
+  const B = b.n;
+  for (let e = 0; e < b.fields.length; e++) dLocal[e]!.fill(0, 0, b.fields[e]!.nUniq * E);
+  const invF = 1 / F;
+  for (let e = 0; e < F; e++) {
+    const f = b.fields[e]!;
+    const D = dLocal[e]!;
+    const w = f.width;
+    for (let i = 0; i < B; i++) {
+      const xo = i * xd + e * E;
+      const ao = i * ad;
+      if (e < nS) {
+        const to = f.local[i]! * E;
+        for (let k = 0; k < E; k++) D[to + k] += dx[xo + k]! + da[ao + k]! * invF;
+      } else {
+        const c = f.cnt![i]!;
+        const sc = f.scale![i]!;
+        for (let t = 0; t < c; t++) {
+          const to = f.local[i * w + t]! * E;
+          for (let k = 0; k < E; k++) D[to + k] += (dx[xo + k]! + da[ao + k]! * invF) * sc;
+        }
+      }
+    }
+  }
+  for (let j = 0; j < nT; j++) {
+    const f = b.fields[F + j]!;
+    const D = dLocal[F + j]!;
+    for (let i = 0; i < B; i++) {
+      const to = f.local[i]! * E;
+      const o = i * ad + (1 + j) * E;
+      for (let k = 0; k < E; k++) D[to + k] += da[o + k]!;
+    }
+  }
+}

@@ -1,0 +1,281 @@
+/**
+ * The dense part of MetaHeac (spec section 3, steps 5-11), with an explicit forward and
+ * backward for each layer, llm.c style. Inputs are the pooled user vectors x [B, F*E] and
+ * the task vectors a [B, (1+A)*E]; the embedding side lives in embedding.ts.
+ *
+ * Every activation the backward needs is kept in buffers sized for the largest batch, so a
+ * step allocates nothing.
+ */
+import type { Layout } from './layout.js';
+import type { Ops, Vec } from './ops.js';
+
+/** PyTorch's BCELoss clamps each log at -100 and its backward divides by max(p(1-p), 1e-12). */
+const LOG_CLAMP = -100;
+const BCE_EPS = 1e-12;
+
+export class DenseNet {
+  readonly capacity: number;
+  // activations
+  private readonly h: Vec[]; // per expert layer j: [B, K*d_j] after ReLU
+  private readonly g1: Vec; // expert gate hidden [B, dL]
+  private readonly g: Vec; // expert gate softmax [B, K]
+  private readonly c1: Vec; // critic gate hidden [B, dL]
+  private readonly w: Vec; // critic gate softmax [B, C]
+  private readonly fea: Vec; // [B, dL]
+  private readonly s: Vec; // critic sigmoids [B, C]
+  readonly p: Vec; // predictions [B]
+  // gradients of activations
+  private readonly dh: Vec[];
+  private readonly dg1: Vec;
+  private readonly dgl: Vec; // [B, K] gradient of the expert gate logits
+  private readonly dc1: Vec;
+  private readonly dwl: Vec; // [B, C] gradient of the critic gate logits
+  private readonly dfea: Vec;
+  private readonly du: Vec; // [B, C] gradient of the critic logits
+  private readonly dp: Vec;
+  /** Gradients w.r.t. the inputs, filled by backward. */
+  readonly dx: Vec;
+  readonly da: Vec;
+
+  constructor(
+    private readonly ops: Ops,
+    private readonly L: Layout,
+    capacity: number,
+  ) {
+    this.capacity = capacity;
+    const { numExpert: K, numOutput: C, mlpDims } = L.dims;
+    const dL = L.dLast;
+    this.h = mlpDims.map((d) => ops.alloc(capacity * K * d));
+    this.dh = mlpDims.map((d) => ops.alloc(capacity * K * d));
+    this.g1 = ops.alloc(capacity * dL);
+    this.dg1 = ops.alloc(capacity * dL);
+    this.g = ops.alloc(capacity * K);
+    this.dgl = ops.alloc(capacity * K);
+    this.c1 = ops.alloc(capacity * dL);
+    this.dc1 = ops.alloc(capacity * dL);
+    this.w = ops.alloc(capacity * C);
+    this.dwl = ops.alloc(capacity * C);
+    this.fea = ops.alloc(capacity * dL);
+    this.dfea = ops.alloc(capacity * dL);
+    this.s = ops.alloc(capacity * C);
+    this.du = ops.alloc(capacity * C);
+    this.p = ops.alloc(capacity);
+    this.dp = ops.alloc(capacity);
+    this.dx = ops.alloc(capacity * L.inDim);
+    this.da = ops.alloc(capacity * L.gateDim);
+  }
+
+  /** Forward for B rows; fills `p` and returns nothing (the loss is a separate step). */
+  forward(P: Vec, x: Vec, a: Vec, B: number): void {
+    const { ops, L } = this;
+    const { numExpert: K, numOutput: C, mlpDims } = L.dims;
+    const dL = L.dLast;
+    // experts: layer 0 of all experts is one [B, in] x [in, K*d1] product
+    let prev = x;
+    let prevD = L.inDim;
+    for (let j = 0; j < mlpDims.length; j++) {
+      const d = mlpDims[j]!;
+      const hj = this.h[j]!;
+      const W = P.subarray(L.at.expertW[j]!);
+      if (j === 0) {
+        ops.gemm(false, true, B, K * d, prevD, prev, W, hj, 0, prevD, prevD, K * d);
+      } else {
+        for (let k = 0; k < K; k++) {
+          ops.gemm(false, true, B, d, prevD, prev.subarray(k * prevD), W.subarray(k * d * prevD), hj.subarray(k * d), 0, K * prevD, prevD, K * d);
+        }
+      }
+      biasRelu(hj, P, L.at.expertB[j]!, B, K * d, true);
+      prev = hj;
+      prevD = d;
+    }
+    const hL = prev;
+    // expert gate
+    this.gateForward(P, L.at.expertGate, a, B, K, this.g1, this.g);
+    // fea = sum_k g_k h_k
+    const fea = this.fea;
+    const g = this.g;
+    for (let b = 0; b < B; b++) {
+      const fo = b * dL;
+      for (let i = 0; i < dL; i++) fea[fo + i] = 0;
+      for (let k = 0; k < K; k++) {
+        const gk = g[b * K + k]!;
+        const ho = b * K * dL + k * dL;
+        for (let i = 0; i < dL; i++) fea[fo + i] += gk * hL[ho + i]!;
+      }
+    }
+    // critics: s = sigmoid(fea V^T + beta)
+    const s = this.s;
+    ops.gemm(false, true, B, C, dL, fea, P.subarray(L.at.criticW), s, 0, dL, dL, C);
+    const cb = L.at.criticB;
+    for (let b = 0; b < B; b++) {
+      for (let c = 0; c < C; c++) {
+        const u = s[b * C + c]! + P[cb + c]!;
+        s[b * C + c] = 1 / (1 + Math.exp(-u));
+      }
+    }
+    // critic gate and the mixture
+    this.gateForward(P, L.at.criticGate, a, B, C, this.c1, this.w);
+    const w = this.w;
+    const p = this.p;
+    for (let b = 0; b < B; b++) {
+      let acc = 0;
+      for (let c = 0; c < C; c++) acc += w[b * C + c]! * s[b * C + c]!;
+      p[b] = acc;
+    }
+  }
+
+  /** softmax(W2 relu(W1 a + b1) + b2) into `out` [B, n]; keeps the hidden layer. */
+  private gateForward(P: Vec, at: { w1: number; b1: number; w2: number; b2: number }, a: Vec, B: number, n: number, hidden: Vec, out: Vec): void {
+    const { ops, L } = this;
+    const dL = L.dLast;
+    ops.gemm(false, true, B, dL, L.gateDim, a, P.subarray(at.w1), hidden, 0, L.gateDim, L.gateDim, dL);
+    biasRelu(hidden, P, at.b1, B, dL, true);
+    ops.gemm(false, true, B, n, dL, hidden, P.subarray(at.w2), out, 0, dL, dL, n);
+    for (let b = 0; b < B; b++) {
+      const o = b * n;
+      let mx = -Infinity;
+      for (let i = 0; i < n; i++) {
+        const v = out[o + i]! + P[at.b2 + i]!;
+        out[o + i] = v;
+        if (v > mx) mx = v;
+      }
+      let sum = 0;
+      for (let i = 0; i < n; i++) {
+        const e = Math.exp(out[o + i]! - mx);
+        out[o + i] = e;
+        sum += e;
+      }
+      for (let i = 0; i < n; i++) out[o + i] = out[o + i]! / sum;
+    }
+  }
+
+  /** Mean BCE over B rows of the last forward, each log clamped at -100. */
+  loss(y: Uint8Array | Vec, B: number, yOffset = 0): number {
+    const p = this.p;
+    let sum = 0;
+    for (let b = 0; b < B; b++) {
+      const pb = p[b]!;
+      sum -= y[yOffset + b] ? Math.max(Math.log(pb), LOG_CLAMP) : Math.max(Math.log(1 - pb), LOG_CLAMP);
+    }
+    return sum / B;
+  }
+
+  /**
+   * Backward of the mean BCE of the last forward. Writes the dense gradient into `G`
+   * (overwriting, same layout as P) and the input gradients into `dx`, `da`.
+   */
+  backward(P: Vec, x: Vec, a: Vec, y: Uint8Array | Vec, B: number, G: Vec, yOffset = 0): void {
+    const { ops, L } = this;
+    const { numExpert: K, numOutput: C, mlpDims } = L.dims;
+    const dL = L.dLast;
+    const { p, dp, s, w, g, fea } = this;
+    for (let b = 0; b < B; b++) {
+      const pb = p[b]!;
+      dp[b] = (pb - (y[yOffset + b] ? 1 : 0)) / Math.max((1 - pb) * pb, BCE_EPS) / B;
+    }
+    // p = sum_c w_c s_c
+    const du = this.du;
+    const dwl = this.dwl;
+    for (let b = 0; b < B; b++) {
+      const o = b * C;
+      let dot = 0;
+      for (let c = 0; c < C; c++) dot += w[o + c]! * s[o + c]!;
+      for (let c = 0; c < C; c++) {
+        const sc = s[o + c]!;
+        // softmax backward of the critic gate: dz = w (ds - <w, ds>) with ds = dp * s
+        dwl[o + c] = w[o + c]! * dp[b]! * (sc - dot);
+        // sigmoid backward of critic c
+        du[o + c] = dp[b]! * w[o + c]! * sc * (1 - sc);
+      }
+    }
+    // critics
+    ops.gemm(true, false, C, dL, B, du, fea, G.subarray(L.at.criticW), 0, C, dL, dL);
+    colSum(du, B, C, G, L.at.criticB);
+    ops.gemm(false, false, B, dL, C, du, P.subarray(L.at.criticW), this.dfea, 0, C, dL, dL);
+    // fea = sum_k g_k h_k
+    const nl = mlpDims.length;
+    const hL = this.h[nl - 1]!;
+    const dhL = this.dh[nl - 1]!;
+    const dfea = this.dfea;
+    const dgl = this.dgl;
+    for (let b = 0; b < B; b++) {
+      const fo = b * dL;
+      let dot = 0;
+      for (let k = 0; k < K; k++) {
+        const ho = b * K * dL + k * dL;
+        const gk = g[b * K + k]!;
+        let dg = 0;
+        for (let i = 0; i < dL; i++) {
+          dg += dfea[fo + i]! * hL[ho + i]!;
+          dhL[ho + i] = gk * dfea[fo + i]!;
+        }
+        dgl[b * K + k] = dg;
+        dot += gk * dg;
+      }
+      for (let k = 0; k < K; k++) dgl[b * K + k] = g[b * K + k]! * (dgl[b * K + k]! - dot);
+    }
+    // gates (both add into da)
+    this.da.fill(0, 0, B * L.gateDim);
+    this.gateBackward(P, G, L.at.expertGate, a, B, K, this.g1, this.dg1, dgl);
+    this.gateBackward(P, G, L.at.criticGate, a, B, C, this.c1, this.dc1, dwl);
+    // experts, last layer first
+    for (let j = nl - 1; j >= 0; j--) {
+      const d = mlpDims[j]!;
+      const hj = this.h[j]!;
+      const dhj = this.dh[j]!;
+      reluBackward(dhj, hj, B * K * d);
+      colSum(dhj, B, K * d, G, L.at.expertB[j]!);
+      const W = P.subarray(L.at.expertW[j]!);
+      const GW = G.subarray(L.at.expertW[j]!);
+      if (j === 0) {
+        ops.gemm(true, false, K * d, L.inDim, B, dhj, x, GW, 0, K * d, L.inDim, L.inDim);
+        ops.gemm(false, false, B, L.inDim, K * d, dhj, W, this.dx, 0, K * d, L.inDim, L.inDim);
+      } else {
+        const dPrev = mlpDims[j - 1]!;
+        const hPrev = this.h[j - 1]!;
+        const dhPrev = this.dh[j - 1]!;
+        for (let k = 0; k < K; k++) {
+          ops.gemm(true, false, d, dPrev, B, dhj.subarray(k * d), hPrev.subarray(k * dPrev), GW.subarray(k * d * dPrev), 0, K * d, K * dPrev, dPrev);
+          ops.gemm(false, false, B, dPrev, d, dhj.subarray(k * d), W.subarray(k * d * dPrev), dhPrev.subarray(k * dPrev), 0, K * d, dPrev, K * dPrev);
+        }
+      }
+    }
+  }
+
+  private gateBackward(P: Vec, G: Vec, at: { w1: number; b1: number; w2: number; b2: number }, a: Vec, B: number, n: number, hidden: Vec, dHidden: Vec, dLogits: Vec): void {
+    const { ops, L } = this;
+    const dL = L.dLast;
+    ops.gemm(true, false, n, dL, B, dLogits, hidden, G.subarray(at.w2), 0, n, dL, dL);
+    colSum(dLogits, B, n, G, at.b2);
+    ops.gemm(false, false, B, dL, n, dLogits, P.subarray(at.w2), dHidden, 0, n, dL, dL);
+    reluBackward(dHidden, hidden, B * dL);
+    ops.gemm(true, false, dL, L.gateDim, B, dHidden, a, G.subarray(at.w1), 0, dL, L.gateDim, L.gateDim);
+    colSum(dHidden, B, dL, G, at.b1);
+    ops.gemm(false, false, B, L.gateDim, dL, dHidden, P.subarray(at.w1), this.da, 1, dL, L.gateDim, L.gateDim);
+  }
+}
+
+/** Y[b, :] += bias; then ReLU in place. */
+function biasRelu(Y: Vec, P: Vec, biasAt: number, rows: number, cols: number, relu: boolean): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let c = 0; c < cols; c++) {
+      const v = Y[o + c]! + P[biasAt + c]!;
+      Y[o + c] = relu && v < 0 ? 0 : v;
+    }
+  }
+}
+
+/** dY *= (Y > 0): ReLU's backward, using its output. */
+function reluBackward(dY: Vec, Y: Vec, n: number): void {
+  for (let i = 0; i < n; i++) if (!(Y[i]! > 0)) dY[i] = 0;
+}
+
+/** out[at + c] = sum over rows of dY[r, c]: a bias gradient. */
+function colSum(dY: Vec, rows: number, cols: number, out: Vec, at: number): void {
+  for (let c = 0; c < cols; c++) out[at + c] = 0;
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let c = 0; c < cols; c++) out[at + c] += dY[o + c]!;
+  }
+}
