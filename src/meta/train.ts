@@ -1,0 +1,157 @@
+/**
+ * Meta-training, the offline stage (spec section 4), and the no-meta baseline.
+ *
+ * A meta-step, first order (PaddleRec's algorithm):
+ *   for each of task_count drawn tasks t:
+ *     g_t      = ∇θ L_support_t(θ)
+ *     θ'_t     = θ - α g_t                      (FastWeights: dense copy + sparse row delta)
+ *     G       += ∇θ' L_query_t(θ'_t)
+ *   θ ← Adam(θ, G / task_count)
+ * The query gradient is taken at θ'_t and applied to θ; a second-order step would multiply it
+ * by (I - α H_support_t) at the marked place before summing.
+ */
+import type { PartData, TaskRows } from '../data/part.js';
+import type { Layout } from '../model/layout.js';
+import { Model } from '../model/model.js';
+import type { Ops } from '../model/ops.js';
+import type { Params } from '../model/params.js';
+import { TableSource } from '../model/sparse-rows.js';
+import { Rng } from '../util/rng.js';
+import { FastWeights, GradSum, ModelAdam } from './learner.js';
+import { TaskSampler, type TaskSampling } from './sampler.js';
+
+export interface MetaOptions {
+  batchSize: number;
+  taskCount: number;
+  localLr: number;
+  globalLr: number;
+  sampling: TaskSampling;
+  withReplacement: boolean;
+  seed: number;
+}
+
+export interface StepResult {
+  /** Mean query loss (meta) or mean batch loss (baseline) of the step. */
+  loss: number;
+  /** Rows pushed through forward and backward. */
+  rows: number;
+  tasks: number;
+}
+
+/** Shared by MetaTrainer and JointTrainer: one model, the params, Adam, a seeded stream. */
+abstract class Trainer {
+  readonly model: Model;
+  readonly adam: ModelAdam;
+  protected readonly rng: Rng;
+  protected readonly base: TableSource;
+
+  constructor(
+    readonly ops: Ops,
+    readonly params: Params,
+    readonly opts: MetaOptions,
+  ) {
+    const L: Layout = params.layout;
+    this.model = new Model(ops, L, opts.batchSize);
+    this.adam = new ModelAdam(L, opts.globalLr);
+    this.rng = new Rng(opts.seed ^ 0x5eed);
+    this.base = new TableSource(params.tables, L.dims.embedDim);
+  }
+
+  /** Steps per epoch: ceil(N / batch_size) meta-steps, N = training stage-1 rows. */
+  stepsPerEpoch(part: PartData): number {
+    return Math.ceil(part.nRows / this.opts.batchSize);
+  }
+
+  abstract step(): StepResult;
+}
+
+export class MetaTrainer extends Trainer {
+  private readonly sampler: TaskSampler;
+  private readonly fast: FastWeights;
+  private readonly sum: GradSum;
+
+  constructor(
+    ops: Ops,
+    params: Params,
+    opts: MetaOptions,
+    readonly part: PartData,
+    tasks: TaskRows[],
+  ) {
+    super(ops, params, opts);
+    this.sampler = new TaskSampler(tasks, opts.sampling, opts.withReplacement);
+    this.fast = new FastWeights(ops, params.layout, this.base);
+    this.sum = new GradSum(params.layout);
+  }
+
+  step(): StepResult {
+    const { model, fast, sum, sampler, rng, params, opts } = this;
+    const picked = sampler.drawTasks(rng, opts.taskCount);
+    sum.clear();
+    let loss = 0;
+    let rows = 0;
+    for (const t of picked) {
+      const support = sampler.drawRows(rng, t, opts.batchSize);
+      model.forward(this.base, params.dense, this.part, support, 0, support.length);
+      model.backward();
+      fast.adapt(params.dense, model, opts.localLr);
+      rows += support.length;
+      const query = sampler.drawRows(rng, t, opts.batchSize);
+      model.forward(fast.source, fast.dense, this.part, query, 0, query.length);
+      loss += model.loss();
+      model.backward();
+      // second order would apply (I - α H_support) to these gradients here
+      sum.add(model);
+      rows += query.length;
+    }
+    sum.scale(1 / picked.length);
+    this.adam.stepFull(params, sum);
+    return { loss: loss / picked.length, rows, tasks: picked.length };
+  }
+}
+
+/**
+ * The no-meta baseline: ordinary training with Adam on shuffled mini-batches of all training
+ * rows. One of its steps sees as many rows as a meta-step (task_count support + query
+ * batches), as task_count*2 Adam steps, so both see the same number of rows per epoch.
+ */
+export class JointTrainer extends Trainer {
+  private readonly order: Int32Array;
+  private cursor: number;
+  private readonly grads: GradSum;
+
+  constructor(
+    ops: Ops,
+    params: Params,
+    opts: MetaOptions,
+    readonly part: PartData,
+    rows: Int32Array,
+  ) {
+    super(ops, params, opts);
+    this.order = Int32Array.from(rows);
+    this.cursor = this.order.length;
+    this.grads = new GradSum(params.layout);
+  }
+
+  step(): StepResult {
+    const { model, opts, grads } = this;
+    let loss = 0;
+    let rows = 0;
+    const n = opts.taskCount * 2;
+    for (let i = 0; i < n; i++) {
+      if (this.cursor >= this.order.length) {
+        this.rng.shuffle(this.order);
+        this.cursor = 0;
+      }
+      const b = Math.min(opts.batchSize, this.order.length - this.cursor);
+      model.forward(this.base, this.params.dense, this.part, this.order, this.cursor, b);
+      this.cursor += b;
+      loss += model.loss();
+      model.backward();
+      grads.clear();
+      grads.add(model);
+      this.adam.stepFull(this.params, grads);
+      rows += b;
+    }
+    return { loss: loss / n, rows, tasks: 0 };
+  }
+}

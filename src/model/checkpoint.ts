@@ -1,0 +1,162 @@
+/**
+ * Checkpoints as single safetensors files (the format of Hugging Face's `safetensors`,
+ * readable from Python with `safetensors.torch.load_file`). Tensor names and [out, in]
+ * layouts are the official PyTorch implementation's state_dict keys (spec section 3), so
+ * weights move between this project and that code. The header's __metadata__ carries the
+ * schema, the hyper-parameters and the training position.
+ *
+ * Written by hand: the format is an 8-byte length, a JSON header and raw little-endian
+ * data, and the npm packages for it load whole files into memory or pull in a tensor
+ * library; here a 90 MB model streams table by table.
+ */
+import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
+import { schemaFromJson, schemaToJson, type Schema } from '../data/schema.js';
+import { DataError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import type { Layout, ModelDims } from './layout.js';
+import type { Params } from './params.js';
+
+export interface CheckpointMeta {
+  schema: Schema;
+  dims: ModelDims;
+  /** Free-form training info: epoch, optimizer step, hyper-parameters, ... */
+  info: Record<string, unknown>;
+}
+
+interface TensorRef {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+function tensors(p: Params): TensorRef[] {
+  const L = p.layout;
+  const out: TensorRef[] = [];
+  const E = L.dims.embedDim;
+  L.embeddings.forEach((e, i) => out.push({ name: e.name, shape: [e.rows, E], data: asF32(p.tables[i]!) }));
+  for (const d of L.dense) out.push({ name: d.name, shape: d.shape, data: asF32(p.dense.subarray(d.offset, d.offset + d.size)) });
+  return out;
+}
+
+function asF32(v: Float32Array | Float64Array): Float32Array {
+  return v instanceof Float32Array ? v : Float32Array.from(v);
+}
+
+/** Write params to `path` atomically. */
+export function saveCheckpoint(path: string, p: Params, info: Record<string, unknown> = {}): void {
+  const ts = tensors(p);
+  const header: Record<string, unknown> = {
+    __metadata__: {
+      format: 'pt',
+      producer: 'metaheac',
+      schema: JSON.stringify(schemaToJson(p.layout.schema)),
+      dims: JSON.stringify(p.layout.dims),
+      info: JSON.stringify(info),
+    },
+  };
+  let off = 0;
+  for (const t of ts) {
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [off, off + t.data.byteLength] };
+    off += t.data.byteLength;
+  }
+  let json = JSON.stringify(header);
+  // the data section starts 8-byte aligned, as the reference writer pads it
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
+  writeFileAtomic(path, [len, json, ...ts.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))]);
+}
+
+interface Header {
+  meta: Record<string, string>;
+  entries: Map<string, { dtype: string; shape: number[]; begin: number; end: number }>;
+  dataStart: number;
+}
+
+function readHeader(fd: number, path: string): Header {
+  const size = fstatSync(fd).size;
+  const lenBuf = Buffer.alloc(8);
+  if (size < 8 || readSync(fd, lenBuf, 0, 8, 0) !== 8) throw new DataError(`${path}: not a safetensors file (shorter than 8 bytes)`);
+  const n = Number(lenBuf.readBigUInt64LE());
+  if (n <= 0 || 8 + n > size || n > 100_000_000) throw new DataError(`${path}: not a safetensors file (header length ${n} for a file of ${size} bytes)`);
+  const hb = Buffer.alloc(n);
+  readSync(fd, hb, 0, n, 8);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(hb.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    throw new DataError(`${path}: not a safetensors file (header is not JSON)`);
+  }
+  const entries = new Map<string, { dtype: string; shape: number[]; begin: number; end: number }>();
+  for (const [k, v] of Object.entries(raw)) {
+    if (k === '__metadata__') continue;
+    const e = v as { dtype: string; shape: number[]; data_offsets: [number, number] };
+    if (8 + n + e.data_offsets[1] > size) throw new DataError(`${path}: truncated (tensor "${k}" ends past the end of the file)`);
+    entries.set(k, { dtype: e.dtype, shape: e.shape, begin: e.data_offsets[0], end: e.data_offsets[1] });
+  }
+  return { meta: (raw.__metadata__ ?? {}) as Record<string, string>, entries, dataStart: 8 + n };
+}
+
+/** Schema, dims and info of a checkpoint, without reading its tensors. */
+export function readCheckpointMeta(path: string): CheckpointMeta {
+  const fd = openCkpt(path);
+  try {
+    const h = readHeader(fd, path);
+    if (!h.meta.schema || !h.meta.dims) throw new DataError(`${path}: no metaheac metadata (schema, dims) in the header; load it with an explicit config`);
+    return {
+      schema: schemaFromJson(JSON.parse(h.meta.schema), `${path} (metadata.schema)`),
+      dims: JSON.parse(h.meta.dims) as ModelDims,
+      info: h.meta.info ? (JSON.parse(h.meta.info) as Record<string, unknown>) : {},
+    };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function openCkpt(path: string): number {
+  try {
+    return openSync(path, 'r');
+  } catch (e) {
+    throw new DataError(`${path}: cannot open checkpoint (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+/**
+ * Read a checkpoint into `p`. Names may carry the reference's `model.` prefix. Refused with
+ * the first mismatch named when a tensor is missing, extra, or of another shape or dtype.
+ */
+export function loadCheckpoint(path: string, p: Params): Record<string, unknown> {
+  const fd = openCkpt(path);
+  try {
+    const h = readHeader(fd, path);
+    const L: Layout = p.layout;
+    const want = tensors(p);
+    const strip = (k: string): string => (k.startsWith('model.') ? k.slice(6) : k);
+    const have = new Map([...h.entries].map(([k, v]) => [strip(k), v]));
+    for (const t of want) {
+      const e = have.get(t.name);
+      if (!e) throw new DataError(`${path}: tensor "${t.name}" is missing (the config's schema or hyper-parameters differ from the checkpoint's)`);
+      if (e.dtype !== 'F32') throw new DataError(`${path}: tensor "${t.name}" has dtype ${e.dtype}, expected F32`);
+      if (e.shape.join(',') !== t.shape.join(',')) {
+        throw new DataError(`${path}: tensor "${t.name}" has shape [${e.shape.join(', ')}], the config gives [${t.shape.join(', ')}]`);
+      }
+    }
+    const names = new Set(want.map((t) => t.name));
+    for (const k of have.keys()) if (!names.has(k)) throw new DataError(`${path}: unexpected tensor "${k}" (the config's schema or hyper-parameters differ from the checkpoint's)`);
+    for (const t of want) {
+      const e = have.get(t.name)!;
+      const buf = new Uint8Array(e.end - e.begin);
+      readSync(fd, buf, 0, buf.length, h.dataStart + e.begin);
+      const f = new Float32Array(buf.buffer, 0, buf.length / 4);
+      const target = L.embeddings.find((x) => x.name === t.name);
+      if (target) p.tables[L.embeddings.indexOf(target)]!.set(f);
+      else {
+        const d = L.dense.find((x) => x.name === t.name)!;
+        p.dense.set(f, d.offset);
+      }
+    }
+    return h.meta.info ? (JSON.parse(h.meta.info) as Record<string, unknown>) : {};
+  } finally {
+    closeSync(fd);
+  }
+}
