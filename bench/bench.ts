@@ -1,0 +1,23 @@
+/**
+ * `npm run bench`: runs every bench/*.bench.js module (or those named on the command line)
+ * and prints one JSON object, {name: result}, on stdout. Figures are medians measured in one
+ * run; compare ratios within a run, not across machines.
+ */
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const only = process.argv.slice(2);
+const files = readdirSync(here)
+  .filter((f) => f.endsWith('.bench.js'))
+  .filter((f) => only.length === 0 || only.some((o) => f.startsWith(o)))
+  .sort();
+const out: Record<string, unknown> = {};
+for (const f of files) {
+  const name = f.replace(/\.bench\.js$/, '');
+  process.stderr.write(`bench ${name} ...\n`);
+  const mod = (await import(pathToFileURL(join(here, f)).href)) as { bench: () => Promise<Record<string, unknown>> };
+  out[name] = await mod.bench();
+}
+process.stdout.write(`${JSON.stringify({ node: process.version, date: new Date().toISOString(), results: out }, null, 2)}\n`);

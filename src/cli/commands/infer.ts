@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { runInfer } from '../../meta/run-infer.js';
+import { splitTable, taskLine } from '../../eval/report.js';
+import { configFrom, logger, withConfigOptions, withOps, type CommonOpts } from '../common.js';
+
+export function register(program: Command): void {
+  withConfigOptions(
+    program
+      .command('infer')
+      .description('adapt the general model to each test task\'s seeds and evaluate on its candidates (PaddleRec: infer_meta.py -m config.yaml)')
+      .option('--no-tasks', 'do not print the per-task lines'),
+  ).action(async (opts: CommonOpts & { tasks: boolean }) => {
+    const cfg = configFrom(opts);
+    const print = !opts.json && opts.tasks;
+    const res = await withOps(cfg, (ops) => runInfer(cfg, ops, logger(opts), print ? (s, t) => process.stdout.write(`${taskLine(s, t)}\n`) : undefined));
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
+      return;
+    }
+    for (const r of res) {
+      process.stdout.write(`\nepoch ${r.epoch} (${r.checkpoint})\n${splitTable(r.splits)}\nmetrics written to ${r.metricsPath}\n`);
+    }
+  });
+}

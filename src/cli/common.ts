@@ -1,0 +1,46 @@
+/** Options shared by the config-driven commands (train, infer, demo): -m CONFIG, -o key=value, --json, --threads. */
+import { Command, Option } from 'commander';
+import { ignoredKeys, loadConfig, type LoadedConfig } from '../config/config.js';
+import { createOps, type RunOps } from '../kernels/index.js';
+
+export interface CommonOpts {
+  config?: string;
+  override: string[];
+  json?: boolean;
+  threads?: string;
+}
+
+function collect(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
+export function withConfigOptions(cmd: Command): Command {
+  return cmd
+    .option('-m, --config <file>', 'YAML config (PaddleRec layout: runner, hyper_parameters)')
+    .option('-o, --override <key=value>', 'override a config key, dotted (repeatable), e.g. -o runner.epochs=2', collect, [])
+    .addOption(new Option('--threads <n>', 'worker threads (default: runner.threads, 0 = one per core)'))
+    .option('--json', 'print the result as JSON on stdout');
+}
+
+export function configFrom(opts: CommonOpts): LoadedConfig {
+  const overrides = [...opts.override];
+  if (opts.threads !== undefined) overrides.push(`runner.threads=${opts.threads}`);
+  const cfg = loadConfig(opts.config ?? null, overrides);
+  const ignored = ignoredKeys(cfg);
+  if (ignored.length && !opts.json) process.stderr.write(`note: ignoring PaddlePaddle-only keys: ${ignored.join(', ')}\n`);
+  return cfg;
+}
+
+/** Log lines go to stderr so that stdout carries only results (and --json). */
+export function logger(_opts: CommonOpts): (line: string) => void {
+  return (line) => process.stderr.write(`${line}\n`);
+}
+
+export async function withOps<T>(cfg: LoadedConfig, f: (ops: RunOps) => Promise<T>): Promise<T> {
+  const ops = await createOps(cfg.runner.threads);
+  try {
+    return await f(ops);
+  } finally {
+    await ops.close();
+  }
+}

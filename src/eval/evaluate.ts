@@ -1,0 +1,145 @@
+/**
+ * `infer`: PaddleRec's `infer_meta.py`. For every task of a test split, adapt the general
+ * model on the task's stage-1 rows and score its stage-2 candidates (meta/adapt.ts), then
+ * report the spec's metrics (section 5) per task and for the split.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Part, TaskRows } from '../data/part.js';
+import type { ModelDims } from '../model/layout.js';
+import type { Ops } from '../model/ops.js';
+import type { Params } from '../model/params.js';
+import { Adapter, type AdaptOptions } from '../meta/adapt.js';
+import { progressBar } from '../cli/progress.js';
+import type { InferJob, InferTaskDone } from './infer-worker.js';
+import { auc, precisionRecallAtK, splitMetrics, type SplitMetrics } from './metrics.js';
+
+export const TOP_FRACTION = 0.05;
+
+export interface TaskResult {
+  aid: number;
+  /** Stage-1 rows adapted on, and their positives (the seeds). */
+  seedRows: number;
+  seeds: number;
+  /** Stage-2 candidates scored, and their positives. */
+  rows: number;
+  positives: number;
+  auc: number;
+  precision: number;
+  recall: number;
+  adaptSteps: number;
+}
+
+export interface SplitResult extends Omit<SplitMetrics, 'perTask'> {
+  name: string;
+  /** The same metrics of the true probabilities, where the data carries p_true. */
+  oracle: { auc: number; gauc: number } | null;
+  seconds: number;
+  perTask: TaskResult[];
+}
+
+/** How to adapt: in this thread with `params`, or over `threads` workers that load `checkpoint`. */
+export interface AdaptRun {
+  ops: Ops;
+  params: Params;
+  checkpoint: string;
+  dims: ModelDims;
+  opts: AdaptOptions;
+  threads: number;
+}
+
+function taskResult(stage1: Part, stage2: Part, scores: Float64Array, aid: number, seeds: Int32Array, rows: Int32Array, steps: number): TaskResult {
+  const pr = precisionRecallAtK(scores, stage2.label, TOP_FRACTION, rows);
+  return {
+    aid,
+    seedRows: seeds.length,
+    seeds: seeds.reduce((s, r) => s + stage1.label[r]!, 0),
+    rows: rows.length,
+    positives: pr.positives,
+    auc: auc(scores, stage2.label, rows),
+    precision: pr.precision,
+    recall: pr.recall,
+    adaptSteps: steps,
+  };
+}
+
+const EMPTY = new Int32Array(0);
+
+function seedRows(stage1: Part): (aid: number) => Int32Array {
+  const m = new Map<number, TaskRows>(stage1.tasks.map((t) => [t.aid, t]));
+  return (aid) => m.get(aid)?.rows ?? EMPTY;
+}
+
+/** Adapt and score every task of stage 2 in this thread; returns the scores in stage-2 row order. */
+function adaptSerial(run: AdaptRun, name: string, stage1: Part, stage2: Part, onTask?: (t: TaskResult) => void): { scores: Float64Array; perTask: TaskResult[] } {
+  const adapter = new Adapter(run.ops, run.params, run.opts);
+  const seedsOf = seedRows(stage1);
+  const scores = new Float64Array(stage2.nRows);
+  const perTask: TaskResult[] = [];
+  const bar = progressBar(`adapt ${name}`, stage2.tasks.length);
+  for (const task of stage2.tasks) {
+    const seeds = seedsOf(task.aid);
+    const pred = new Float64Array(task.rows.length);
+    const { steps } = adapter.adaptAndPredict(stage1, seeds, stage2, task.rows, task.aid, pred);
+    task.rows.forEach((r, i) => (scores[r] = pred[i]!));
+    const res = taskResult(stage1, stage2, scores, task.aid, seeds, task.rows, steps);
+    perTask.push(res);
+    onTask?.(res);
+    bar.increment();
+  }
+  bar.stop();
+  return { scores, perTask };
+}
+
+/**
+ * The same over worker threads: tasks are dealt largest first to the least-loaded worker.
+ * Each task's result depends only on θ, its rows and its aid, so this equals adaptSerial.
+ */
+async function adaptParallel(run: AdaptRun, name: string, stage1: Part, stage2: Part, onTask?: (t: TaskResult) => void): Promise<{ scores: Float64Array; perTask: TaskResult[] }> {
+  const seedsOf = seedRows(stage1);
+  const cost = stage2.tasks.map((t) => seedsOf(t.aid).length * run.opts.epochs * 3 + t.rows.length);
+  const order = cost.map((_, i) => i).sort((a, b) => cost[b]! - cost[a]! || a - b);
+  const nw = Math.min(run.threads, stage2.tasks.length);
+  const load = new Array<number>(nw).fill(0);
+  const assigned: number[][] = Array.from({ length: nw }, () => []);
+  for (const i of order) {
+    const w = load.indexOf(Math.min(...load));
+    assigned[w]!.push(i);
+    load[w]! += cost[i]!;
+  }
+  const scores = new Float64Array(stage2.nRows);
+  const steps = new Int32Array(stage2.tasks.length);
+  const bar = progressBar(`adapt ${name} (${nw} workers)`, stage2.tasks.length);
+  await Promise.all(
+    assigned.map(
+      (tasks) =>
+        new Promise<void>((resolve, reject) => {
+          const job: InferJob = { checkpoint: run.checkpoint, dims: run.dims, stage1: stage1.path, stage2: stage2.path, opts: run.opts, tasks };
+          const w = new Worker(new URL('./infer-worker.js', import.meta.url), { workerData: job });
+          w.on('message', (m: InferTaskDone) => {
+            stage2.tasks[m.task]!.rows.forEach((r, i) => (scores[r] = m.pred[i]!));
+            steps[m.task] = m.steps;
+            bar.increment();
+          });
+          w.on('error', reject);
+          w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`infer worker exited with code ${code}`))));
+        }),
+    ),
+  );
+  bar.stop();
+  const perTask = stage2.tasks.map((t, i) => taskResult(stage1, stage2, scores, t.aid, seedsOf(t.aid), t.rows, steps[i]!));
+  if (onTask) perTask.forEach(onTask);
+  return { scores, perTask };
+}
+
+export async function adaptSplit(run: AdaptRun, name: string, stage1: Part, stage2: Part, onTask?: (t: TaskResult) => void): Promise<{ scores: Float64Array; perTask: TaskResult[] }> {
+  return run.threads > 1 && stage2.tasks.length > 1 ? adaptParallel(run, name, stage1, stage2, onTask) : adaptSerial(run, name, stage1, stage2, onTask);
+}
+
+export async function evaluateSplit(run: AdaptRun, name: string, stage1: Part, stage2: Part, onTask?: (t: TaskResult) => void): Promise<SplitResult> {
+  const t0 = performance.now();
+  const { scores, perTask } = await adaptSplit(run, name, stage1, stage2, onTask);
+  const m = splitMetrics(scores, stage2.label, stage2.tasks, TOP_FRACTION);
+  const pTrue = stage2.extra.p_true;
+  const o = pTrue ? splitMetrics(pTrue, stage2.label, stage2.tasks, TOP_FRACTION) : null;
+  return { ...m, name, oracle: o ? { auc: o.auc, gauc: o.gauc } : null, seconds: (performance.now() - t0) / 1000, perTask };
+}

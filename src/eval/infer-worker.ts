@@ -1,0 +1,44 @@
+/**
+ * A worker of parallel `infer`: loads the checkpoint and the split's parts itself, adapts
+ * and scores the tasks it is given, and posts back each task's predictions. Every task
+ * starts from the same θ with its own seeded shuffles, so results equal a serial run's.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { loadPart } from '../data/dataset.js';
+import { buildLayout, type ModelDims } from '../model/layout.js';
+import { createOps } from '../kernels/index.js';
+import { paramsFromCheckpoint } from '../meta/model-setup.js';
+import { Adapter, type AdaptOptions } from '../meta/adapt.js';
+
+export interface InferJob {
+  checkpoint: string;
+  dims: ModelDims;
+  stage1: string;
+  stage2: string;
+  opts: AdaptOptions;
+  /** Indices into stage 2's task list. */
+  tasks: number[];
+}
+
+export interface InferTaskDone {
+  task: number;
+  pred: Float64Array;
+  steps: number;
+}
+
+const job = workerData as InferJob;
+const stage1 = await loadPart(job.stage1);
+const stage2 = await loadPart(job.stage2);
+const ops = await createOps(1);
+const L = buildLayout(stage2.schema, job.dims);
+const { params } = paramsFromCheckpoint(ops, L, job.checkpoint);
+const adapter = new Adapter(ops, params, job.opts);
+const seedsOf = new Map(stage1.tasks.map((t) => [t.aid, t.rows]));
+for (const ti of job.tasks) {
+  const task = stage2.tasks[ti]!;
+  const pred = new Float64Array(task.rows.length);
+  const { steps } = adapter.adaptAndPredict(stage1, seedsOf.get(task.aid) ?? new Int32Array(0), stage2, task.rows, task.aid, pred);
+  const msg: InferTaskDone = { task: ti, pred, steps };
+  parentPort!.postMessage(msg, [pred.buffer]);
+}
+await ops.close();

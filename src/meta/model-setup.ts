@@ -1,0 +1,56 @@
+/**
+ * From a config and a dataset schema to a model: the layout, parameters initialised from the
+ * seed or loaded from a checkpoint, with every mismatch between config, data and checkpoint
+ * refused by name.
+ */
+import type { Config } from '../config/config.js';
+import { maxIdxs, maxIdxsMismatch, type Schema } from '../data/schema.js';
+import { ConfigError, DataError } from '../util/errors.js';
+import { buildLayout, type Layout, type ModelDims } from '../model/layout.js';
+import type { Ops } from '../model/ops.js';
+import { allocParams, initParams, type Params } from '../model/params.js';
+import { loadCheckpoint, readCheckpointMeta } from '../model/checkpoint.js';
+
+export function modelDims(cfg: Config): ModelDims {
+  const hp = cfg.hyper_parameters;
+  return { embedDim: hp.embed_dim, mlpDims: hp.mlp_dims, numExpert: hp.num_expert, numOutput: hp.num_output };
+}
+
+/** The config's max_idxs, when given, must agree with the data's schema. */
+export function checkSchema(cfg: Config, schema: Schema, where: string): void {
+  const m = cfg.hyper_parameters.max_idxs;
+  if (!m) return;
+  const bad = maxIdxsMismatch(schema, m);
+  if (bad) throw new ConfigError(`${cfg.runner.train_data_dir ?? where}: ${bad} (hyper_parameters.max_idxs vs the data's schema.json)`);
+}
+
+export function layoutFor(cfg: Config, schema: Schema): Layout {
+  return buildLayout(schema, modelDims(cfg));
+}
+
+/** Fresh parameters with the spec's initialisation. */
+export function freshParams(ops: Ops, L: Layout, seed: number): Params {
+  const p = allocParams(L, ops);
+  initParams(p, seed);
+  return p;
+}
+
+/** Load a checkpoint into a model shaped by the config and schema; the checkpoint's own schema must agree. */
+export function paramsFromCheckpoint(ops: Ops, L: Layout, path: string): { params: Params; info: Record<string, unknown> } {
+  const meta = readCheckpointMeta(path);
+  const bad = maxIdxsMismatch(L.schema, maxIdxs(meta.schema));
+  if (bad) throw new DataError(`${path}: the checkpoint's schema differs from the data's: ${bad.replace('the dataset schema says', 'the data says')}`);
+  const groups = [
+    [meta.schema.userSingle, L.schema.userSingle],
+    [meta.schema.userMulti, L.schema.userMulti],
+    [meta.schema.task, L.schema.task],
+  ] as const;
+  for (const [a, b] of groups) {
+    a.forEach((f, i) => {
+      if (f.name !== b[i]!.name) throw new DataError(`${path}: the checkpoint's field ${i} is "${f.name}", the data's is "${b[i]!.name}"`);
+    });
+  }
+  const params = allocParams(L, ops);
+  const info = loadCheckpoint(path, params);
+  return { params, info };
+}

@@ -1,0 +1,64 @@
+/**
+ * `infer`: for each checkpoint epoch in [infer_start_epoch, infer_end_epoch) and each test
+ * split of runner.test_data_dir, adapt per task and evaluate; writes everything as JSON
+ * (runner.metrics_path, else metrics.json beside the checkpoint).
+ */
+import { dirname, join } from 'node:path';
+import { existsSync } from 'node:fs';
+import type { LoadedConfig } from '../config/config.js';
+import { findTestSplits, loadPart } from '../data/dataset.js';
+import { ConfigError, DataError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import type { Ops } from '../model/ops.js';
+import { evaluateSplit, type SplitResult, type TaskResult } from '../eval/evaluate.js';
+import { checkSchema, layoutFor, paramsFromCheckpoint } from './model-setup.js';
+import { checkpointPath } from './run-train.js';
+import { availableParallelism } from 'node:os';
+
+/** runner.threads, 0 meaning one per core. */
+export function threads(n: number): number {
+  return n > 0 ? n : availableParallelism();
+}
+
+export interface InferResult {
+  epoch: number;
+  checkpoint: string;
+  splits: SplitResult[];
+  metricsPath: string;
+}
+
+export async function runInfer(cfg: LoadedConfig, ops: Ops, log: (line: string) => void = () => {}, onTask?: (split: string, t: TaskResult) => void): Promise<InferResult[]> {
+  const r = cfg.runner;
+  const hp = cfg.hyper_parameters;
+  if (!r.test_data_dir) throw new ConfigError(`${cfg.source}: runner.test_data_dir is not set`);
+  if (r.infer_end_epoch <= r.infer_start_epoch) throw new ConfigError(`${cfg.source}: runner.infer_end_epoch (${r.infer_end_epoch}) must be above infer_start_epoch (${r.infer_start_epoch})`);
+  const dirs = Array.isArray(r.test_data_dir) ? r.test_data_dir : [r.test_data_dir];
+  const splits = dirs.flatMap((d) => findTestSplits(d));
+  const loadDir = r.infer_load_path ?? r.model_save_path;
+  const out: InferResult[] = [];
+  const parts = [];
+  for (const s of splits) {
+    log(`loading ${s.name}: ${s.stage1}, ${s.stage2}`);
+    const stage1 = await loadPart(s.stage1);
+    const stage2 = await loadPart(s.stage2);
+    checkSchema(cfg, stage1.schema, s.stage1);
+    parts.push({ name: s.name, stage1, stage2 });
+  }
+  for (let epoch = r.infer_start_epoch; epoch < r.infer_end_epoch; epoch++) {
+    const ck = checkpointPath(loadDir, epoch);
+    if (!existsSync(ck)) throw new DataError(`${ck}: no checkpoint for epoch ${epoch} (train first, or set runner.infer_load_path / infer_start_epoch)`);
+    const results: SplitResult[] = [];
+    for (const p of parts) {
+      const L = layoutFor(cfg, p.stage1.schema);
+      const { params } = paramsFromCheckpoint(ops, L, ck);
+      const opts = { lr: hp.optimizer.local_test_learning_rate, epochs: r.infer_train_epoch, batchSize: hp.batch_size, seed: r.seed };
+      const res = await evaluateSplit({ ops, params, checkpoint: ck, dims: L.dims, opts, threads: threads(r.threads) }, p.name, p.stage1, p.stage2, (t) => onTask?.(p.name, t));
+      log(`${p.name}: ${res.tasks} tasks, AUC ${res.auc.toFixed(4)}, GAUC ${res.gauc.toFixed(4)} in ${res.seconds.toFixed(1)} s`);
+      results.push(res);
+    }
+    const metricsPath = r.metrics_path ? (r.infer_end_epoch - r.infer_start_epoch > 1 ? r.metrics_path.replace(/(\.json)?$/, `.${epoch}.json`) : r.metrics_path) : join(dirname(ck), 'metrics.json');
+    writeFileAtomic(metricsPath, `${JSON.stringify({ epoch, checkpoint: ck, splits: results }, null, 2)}\n`);
+    out.push({ epoch, checkpoint: ck, splits: results, metricsPath });
+  }
+  return out;
+}
