@@ -8,3 +8,4 @@ export * from './data/arrow-part.js';
 export * from './data/dataset.js';
 export { validatePartData } from './data/validate.js';
 export { allocatePart, copyRows, type ExtraKind } from './data/part-ops.js';
+export * from './eval/metrics.js';
