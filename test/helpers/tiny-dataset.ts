@@ -1,0 +1,33 @@
+/** A tiny dataset on disk (train, hot and cold splits) for end-to-end tests of train and infer. */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writePart } from '../../src/data/arrow-part.js';
+import { writeSchema } from '../../src/data/dataset.js';
+import { TINY_SCHEMA, randomPart } from './tiny.js';
+
+export async function tinyDataset(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'mh-ds-'));
+  writeSchema(dir, TINY_SCHEMA);
+  await writePart(join(dir, 'train_stage1.arrow'), TINY_SCHEMA, randomPart(TINY_SCHEMA, 300, 1, [1, 2, 3, 4, 5, 6]));
+  await writePart(join(dir, 'test_hot_stage1.arrow'), TINY_SCHEMA, randomPart(TINY_SCHEMA, 120, 2, [10, 11, 12]));
+  await writePart(join(dir, 'test_hot_stage2.arrow'), TINY_SCHEMA, randomPart(TINY_SCHEMA, 150, 3, [10, 11, 12]));
+  await writePart(join(dir, 'test_cold_stage1.arrow'), TINY_SCHEMA, randomPart(TINY_SCHEMA, 30, 4, [20, 21, 22, 23]));
+  await writePart(join(dir, 'test_cold_stage2.arrow'), TINY_SCHEMA, randomPart(TINY_SCHEMA, 80, 5, [20, 21, 22, 23]));
+  return dir;
+}
+
+export function tinyOverrides(dir: string, out: string): string[] {
+  return [
+    `runner.train_data_dir=${dir}`,
+    `runner.test_data_dir=${dir}`,
+    `runner.model_save_path=${out}`,
+    'runner.epochs=2',
+    'hyper_parameters.embed_dim=4',
+    'hyper_parameters.mlp_dims=[6, 5]',
+    'hyper_parameters.num_expert=3',
+    'hyper_parameters.num_output=2',
+    'hyper_parameters.batch_size=16',
+    'hyper_parameters.task_count=3',
+  ];
+}
