@@ -42,3 +42,20 @@ export function copyRows(s: Schema, src: PartData, from: number, dst: PartData, 
   move(src.task, dst.task, s.task.length);
   for (const [k, a] of Object.entries(src.extra)) move(a, dst.extra[k]!, 1);
 }
+
+/** Rows [a, b) of `d` as views sharing its memory. */
+export function sliceRows(s: Schema, d: PartData, a: number, b: number): PartData {
+  const view = <T extends Uint8Array | Int32Array>(x: T, w: number): T => x.subarray(a * w, b * w) as T;
+  const extra: PartData['extra'] = {};
+  for (const [k, v] of Object.entries(d.extra)) extra[k] = v.subarray(a, b);
+  return {
+    nRows: b - a,
+    label: view(d.label, 1),
+    aid: view(d.aid, 1),
+    single: view(d.single, s.userSingle.length),
+    multi: view(d.multi, multiStride(s)),
+    multiLen: view(d.multiLen, s.userMulti.length),
+    task: view(d.task, s.task.length),
+    extra,
+  };
+}

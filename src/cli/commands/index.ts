@@ -1,9 +1,11 @@
-/** The registry of subcommands: one module per command. */
+/** The registry of subcommands: one module per command, in the order --help lists them. */
 import type { Command } from 'commander';
 import { register as infer } from './infer.js';
+import { register as inspect } from './inspect.js';
 import { register as predict } from './predict.js';
+import { register as synth } from './synth.js';
 import { register as train } from './train.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [train, infer, predict];
+export const commands: Register[] = [train, infer, predict, synth, inspect];
