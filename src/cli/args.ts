@@ -18,3 +18,9 @@ export function positiveNumberArg(value: string): number {
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${value}"`);
   return n;
 }
+
+export function positiveIntArg(value: string): number {
+  const n = intArg(value);
+  if (n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
+  return n;
+}

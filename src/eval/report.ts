@@ -1,17 +1,11 @@
 /** Readable text for evaluation results: per-task lines and a summary table per split. */
+import { table } from '../cli/format.js';
 import type { SplitResult, TaskResult } from './evaluate.js';
 
 const f4 = (x: number | null): string => (x === null || Number.isNaN(x) ? '   -  ' : x.toFixed(4));
 
 export function taskLine(split: string, t: TaskResult): string {
   return `${split.padEnd(5)} aid ${String(t.aid).padStart(6)}  seeds ${String(t.seeds).padStart(5)}/${String(t.seedRows).padEnd(6)} rows ${String(t.rows).padStart(7)}  AUC ${f4(t.auc)}  P@5% ${f4(t.precision)}  R@5% ${f4(t.recall)}`;
-}
-
-/** Fixed-width table: one header row, then one row per entry. */
-export function table(header: string[], rows: string[][]): string {
-  const w = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(w[i]!) : c.padStart(w[i]!))).join('  ');
-  return [line(header), w.map((x) => '-'.repeat(x)).join('  '), ...rows.map(line)].join('\n');
 }
 
 export function splitTable(results: SplitResult[]): string {

@@ -1,5 +1,6 @@
 /** The registry of subcommands: one module per command, in the order --help lists them. */
 import type { Command } from 'commander';
+import { register as demo } from './demo.js';
 import { register as infer } from './infer.js';
 import { register as inspect } from './inspect.js';
 import { register as predict } from './predict.js';
@@ -8,4 +9,4 @@ import { register as train } from './train.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [train, infer, predict, synth, inspect];
+export const commands: Register[] = [demo, train, infer, predict, synth, inspect];

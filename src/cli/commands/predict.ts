@@ -7,14 +7,15 @@ import { predictRows } from '../../meta/adapt.js';
 import { modelDims, paramsFromCheckpoint } from '../../meta/model-setup.js';
 import { createOps } from '../../kernels/index.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { nonNegativeIntArg, positiveIntArg } from '../args.js';
 
 interface PredictOpts {
   model: string;
   data: string;
   out: string;
   config?: string;
-  batchSize: string;
-  threads?: string;
+  batchSize: number;
+  threads: number;
   json?: boolean;
 }
 
@@ -26,18 +27,18 @@ export function register(program: Command): void {
     .requiredOption('--data <part>', 'a part file (.arrow) with schema.json beside it or in its parent')
     .requiredOption('--out <csv>', 'output CSV: row,aid,label,p')
     .option('--config <file>', 'config giving the model hyper-parameters (default: those stored in the checkpoint)')
-    .option('--batch-size <n>', 'rows per forward batch', '4096')
-    .option('--threads <n>', 'worker threads (0 = one per core)')
+    .option('--batch-size <n>', 'rows per forward batch', positiveIntArg, 4096)
+    .option('--threads <n>', 'worker threads (0 = one per core)', nonNegativeIntArg, 0)
     .option('--json', 'print a summary as JSON')
     .action(async (opts: PredictOpts) => {
       const part = await loadPart(opts.data);
       const dims = opts.config ? modelDims(loadConfig(opts.config)) : readCheckpointMeta(opts.model).dims;
       const L = buildLayout(part.schema, dims);
-      const ops = await createOps(Number(opts.threads ?? 0));
+      const ops = await createOps(opts.threads);
       try {
         const { params } = paramsFromCheckpoint(ops, L, opts.model);
         const p = new Float32Array(part.nRows);
-        predictRows(ops, params, part, Math.max(1, Number(opts.batchSize) | 0), p);
+        predictRows(ops, params, part, opts.batchSize, p);
         const lines: string[] = ['row,aid,label,p\n'];
         for (let i = 0; i < part.nRows; i++) lines.push(`${i},${part.aid[i]},${part.label[i]},${p[i]}\n`);
         writeFileAtomic(opts.out, lines.join(''));
