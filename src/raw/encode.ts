@@ -37,7 +37,7 @@ export function buildEncoders(schema: Schema, stages: LabelledRows[], users: Use
   const aid = new Vocabulary(aids, false, 'first');
 
   const nSingle = schema.userSingle.length;
-  const nUsers = users.uids.length;
+  const nUsers = users.nUsers;
   const single = schema.userSingle.map((_, f) => {
     const ids = new IdSet();
     let missing = false;
@@ -81,14 +81,34 @@ export function encodedSchema(schema: Schema, enc: Encoders): Schema {
   };
 }
 
-/** Rows `select` of a stage (ascending, file order), encoded into a part. */
+/**
+ * Replace the users' raw single-valued and multi-valued ids by their codes, in place: the
+ * user arrays are the largest in memory, and most users are in one row, so encoding them
+ * once costs no more than encoding rows and needs no second copy.
+ */
+export function encodeUsers(schema: Schema, users: UserFeatures, enc: Encoders): void {
+  const nSingle = schema.userSingle.length;
+  for (let f = 0; f < nSingle; f++) {
+    const vocab = enc.single[f]!;
+    for (let i = f; i < users.single.length; i += nSingle) users.single[i] = vocab.encode(users.single[i]!);
+  }
+  const stride = multiStride(schema);
+  const offsets = multiOffsets(schema);
+  schema.userMulti.forEach((field, m) => {
+    const vocab = enc.multi[m]!;
+    for (let base = offsets[m]!; base < users.multi.length; base += stride) {
+      for (let j = base; j < base + field.width; j++) users.multi[j] = vocab.encode(users.multi[j]!);
+    }
+  });
+}
+
+/** Rows `select` of a stage (ascending, file order) into a part; `users` already encoded. */
 export function gatherPart(schema: Schema, stage: JoinedStage, select: Int32Array, users: UserFeatures, enc: Encoders): PartData {
   const n = select.length;
   const nSingle = schema.userSingle.length;
   const nMulti = schema.userMulti.length;
   const nTask = schema.task.length;
   const stride = multiStride(schema);
-  const offsets = multiOffsets(schema);
   const part: PartData = {
     nRows: n,
     label: new Uint8Array(n),
@@ -105,15 +125,11 @@ export function gatherPart(schema: Schema, stage: JoinedStage, select: Int32Arra
     const a = stage.aid[r]!;
     part.label[i] = stage.rows.label[r]!;
     part.aid[i] = a;
-    for (let f = 0; f < nSingle; f++) part.single[i * nSingle + f] = enc.single[f]!.encode(users.single[u * nSingle + f]!);
-    for (let m = 0; m < nMulti; m++) {
-      const vocab = enc.multi[m]!;
-      const from = u * stride + offsets[m]!;
-      const to = i * stride + offsets[m]!;
-      for (let j = 0; j < schema.userMulti[m]!.width; j++) part.multi[to + j] = vocab.encode(users.multi[from + j]!);
-      part.multiLen[i * nMulti + m] = users.len[u * nMulti + m]!;
-    }
-    part.task.set(enc.taskByAid.subarray(a * nTask, (a + 1) * nTask), i * nTask);
+    // Plain loops: a subarray view per row and field would allocate millions of objects.
+    for (let f = 0; f < nSingle; f++) part.single[i * nSingle + f] = users.single[u * nSingle + f]!;
+    for (let j = 0; j < stride; j++) part.multi[i * stride + j] = users.multi[u * stride + j]!;
+    for (let m = 0; m < nMulti; m++) part.multiLen[i * nMulti + m] = users.len[u * nMulti + m]!;
+    for (let f = 0; f < nTask; f++) part.task[i * nTask + f] = enc.taskByAid[a * nTask + f]!;
   }
   return part;
 }

@@ -14,17 +14,12 @@ import { PART_EXT, writeSchema } from '../data/dataset.js';
 import { STANDARD_PARTS } from '../data/part.js';
 import { maxIdxs, TENCENT_SCHEMA, type Schema } from '../data/schema.js';
 import { readAdFeatures, readLabelledRows, type LabelledRows } from './csv.js';
-import { buildEncoders, encodedSchema, gatherPart, type JoinedStage } from './encode.js';
+import { buildEncoders, encodedSchema, encodeUsers, gatherPart, type JoinedStage } from './encode.js';
 import { DEFAULT_COLD_THRESHOLD, isCold, trainAidMask, type ColdBasis } from './split.js';
+import { RAW_FILES, type RawFileRole } from './files.js';
 import { fileSize } from './text.js';
-import { indexOf, readUserFeatures, sortedUnique, type MultiVocabBasis } from './users.js';
-
-export const RAW_FILES = {
-  users: 'userFeature.data',
-  ads: 'adFeature.csv',
-  stage1: 'train.csv',
-  stage2: 'test1_truth.csv',
-} as const;
+import { UidIndex } from './uid-index.js';
+import { readUserFeatures, type MultiVocabBasis } from './users.js';
 
 export interface PrepareOptions {
   rawDir: string;
@@ -77,7 +72,7 @@ export interface PrepareSummary {
     aids: number[];
   };
   tasks: TaskSummary[];
-  files: Record<keyof typeof RAW_FILES, FileThroughput>;
+  files: Record<RawFileRole, FileThroughput>;
   seconds: number;
 }
 
@@ -114,7 +109,7 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
   const coldThreshold = opts.coldThreshold ?? DEFAULT_COLD_THRESHOLD[coldBasis];
   const seed = opts.seed ?? 2021;
   const multiVocab = opts.multiVocab ?? 'users';
-  const paths = Object.fromEntries(Object.entries(RAW_FILES).map(([k, f]) => [k, join(opts.rawDir, f)])) as Record<keyof typeof RAW_FILES, string>;
+  const paths = Object.fromEntries(Object.entries(RAW_FILES).map(([k, f]) => [k, join(opts.rawDir, f)])) as Record<RawFileRole, string>;
   const missingFiles = Object.values(RAW_FILES).filter((f) => !existsSync(join(opts.rawDir, f)));
   if (missingFiles.length > 0) {
     throw new DataError(`${opts.rawDir}: missing raw file(s) ${missingFiles.join(', ')} (expected ${Object.values(RAW_FILES).join(', ')})`);
@@ -127,19 +122,22 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
   const s2 = timedRead(RAW_FILES.stage2, paths.stage2, (p) => readLabelledRows(paths.stage2, false, p), rowCount);
   const stages = [s1.value, s2.value];
 
-  const uids = sortedUnique(s1.value.uid, s2.value.uid);
-  const uf = timedRead(RAW_FILES.users, paths.users, (p) => readUserFeatures(paths.users, schema, uids, multiVocab, p), (u) => u.stats.lines);
+  // Each row's user index; the index then tells the stream which lines to keep.
+  const index = new UidIndex(s1.value.n + s2.value.n);
+  const rowUsers = stages.map((rows) => {
+    const user = new Int32Array(rows.n);
+    for (let i = 0; i < rows.n; i++) user[i] = index.add(rows.uid[i]!);
+    return user;
+  });
+  const uf = timedRead(RAW_FILES.users, paths.users, (p) => readUserFeatures(paths.users, schema, index, multiVocab, p), (u) => u.stats.lines);
   const users = uf.value;
 
   const enc = buildEncoders(schema, stages, users, ads.value);
-  const joined: JoinedStage[] = stages.map((rows) => {
-    const user = new Int32Array(rows.n);
+  encodeUsers(schema, users, enc);
+  const joined: JoinedStage[] = stages.map((rows, s) => {
     const aid = new Int32Array(rows.n);
-    for (let i = 0; i < rows.n; i++) {
-      user[i] = indexOf(uids, rows.uid[i]!);
-      aid[i] = enc.aid.encode(rows.aid[i]!);
-    }
-    return { rows, user, aid };
+    for (let i = 0; i < rows.n; i++) aid[i] = enc.aid.encode(rows.aid[i]!);
+    return { rows, user: rowUsers[s]!, aid };
   });
 
   // Per-task counts, the split and hot/cold.
@@ -218,7 +216,7 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
     maxIdxs: maxIdxs(outSchema),
     parts,
     rows: { stage1: s1.value.n, stage2: s2.value.n, trainStage2NotWritten: trainStage2 },
-    users: { needed: uids.length, found: uids.length - missing.users, linesRead: uf.io.lines },
+    users: { needed: users.nUsers, found: users.nUsers - missing.users, linesRead: uf.io.lines },
     missing,
     tasks: Array.from({ length: nAids }, (_, a) => ({
       aid: a,

@@ -7,6 +7,7 @@
 import { DataError } from '../util/errors.js';
 import { maxLength, multiOffsets, multiStride, type Schema } from '../data/schema.js';
 import { MAX_ID, parseId, quote, readLines, type LineStats } from './text.js';
+import type { UidIndex } from './uid-index.js';
 import { IdSet } from './vocab.js';
 
 /**
@@ -18,8 +19,8 @@ import { IdSet } from './vocab.js';
 export type MultiVocabBasis = 'users' | 'rows';
 
 export interface UserFeatures {
-  /** The needed uids, ascending; a user's index is its position here. */
-  uids: Int32Array;
+  /** Number of needed users; user u's data is at index u of each array below. */
+  nUsers: number;
   /** 1 where the user's line was found. */
   found: Uint8Array;
   /** users x userSingle.length raw values; -1 = missing. */
@@ -33,36 +34,6 @@ export interface UserFeatures {
   /** Per multi-valued field: whether some list of the basis was padded (or absent). */
   multiPadded: boolean[];
   stats: LineStats;
-}
-
-/** Sorted distinct values of the given arrays. */
-export function sortedUnique(...arrays: Int32Array[]): Int32Array {
-  let total = 0;
-  for (const a of arrays) total += a.length;
-  const all = new Int32Array(total);
-  let o = 0;
-  for (const a of arrays) {
-    all.set(a, o);
-    o += a.length;
-  }
-  all.sort();
-  let n = 0;
-  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[n - 1]) all[n++] = all[i]!;
-  return all.slice(0, n);
-}
-
-/** Index of `v` in the ascending array `a`, or -1. */
-export function indexOf(a: Int32Array, v: number): number {
-  let lo = 0;
-  let hi = a.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const x = a[mid]!;
-    if (x < v) lo = mid + 1;
-    else if (x > v) hi = mid - 1;
-    else return mid;
-  }
-  return -1;
 }
 
 function nameHash(b: Uint8Array, s: number, e: number): number {
@@ -88,7 +59,7 @@ class UserFeatureParser {
   constructor(
     private readonly path: string,
     schema: Schema,
-    uids: Int32Array,
+    private readonly index: UidIndex,
     private readonly allUsers: boolean,
   ) {
     this.nSingle = schema.userSingle.length;
@@ -105,9 +76,9 @@ class UserFeatureParser {
       this.slotByHash.set(h, slot);
     });
     this.seenAt = new Float64Array(this.names.length);
-    const n = uids.length;
+    const n = index.size;
     this.out = {
-      uids,
+      nUsers: n,
       found: new Uint8Array(n),
       single: new Int32Array(n * this.nSingle).fill(-1),
       multi: new Int32Array(n * this.stride).fill(-1),
@@ -125,7 +96,9 @@ class UserFeatureParser {
     const slot = this.slotByHash.get(nameHash(b, s, e));
     if (slot === undefined) return -1;
     const name = this.nameBytes[slot]!;
-    return name.length === e - s && name.compare(b, s, e) === 0 ? slot : -1;
+    if (name.length !== e - s) return -1;
+    for (let i = 0; i < name.length; i++) if (name[i] !== b[s + i]) return -1;
+    return slot;
   }
 
   /** End of the group starting at p: the next '|' or the line end. */
@@ -141,7 +114,7 @@ class UserFeatureParser {
     let p = UserFeatureParser.groupEnd(b, s + 4, e);
     const uid = parseId(b, s + 4, p);
     if (uid < 0) this.fail(lineNo, `field uid: expected a non-negative integer id, found ${quote(b, s + 4, p)}`);
-    const u = indexOf(this.out.uids, uid);
+    const u = this.index.get(uid);
     if (u < 0 && !this.allUsers) return;
     if (u >= 0) {
       if (this.out.found[u]) this.fail(lineNo, `uid ${uid} appears on two lines`);
@@ -222,17 +195,17 @@ class UserFeatureParser {
 }
 
 /**
- * Read the users in `uids` (sorted, distinct) from `path`. Needed users never seen keep
- * all fields missing (`found` 0); the caller counts and reports them.
+ * Read the users of `index` from `path`. Needed users never seen keep all fields missing
+ * (`found` 0); the caller counts and reports them.
  */
 export function readUserFeatures(
   path: string,
   schema: Schema,
-  uids: Int32Array,
+  index: UidIndex,
   basis: MultiVocabBasis,
   onProgress?: (bytes: number) => void,
 ): UserFeatures {
-  const parser = new UserFeatureParser(path, schema, uids, basis === 'users');
+  const parser = new UserFeatureParser(path, schema, index, basis === 'users');
   const stats = readLines(
     path,
     (b, s, e, lineNo) => {

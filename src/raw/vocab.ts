@@ -33,11 +33,6 @@ export class IdSet {
     this.words = bigger;
   }
 
-  has(v: number): boolean {
-    const w = v >>> 5;
-    return w < this.words.length && (this.words[w]! & (1 << (v & 31))) !== 0;
-  }
-
   /** Stop adding; enable `rank` and `size`. */
   freeze(): void {
     const prefix = new Int32Array(this.words.length + 1);
@@ -45,21 +40,16 @@ export class IdSet {
     this.prefix = prefix;
   }
 
-  private frozen(): Int32Array {
-    if (this.prefix === null) throw new Error('IdSet: freeze() before rank() or size');
-    return this.prefix;
-  }
-
   get size(): number {
-    const p = this.frozen();
-    return p[p.length - 1]!;
+    if (this.prefix === null) throw new Error('IdSet: freeze() before size');
+    return this.prefix[this.prefix.length - 1]!;
   }
 
-  /** Position of member `v` in ascending order. */
+  /** Position of member `v` in ascending order; only after `freeze`. */
   rank(v: number): number {
     const w = v >>> 5;
     // (1 << 31) - 1 wraps to -2^31 - 1, whose low 32 bits are the wanted 0x7fffffff mask.
-    return this.frozen()[w]! + popcount32(this.words[w]! & ((1 << (v & 31)) - 1));
+    return this.prefix![w]! + popcount32(this.words[w]! & ((1 << (v & 31)) - 1));
   }
 
   /** Members in ascending order. */
@@ -102,13 +92,13 @@ export class Vocabulary {
     return this.size - 1;
   }
 
-  /** Code of raw id `v`, or of the missing value for -1. */
+  /**
+   * Code of raw id `v` (which must have been added), or of the missing value for -1.
+   * Kept to a few operations: it runs for every id of every row. An id never added or an
+   * undeclared missing value gives a wrong or negative code, which a part's validation
+   * (writePart) rejects.
+   */
   encode(v: number): number {
-    if (v < 0) {
-      if (this.missingCode < 0) throw new Error('Vocabulary: missing value encoded but never declared');
-      return this.missingCode;
-    }
-    if (!this.ids.has(v)) throw new Error(`Vocabulary: id ${v} was never added`);
-    return this.offset + this.ids.rank(v);
+    return v < 0 ? this.missingCode : this.offset + this.ids.rank(v);
   }
 }
