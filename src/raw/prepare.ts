@@ -1,8 +1,41 @@
 /**
  * `prepare`: the raw Tencent Look-alike 2018 files (spec section 7) to a dataset directory
  * (schema.json + the five standard parts), with the semantics of the official MetaHeac
- * preprocessing script. Memory: the rows (9 bytes each), the needed users' raw fields
- * (about 240 bytes each) and one part at a time.
+ * preprocessing script (data/process.py of the official repository). Memory: the rows
+ * (about 17 bytes each), a hash index of their uids, the needed users' fields (about 240
+ * bytes each), one part at a time.
+ *
+ * Where the result can differ from the official script, and what is done instead:
+ * - Multi-valued ids are numbered in CPython set order there. Here: ascending ids, padding
+ *   last. The two agree whenever every raw id of the field is below the size of the set's
+ *   final hash table (a set of small ints iterates in ascending order, and -1, whose hash
+ *   is -2, sits in the next-to-last slot); the published pickles show the padding as the
+ *   largest code of every field. A field with larger raw ids (possible for kw1/kw2) wraps
+ *   in CPython's table, in an order only a replay of the set's insertions could give.
+ * - The official script printed len(set) + 1 as each multi-valued field's size, so the
+ *   preset max_idxs (PaddleRec's config) are 2 above the largest code; schema.json here
+ *   holds the largest code itself.
+ * - The aid split is reproduced exactly (PythonRandom), assuming nothing else drew from
+ *   Python's global generator between random.seed(2021) and random.sample (nothing in the
+ *   script does).
+ * - A test aid without any positive is cold here (spec: at most 2000); the script
+ *   leaves it hot, since it only looks at aids among the positives.
+ * - A row whose uid has no userFeature line: the script's left merge and fillna('-1') put
+ *   the string '-1' in its list columns; here every user field is missing (padding,
+ *   length 0), and such rows are counted in the summary. A row whose aid has no
+ *   adFeature row gets the missing ad values in both.
+ * - Malformed input the script would absorb is an error here: a negative or non-integer
+ *   id, several values in a single-valued field (the script falls back to string
+ *   encoding), a uid on two lines (the merge duplicates rows), a field twice on a line
+ *   (last wins), an empty line, a label other than 1, 0, -1.
+ * - Only what is used is read: lines of users no row needs are checked only as far as
+ *   the vocabulary basis parses them, and list ids beyond the length cap go unread (as
+ *   the script's split(' ')[:10]).
+ * - The script keeps all 12 list fields and writes train_stage2; the published pickles
+ *   (and these parts) carry the 7 fields of the model with their lengths, and the stage-2
+ *   rows of training tasks are not written (counted in the summary).
+ * - Ids are int32 (int64 in the pickles); the aid column holds the label-encoded aid, as
+ *   the script's; the summary maps it back to the raw aid.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';

@@ -18,6 +18,7 @@ import { IdSet } from './vocab.js';
  */
 export type MultiVocabBasis = 'users' | 'rows';
 
+/** Raw ids as read; encodeUsers (encode.ts) turns `single` and `multi` into codes in place. */
 export interface UserFeatures {
   /** Number of needed users; user u's data is at index u of each array below. */
   nUsers: number;

@@ -7,7 +7,7 @@
  *
  * Mersenne Twister MT19937 as in CPython's Modules/_randommodule.c (init_by_array seeding),
  * `getrandbits(k <= 32)`, `_randbelow_with_getrandbits` and `Random.sample` of
- * Lib/random.py (unchanged from 3.2 to 3.13 in the parts used here).
+ * Lib/random.py; the tests compare with outputs of CPython 3.11.
  */
 const N = 624;
 const M = 397;
