@@ -40,5 +40,4 @@ test('UidIndex: dense indices in first-seen order, lookups, growth past the expe
   assert.equal(ix.get(3), 1);
   assert.equal(ix.get(10_050), 55);
   assert.equal(ix.get(12), -1);
-  assert.deepEqual([...ix.uids().subarray(0, 5)], [70, 3, 2147483647, 0, 999_999_937]);
 });

@@ -44,13 +44,6 @@ export class UidIndex {
     return this.keys[i] === uid ? this.vals[i]! : -1;
   }
 
-  /** The uids by index. */
-  uids(): Int32Array {
-    const out = new Int32Array(this.size);
-    for (let i = 0; i <= this.mask; i++) if (this.keys[i] !== -1) out[this.vals[i]!] = this.keys[i]!;
-    return out;
-  }
-
   private grow(): void {
     const { keys, vals } = this;
     this.mask = keys.length * 2 - 1;

@@ -10,7 +10,7 @@ import type { MultiVocabBasis } from '../../raw/users.js';
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
 /** The human-readable summary, one fact a line. */
-export function summaryLines(s: PrepareSummary): string[] {
+function summaryLines(s: PrepareSummary): string[] {
   const u = s.files.users;
   const counts = { train: 0, hot: 0, cold: 0 };
   for (const t of s.tasks) counts[t.split]++;
