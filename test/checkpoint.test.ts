@@ -54,7 +54,12 @@ test('a checkpoint that does not match the config is refused, naming the first m
   const other = buildLayout(TINY_SCHEMA, { ...dims, mlpDims: [7, 5] });
   assert.throws(() => loadCheckpoint(path, allocParams(other, ops)), /tensor "mlp\.0\.mlp\.0\.weight" has shape \[6, 16\], the config gives \[7, 16\]/);
   const fewer = buildLayout(TINY_SCHEMA, { ...dims, numExpert: 2 });
-  assert.throws(() => loadCheckpoint(path, allocParams(fewer, ops)), /unexpected tensor "mlp\.2\.mlp\.0\.weight"/);
+  assert.throws(() => loadCheckpoint(path, allocParams(fewer, ops)), /tensor "attention_layer\.2\.weight" has shape \[3, 5\], the config gives \[2, 5\]/);
+  const deep = buildLayout(TINY_SCHEMA, { ...dims, mlpDims: [5, 5] });
+  const deepPath = join(dir, 'deep.safetensors');
+  saveCheckpoint(deepPath, allocParams(deep, ops));
+  const shallow = buildLayout(TINY_SCHEMA, { ...dims, mlpDims: [5] });
+  assert.throws(() => loadCheckpoint(deepPath, allocParams(shallow, ops)), /unexpected tensor "mlp\.0\.mlp\.2\.weight"/);
   const more = buildLayout(TINY_SCHEMA, { ...dims, numOutput: 3 });
   assert.throws(() => loadCheckpoint(path, allocParams(more, ops)), /tensor "output_layer\.2\.weight" is missing/);
   const wrongSchema = { ...TINY_SCHEMA, userSingle: [{ name: 's0', maxIdx: 4 }, TINY_SCHEMA.userSingle[1]!] };

@@ -24,3 +24,10 @@ export function positiveIntArg(value: string): number {
   if (n < 1) throw new InvalidArgumentError(`expected a positive integer, got "${value}"`);
   return n;
 }
+
+/** A number in (0, 1]. */
+export function fractionArg(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n > 0 && n <= 1)) throw new InvalidArgumentError(`expected a number in (0, 1], got "${value}"`);
+  return n;
+}

@@ -1,12 +1,14 @@
 /** The registry of subcommands: one module per command, in the order --help lists them. */
 import type { Command } from 'commander';
 import { register as demo } from './demo.js';
+import { register as generateRaw } from './generate-raw.js';
 import { register as infer } from './infer.js';
 import { register as inspect } from './inspect.js';
 import { register as predict } from './predict.js';
+import { register as prepare } from './prepare.js';
 import { register as synth } from './synth.js';
 import { register as train } from './train.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, train, infer, predict, synth, inspect];
+export const commands: Register[] = [demo, train, infer, predict, synth, inspect, prepare, generateRaw];
