@@ -4,7 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePart } from '../src/data/arrow-part.js';
 import {
-  checkConfigMaxIdxs,
+  modelSchema,
   findTestSplits,
   findTrainPart,
   loadDataset,
@@ -79,13 +79,20 @@ test('loadPart finds schema.json beside the part or in its parent', async (t) =>
   await assert.rejects(loadPart(join(lone, 'y.arrow')), { name: 'DataError', message: `${join(lone, 'y.arrow')}: no schema.json beside it or in its parent directory` });
 });
 
-test('checkConfigMaxIdxs names both files and the field', () => {
-  checkConfigMaxIdxs(S, undefined, 'c.yaml', 'd/schema.json');
-  checkConfigMaxIdxs(S, maxIdxs(S), 'c.yaml', 'd/schema.json');
+test('modelSchema: config max_idxs size the tables, at least the data\'s; a smaller one names both files and the field', () => {
+  assert.deepEqual(modelSchema(S, undefined, 'c.yaml', 'd/schema.json'), S);
+  assert.deepEqual(modelSchema(S, maxIdxs(S), 'c.yaml', 'd/schema.json'), S);
+  const larger = maxIdxs(S);
+  larger[1]![0] = 126; // PaddleRec's preset is 2 above the largest list id
+  const m = modelSchema(S, larger, 'c.yaml', 'd/schema.json');
+  assert.equal(m.userMulti[0]!.maxIdx, 126);
+  assert.equal(m.userMulti[0]!.width, 10);
+  assert.equal(m.userMulti[1]!.maxIdx, S.userMulti[1]!.maxIdx);
   const bad = maxIdxs(S);
   bad[1]![3] = 5;
-  assert.throws(() => checkConfigMaxIdxs(S, bad, 'c.yaml', 'd/schema.json'), {
+  assert.throws(() => modelSchema(S, bad, 'c.yaml', 'd/schema.json'), {
     name: 'ConfigError',
-    message: 'c.yaml: hyper_parameters.max_idxs[1][3] (kw1) is 5, the dataset schema says 263312 (d/schema.json)',
+    message: "c.yaml: hyper_parameters.max_idxs[1][3] (kw1) is 5, below the dataset schema's 263312 (d/schema.json)",
   });
+  assert.throws(() => modelSchema(S, [[1], [2]], 'c.yaml', 'd/schema.json'), /max_idxs must have 3 groups/);
 });

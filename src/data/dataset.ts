@@ -9,7 +9,7 @@ import { ConfigError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { readPart } from './arrow-part.js';
 import { STANDARD_PARTS, type Part } from './part.js';
-import { maxIdxsMismatch, readSchemaFile, schemaToJson, type Schema } from './schema.js';
+import { maxIdxsTooSmall, readSchemaFile, schemaToJson, withMaxIdxs, type Schema } from './schema.js';
 
 export const SCHEMA_FILE = 'schema.json';
 export const PART_EXT = '.arrow';
@@ -127,11 +127,13 @@ export async function loadPart(path: string): Promise<Part> {
 }
 
 /**
- * A config that declares `max_idxs` must agree with the dataset it runs on; the message
- * names both files and the first field that differs.
+ * The schema a model runs with on this data: the data's own, or with the table sizes of a
+ * config's `max_idxs`, which may exceed the data's largest ids but never fall below them;
+ * the message names both files and the first field that does not fit.
  */
-export function checkConfigMaxIdxs(schema: Schema, configured: number[][] | undefined, configPath: string, schemaPath: string): void {
-  if (configured === undefined) return;
-  const mismatch = maxIdxsMismatch(schema, configured);
-  if (mismatch) throw new ConfigError(`${configPath}: hyper_parameters.${mismatch} (${schemaPath})`);
+export function modelSchema(schema: Schema, configured: number[][] | undefined, configPath: string, schemaPath: string): Schema {
+  if (configured === undefined) return schema;
+  const bad = maxIdxsTooSmall(schema, configured);
+  if (bad) throw new ConfigError(`${configPath}: hyper_parameters.${bad} (${schemaPath})`);
+  return withMaxIdxs(schema, configured);
 }

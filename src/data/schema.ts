@@ -125,6 +125,39 @@ export function maxIdxsMismatch(s: Schema, configured: number[][]): string | nul
   return null;
 }
 
+/**
+ * A config's `max_idxs` sizes the embedding tables (as in PaddleRec and the official code);
+ * it may exceed the data's largest ids (PaddleRec's Tencent preset does, by 2 on the list
+ * fields) but never fall below them. Returns the first violation, or null.
+ */
+export function maxIdxsTooSmall(data: Schema, configured: number[][]): string | null {
+  const groups = ['user single', 'user multi', 'task'];
+  const actual = maxIdxs(data);
+  if (configured.length !== 3) return `max_idxs must have 3 groups (user single, user multi, task), found ${configured.length}`;
+  for (let g = 0; g < 3; g++) {
+    const a = actual[g]!;
+    const c = configured[g]!;
+    if (a.length !== c.length) return `max_idxs group ${g} (${groups[g]}) has ${c.length} fields, the dataset schema has ${a.length}`;
+    for (let i = 0; i < a.length; i++) {
+      if (c[i]! < a[i]!) {
+        const name = [data.userSingle, data.userMulti, data.task][g]![i]!.name;
+        return `max_idxs[${g}][${i}] (${name}) is ${c[i]}, below the dataset schema's ${a[i]}`;
+      }
+    }
+  }
+  return null;
+}
+
+/** The data's schema with the table sizes of `configured` (checked with maxIdxsTooSmall first). */
+export function withMaxIdxs(data: Schema, configured: number[][]): Schema {
+  const [s, m, t] = configured as [number[], number[], number[]];
+  return {
+    userSingle: data.userSingle.map((f, i) => ({ ...f, maxIdx: s[i]! })),
+    userMulti: data.userMulti.map((f, i) => ({ ...f, maxIdx: m[i]! })),
+    task: data.task.map((f, i) => ({ ...f, maxIdx: t[i]! })),
+  };
+}
+
 interface SchemaJsonField {
   name: string;
   max_idx: number;

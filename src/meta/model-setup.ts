@@ -3,9 +3,10 @@
  * seed or loaded from a checkpoint, with every mismatch between config, data and checkpoint
  * refused by name.
  */
-import type { Config } from '../config/config.js';
+import type { Config, LoadedConfig } from '../config/config.js';
+import { modelSchema } from '../data/dataset.js';
 import { maxIdxs, maxIdxsMismatch, type Schema } from '../data/schema.js';
-import { ConfigError, DataError } from '../util/errors.js';
+import { DataError } from '../util/errors.js';
 import { buildLayout, type Layout, type ModelDims } from '../model/layout.js';
 import type { Ops } from '../model/ops.js';
 import { allocParams, initParams, type Params } from '../model/params.js';
@@ -16,12 +17,9 @@ export function modelDims(cfg: Config): ModelDims {
   return { embedDim: hp.embed_dim, mlpDims: hp.mlp_dims, numExpert: hp.num_expert, numOutput: hp.num_output };
 }
 
-/** The config's max_idxs, when given, must agree with the data's schema. */
-export function checkSchema(cfg: Config, schema: Schema, where: string): void {
-  const m = cfg.hyper_parameters.max_idxs;
-  if (!m) return;
-  const bad = maxIdxsMismatch(schema, m);
-  if (bad) throw new ConfigError(`${cfg.runner.train_data_dir ?? where}: ${bad} (hyper_parameters.max_idxs vs the data's schema.json)`);
+/** The schema the model uses on data of `schema` read from `where`: config max_idxs may enlarge the tables. */
+export function schemaFor(cfg: LoadedConfig, schema: Schema, where: string): Schema {
+  return modelSchema(schema, cfg.hyper_parameters.max_idxs, cfg.source ?? 'config', where);
 }
 
 export function layoutFor(cfg: Config, schema: Schema): Layout {

@@ -11,7 +11,7 @@ import { ConfigError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Ops } from '../model/ops.js';
 import { evaluateSplit, type SplitResult, type TaskResult } from '../eval/evaluate.js';
-import { checkSchema, layoutFor, paramsFromCheckpoint } from './model-setup.js';
+import { schemaFor, layoutFor, paramsFromCheckpoint } from './model-setup.js';
 import { checkpointPath } from './run-train.js';
 import { availableParallelism } from 'node:os';
 
@@ -41,7 +41,6 @@ export async function runInfer(cfg: LoadedConfig, ops: Ops, log: (line: string) 
     log(`loading ${s.name}: ${s.stage1}, ${s.stage2}`);
     const stage1 = await loadPart(s.stage1);
     const stage2 = await loadPart(s.stage2);
-    checkSchema(cfg, stage1.schema, s.stage1);
     parts.push({ name: s.name, stage1, stage2 });
   }
   for (let epoch = r.infer_start_epoch; epoch < r.infer_end_epoch; epoch++) {
@@ -49,7 +48,7 @@ export async function runInfer(cfg: LoadedConfig, ops: Ops, log: (line: string) 
     if (!existsSync(ck)) throw new DataError(`${ck}: no checkpoint for epoch ${epoch} (train first, or set runner.infer_load_path / infer_start_epoch)`);
     const results: SplitResult[] = [];
     for (const p of parts) {
-      const L = layoutFor(cfg, p.stage1.schema);
+      const L = layoutFor(cfg, schemaFor(cfg, p.stage1.schema, p.stage1.path));
       const { params } = paramsFromCheckpoint(ops, L, ck);
       const opts = { lr: hp.optimizer.local_test_learning_rate, epochs: r.infer_train_epoch, batchSize: hp.batch_size, seed: r.seed };
       const res = await evaluateSplit({ ops, params, checkpoint: ck, dims: L.dims, opts, threads: threads(r.threads) }, p.name, p.stage1, p.stage2, (t) => onTask?.(p.name, t));

@@ -13,7 +13,7 @@ import { progressBar } from '../cli/progress.js';
 import { saveCheckpoint } from '../model/checkpoint.js';
 import { parameterCount } from '../model/layout.js';
 import type { Ops } from '../model/ops.js';
-import { checkSchema, freshParams, layoutFor, paramsFromCheckpoint } from './model-setup.js';
+import { schemaFor, freshParams, layoutFor, paramsFromCheckpoint } from './model-setup.js';
 import { JointTrainer, MetaTrainer, type MetaOptions } from './train.js';
 
 export const CHECKPOINT_FILE = 'model.safetensors';
@@ -48,8 +48,7 @@ export async function runTrain(cfg: LoadedConfig, ops: Ops, log: (line: string) 
   const path = findTrainPart(r.train_data_dir);
   log(`loading ${path}`);
   const part = await loadPart(path);
-  checkSchema(cfg, part.schema, path);
-  const L = layoutFor(cfg, part.schema);
+  const L = layoutFor(cfg, schemaFor(cfg, part.schema, path));
   const params = r.model_init_path ? paramsFromCheckpoint(ops, L, r.model_init_path).params : freshParams(ops, L, r.seed);
   const opts: MetaOptions = {
     batchSize: hp.batch_size,

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
-import { loadPart } from '../../data/dataset.js';
+import { loadPart, modelSchema } from '../../data/dataset.js';
+import { maxIdxs } from '../../data/schema.js';
 import { readCheckpointMeta } from '../../model/checkpoint.js';
 import { buildLayout } from '../../model/layout.js';
 import { predictRows } from '../../meta/adapt.js';
@@ -32,8 +33,10 @@ export function register(program: Command): void {
     .option('--json', 'print a summary as JSON')
     .action(async (opts: PredictOpts) => {
       const part = await loadPart(opts.data);
-      const dims = opts.config ? modelDims(loadConfig(opts.config)) : readCheckpointMeta(opts.model).dims;
-      const L = buildLayout(part.schema, dims);
+      const meta = readCheckpointMeta(opts.model);
+      const dims = opts.config ? modelDims(loadConfig(opts.config)) : meta.dims;
+      // the checkpoint's table sizes, which may exceed the data's largest ids (config max_idxs)
+      const L = buildLayout(modelSchema(part.schema, maxIdxs(meta.schema), opts.model, opts.data), dims);
       const ops = await createOps(opts.threads);
       try {
         const { params } = paramsFromCheckpoint(ops, L, opts.model);
