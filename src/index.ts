@@ -20,3 +20,5 @@ export type { RawShape, GeneratedFiles } from './raw/generate.js';
 export { DEFAULT_COLD_THRESHOLD, type ColdBasis } from './raw/split.js';
 export type { MultiVocabBasis } from './raw/users.js';
 export { PythonRandom } from './util/pyrandom.js';
+export { Engine, type EngineOptions } from './kernels/engine.js';
+export { refGemm, refBiasReluForward, refReluBackward, refColSum } from './kernels/reference.js';

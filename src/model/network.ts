@@ -84,7 +84,7 @@ export class DenseNet {
           ops.gemm(false, true, B, d, prevD, prev.subarray(k * prevD), W.subarray(k * d * prevD), hj.subarray(k * d), 0, K * prevD, prevD, K * d);
         }
       }
-      biasRelu(hj, P, L.at.expertB[j]!, B, K * d, true);
+      ops.biasRelu(hj, P.subarray(L.at.expertB[j]!), B, K * d, true);
       prev = hj;
       prevD = d;
     }
@@ -129,7 +129,7 @@ export class DenseNet {
     const { ops, L } = this;
     const dL = L.dLast;
     ops.gemm(false, true, B, dL, L.gateDim, a, P.subarray(at.w1), hidden, 0, L.gateDim, L.gateDim, dL);
-    biasRelu(hidden, P, at.b1, B, dL, true);
+    ops.biasRelu(hidden, P.subarray(at.b1), B, dL, true);
     ops.gemm(false, true, B, n, dL, hidden, P.subarray(at.w2), out, 0, dL, dL, n);
     for (let b = 0; b < B; b++) {
       const o = b * n;
@@ -190,7 +190,7 @@ export class DenseNet {
     }
     // critics
     ops.gemm(true, false, C, dL, B, du, fea, G.subarray(L.at.criticW), 0, C, dL, dL);
-    colSum(du, B, C, G, L.at.criticB);
+    ops.colSum(du, B, C, G.subarray(L.at.criticB), 0);
     ops.gemm(false, false, B, dL, C, du, P.subarray(L.at.criticW), this.dfea, 0, C, dL, dL);
     // fea = sum_k g_k h_k
     const nl = mlpDims.length;
@@ -223,8 +223,8 @@ export class DenseNet {
       const d = mlpDims[j]!;
       const hj = this.h[j]!;
       const dhj = this.dh[j]!;
-      reluBackward(dhj, hj, B * K * d);
-      colSum(dhj, B, K * d, G, L.at.expertB[j]!);
+      ops.reluBackward(dhj, hj, B * K * d);
+      ops.colSum(dhj, B, K * d, G.subarray(L.at.expertB[j]!), 0);
       const W = P.subarray(L.at.expertW[j]!);
       const GW = G.subarray(L.at.expertW[j]!);
       if (j === 0) {
@@ -246,36 +246,11 @@ export class DenseNet {
     const { ops, L } = this;
     const dL = L.dLast;
     ops.gemm(true, false, n, dL, B, dLogits, hidden, G.subarray(at.w2), 0, n, dL, dL);
-    colSum(dLogits, B, n, G, at.b2);
+    ops.colSum(dLogits, B, n, G.subarray(at.b2), 0);
     ops.gemm(false, false, B, dL, n, dLogits, P.subarray(at.w2), dHidden, 0, n, dL, dL);
-    reluBackward(dHidden, hidden, B * dL);
+    ops.reluBackward(dHidden, hidden, B * dL);
     ops.gemm(true, false, dL, L.gateDim, B, dHidden, a, G.subarray(at.w1), 0, dL, L.gateDim, L.gateDim);
-    colSum(dHidden, B, dL, G, at.b1);
+    ops.colSum(dHidden, B, dL, G.subarray(at.b1), 0);
     ops.gemm(false, false, B, L.gateDim, dL, dHidden, P.subarray(at.w1), this.da, 1, dL, L.gateDim, L.gateDim);
-  }
-}
-
-/** Y[b, :] += bias; then ReLU in place. */
-function biasRelu(Y: Vec, P: Vec, biasAt: number, rows: number, cols: number, relu: boolean): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    for (let c = 0; c < cols; c++) {
-      const v = Y[o + c]! + P[biasAt + c]!;
-      Y[o + c] = relu && v < 0 ? 0 : v;
-    }
-  }
-}
-
-/** dY *= (Y > 0): ReLU's backward, using its output. */
-function reluBackward(dY: Vec, Y: Vec, n: number): void {
-  for (let i = 0; i < n; i++) if (!(Y[i]! > 0)) dY[i] = 0;
-}
-
-/** out[at + c] = sum over rows of dY[r, c]: a bias gradient. */
-function colSum(dY: Vec, rows: number, cols: number, out: Vec, at: number): void {
-  for (let c = 0; c < cols; c++) out[at + c] = 0;
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    for (let c = 0; c < cols; c++) out[at + c] += dY[o + c]!;
   }
 }

@@ -30,6 +30,12 @@ export interface Ops {
     ldb?: number,
     ldc?: number,
   ): void;
+  /** Y[r, :] += bias, then ReLU in place when `relu`. */
+  biasRelu(Y: Vec, bias: Vec, rows: number, cols: number, relu: boolean): void;
+  /** dY *= (Y > 0): ReLU's backward, from its output. */
+  reluBackward(dY: Vec, Y: Vec, n: number): void;
+  /** out = beta*out + column sums of dY [rows, cols]: a bias gradient. */
+  colSum(dY: Vec, rows: number, cols: number, out: Vec, beta: 0 | 1): void;
 }
 
 /** Straightforward loops in the array's own precision: the reference and the float64 engine for tests. */
@@ -70,6 +76,28 @@ export class JsOps implements Ops {
         }
         C[i * ldc + j] = beta === 0 ? s : C[i * ldc + j]! + s;
       }
+    }
+  }
+
+  biasRelu(Y: Vec, bias: Vec, rows: number, cols: number, relu: boolean): void {
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      for (let c = 0; c < cols; c++) {
+        const v = Y[o + c]! + bias[c]!;
+        Y[o + c] = relu && v < 0 ? 0 : v;
+      }
+    }
+  }
+
+  reluBackward(dY: Vec, Y: Vec, n: number): void {
+    for (let i = 0; i < n; i++) if (!(Y[i]! > 0)) dY[i] = 0;
+  }
+
+  colSum(dY: Vec, rows: number, cols: number, out: Vec, beta: 0 | 1): void {
+    if (beta === 0) out.fill(0, 0, cols);
+    for (let r = 0; r < rows; r++) {
+      const o = r * cols;
+      for (let c = 0; c < cols; c++) out[c] += dY[o + c]!;
     }
   }
 }

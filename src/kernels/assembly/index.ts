@@ -1,4 +1,3 @@
-// Placeholder so the kernel build has an entry point; real kernels land in this folder.
-export function version(): i32 {
-  return 1;
-}
+// The wasm kernels' exports. Memory is imported (shared); the engine owns all addresses.
+export { gemm, gemmScratchBytes } from './gemm';
+export { biasReluForward, reluBackward, colSum } from './elementwise';

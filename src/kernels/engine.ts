@@ -1,0 +1,344 @@
+/**
+ * The compute engine: one shared WebAssembly memory, the SIMD kernels instantiated in this
+ * thread and in threads-1 workers, a bump allocator for the arrays the kernels work on,
+ * and a synchronous, multi-threaded gemm.
+ *
+ * Memory layout (bytes): [0, 64 KiB) belongs to the AssemblyScript runtime; then the
+ * control block (control.ts); then one gemm scratch area per thread; then the heap that
+ * allocF32/allocI32 hand out, from the bottom up.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { UserError } from '../util/errors.js';
+import { ARGS, DONE, GEMM_ARGC, OP, OP_GEMM, OP_QUIT, SEQ, SLOT_BYTES, SLOT_INTS, STATUS } from './control.js';
+import { splitOutput, type Part } from './split.js';
+import { instantiate, kernelModule, type KernelExports } from './wasm.js';
+
+export interface EngineOptions {
+  /** Threads including the caller's; 0 or undefined means os.availableParallelism(). */
+  threads?: number;
+  /** Size of the shared memory, reserved up front (default 1024, at most 4096). */
+  memoryMiB?: number;
+}
+
+const RUNTIME_BYTES = 64 * 1024;
+const ALIGN = 64;
+const PAGE_BYTES = 64 * 1024;
+const DEFAULT_MEMORY_MIB = 1024;
+const MAX_MEMORY_MIB = 4096;
+const MAX_THREADS = 256;
+/** Warm-up gemm size and repetitions: enough calls for V8 to move every kernel to its optimising tier. */
+const WARM_DIM = 64;
+const WARM_REPS = 12;
+
+function alignUp(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}
+
+function isCount(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0x7fffffff;
+}
+
+function startWorker(module: WebAssembly.Module, memory: WebAssembly.Memory, slotOffset: number): Promise<Worker> {
+  const worker = new Worker(new URL('./worker.js', import.meta.url), {
+    workerData: { module, memory, slotOffset },
+    // The parent's Node options (--input-type, loaders) need not suit the worker script;
+    // V8 flags are process-wide and apply regardless.
+    execArgv: [],
+  });
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error): void => {
+      worker.off('exit', onExit);
+      reject(new Error(`kernel worker failed to start: ${e.message}`));
+    };
+    const onExit = (code: number): void => {
+      worker.off('error', onError);
+      reject(new Error(`kernel worker exited during start-up (code ${code})`));
+    };
+    worker.once('error', onError);
+    worker.once('exit', onExit);
+    worker.once('message', () => {
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      // A forgotten close() must not keep a CLI alive.
+      worker.unref();
+      resolve(worker);
+    });
+  });
+}
+
+export class Engine {
+  readonly threads: number;
+  private readonly buffer: SharedArrayBuffer;
+  private readonly k: KernelExports;
+  private readonly ctrl: Int32Array;
+  private readonly workers: Worker[];
+  private readonly scratch: number[];
+  private readonly heapBase: number;
+  private readonly seqs: number[];
+  private top: number;
+  private closed = false;
+
+  private constructor(
+    threads: number, memory: WebAssembly.Memory, k: KernelExports, ctrlOffset: number,
+    scratch: number[], heapBase: number, workers: Worker[],
+  ) {
+    this.threads = threads;
+    this.buffer = memory.buffer as unknown as SharedArrayBuffer;
+    this.k = k;
+    this.ctrl = new Int32Array(this.buffer, ctrlOffset, threads * SLOT_INTS);
+    this.scratch = scratch;
+    this.heapBase = heapBase;
+    this.top = heapBase;
+    this.workers = workers;
+    this.seqs = new Array<number>(threads).fill(0);
+  }
+
+  /** Instantiates the kernels here and in threads-1 workers, and warms them all up. */
+  static async create(opts: EngineOptions = {}): Promise<Engine> {
+    const threads = opts.threads === undefined || opts.threads === 0 ? availableParallelism() : opts.threads;
+    if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+      throw new UserError(`engine threads must be an integer from 1 to ${MAX_THREADS} (0 = all cores), got ${opts.threads}`);
+    }
+    const memoryMiB = opts.memoryMiB ?? DEFAULT_MEMORY_MIB;
+    if (!Number.isInteger(memoryMiB) || memoryMiB < 1 || memoryMiB > MAX_MEMORY_MIB) {
+      throw new UserError(`engine memoryMiB must be an integer from 1 to ${MAX_MEMORY_MIB}, got ${memoryMiB}`);
+    }
+    const bytes = memoryMiB * 1024 * 1024;
+    const module = kernelModule();
+    const memory = new WebAssembly.Memory({ initial: bytes / PAGE_BYTES, maximum: bytes / PAGE_BYTES, shared: true });
+    const k = instantiate(module, memory);
+
+    const ctrlOffset = RUNTIME_BYTES;
+    const scratchBytes = alignUp(k.gemmScratchBytes());
+    const scratchBase = alignUp(ctrlOffset + threads * SLOT_BYTES);
+    const scratch = Array.from({ length: threads }, (_, t) => scratchBase + t * scratchBytes);
+    const heapBase = scratchBase + threads * scratchBytes;
+    if (heapBase > bytes) {
+      throw new UserError(
+        `engine memory exhausted: ${threads} threads need ${heapBase} bytes of scratch, ${bytes} reserved; raise memoryMiB`,
+      );
+    }
+    const workers = await Promise.all(
+      Array.from({ length: threads - 1 }, (_, i) => startWorker(module, memory, ctrlOffset + (i + 1) * SLOT_BYTES)),
+    );
+    const engine = new Engine(threads, memory, k, ctrlOffset, scratch, heapBase, workers);
+    engine.warmUp();
+    return engine;
+  }
+
+  /** Bytes still free on the heap. */
+  get freeBytes(): number {
+    return this.buffer.byteLength - this.top;
+  }
+
+  /** A zeroed Float32Array of n elements in the shared memory, 64-byte aligned; lives until release/reset. */
+  allocF32(n: number): Float32Array {
+    return new Float32Array(this.buffer, this.allocBytes(n, 4), n);
+  }
+
+  /** A zeroed Int32Array of n elements in the shared memory, 64-byte aligned; lives until release/reset. */
+  allocI32(n: number): Int32Array {
+    return new Int32Array(this.buffer, this.allocBytes(n, 4), n);
+  }
+
+  /** The current heap position, for release(). */
+  mark(): number {
+    this.checkOpen();
+    return this.top;
+  }
+
+  /** Frees everything allocated after `mark` was taken; views into it must no longer be used. */
+  release(mark: number): void {
+    this.checkOpen();
+    if (!Number.isInteger(mark) || mark < this.heapBase || mark > this.top) {
+      throw new RangeError(`release: ${mark} is not a live mark (heap is [${this.heapBase}, ${this.top}))`);
+    }
+    this.top = mark;
+  }
+
+  /** Frees every allocation. */
+  reset(): void {
+    this.release(this.heapBase);
+  }
+
+  /**
+   * C = beta*C + op(A) op(B), row-major, op(X) = X or X^T; A is M x K and B is K x N after op.
+   * lda/ldb/ldc are row strides of the arrays as stored (default: their stored row length).
+   * A, B and C must be views allocated by this engine, and C must not overlap A or B.
+   * The result is bit-identical for any thread count.
+   */
+  gemm(
+    transA: boolean, transB: boolean, M: number, N: number, K: number,
+    A: Float32Array, B: Float32Array, C: Float32Array, beta: 0 | 1,
+    lda?: number, ldb?: number, ldc?: number,
+  ): void {
+    this.checkOpen();
+    if (!isCount(M) || !isCount(N) || !isCount(K)) {
+      throw new RangeError(`gemm: M, N, K must be non-negative integers, got ${M}, ${N}, ${K}`);
+    }
+    if (beta !== 0 && beta !== 1) throw new RangeError(`gemm: beta must be 0 or 1, got ${beta}`);
+    const la = lda ?? (transA ? M : K);
+    const lb = ldb ?? (transB ? K : N);
+    const lc = ldc ?? N;
+    this.checkMatrix('gemm', 'A', A, transA ? K : M, transA ? M : K, la);
+    this.checkMatrix('gemm', 'B', B, transB ? N : K, transB ? K : N, lb);
+    this.checkMatrix('gemm', 'C', C, M, N, lc);
+    const args = [+transA, +transB, M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, beta, la, lb, lc, 0];
+    this.runGemm(splitOutput(M, N, K, this.threads), args);
+  }
+
+  /** Y[r, :] += bias for each of `rows` rows (row stride ld), then ReLU (y < 0 ? 0 : y) if asked. */
+  biasReluForward(Y: Float32Array, bias: Float32Array, rows: number, cols: number, relu: boolean, ld = cols): void {
+    this.checkOpen();
+    this.checkMatrix('biasReluForward', 'Y', Y, rows, cols, ld);
+    this.checkMatrix('biasReluForward', 'bias', bias, 1, cols, cols);
+    this.k.biasReluForward(Y.byteOffset, bias.byteOffset, rows, cols, ld, +relu);
+  }
+
+  /** dY[i] = Y[i] > 0 ? dY[i] : 0 for i < n (the ReLU gradient, in place). */
+  reluBackward(dY: Float32Array, Y: Float32Array, n: number): void {
+    this.checkOpen();
+    this.checkMatrix('reluBackward', 'dY', dY, 1, n, n);
+    this.checkMatrix('reluBackward', 'Y', Y, 1, n, n);
+    this.k.reluBackward(dY.byteOffset, Y.byteOffset, n);
+  }
+
+  /** out = beta*out + column sums of dY (rows x cols, row stride ld): bias gradients. */
+  colSum(dY: Float32Array, rows: number, cols: number, out: Float32Array, beta: 0 | 1, ld = cols): void {
+    this.checkOpen();
+    if (beta !== 0 && beta !== 1) throw new RangeError(`colSum: beta must be 0 or 1, got ${beta}`);
+    this.checkMatrix('colSum', 'dY', dY, rows, cols, ld);
+    this.checkMatrix('colSum', 'out', out, 1, cols, cols);
+    this.k.colSum(dY.byteOffset, rows, cols, ld, out.byteOffset, beta);
+  }
+
+  /** Stops the workers. The engine and its arrays must not be used afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.workers.map((w, i) => {
+      // Unreferenced workers would let the event loop end before their exit event arrives.
+      w.ref();
+      const exited = new Promise<void>((resolve) => w.once('exit', () => resolve()));
+      this.post(i + 1, OP_QUIT, []);
+      return exited;
+    }));
+  }
+
+  private allocBytes(n: number, elemBytes: number): number {
+    this.checkOpen();
+    if (!isCount(n)) throw new RangeError(`alloc: element count must be a non-negative integer, got ${n}`);
+    const bytes = n * elemBytes;
+    const at = alignUp(this.top);
+    if (at + bytes > this.buffer.byteLength) {
+      throw new UserError(
+        `engine memory exhausted: asked ${bytes} bytes, ${Math.max(0, this.buffer.byteLength - at)} free; raise memoryMiB`,
+      );
+    }
+    this.top = at + bytes;
+    // Memory handed back by release() still holds old values.
+    new Uint8Array(this.buffer, at, bytes).fill(0);
+    return at;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('engine is closed');
+  }
+
+  /** `X` must be this engine's Float32Array and hold a rows x cols matrix with row stride ld. */
+  private checkMatrix(op: string, name: string, X: Float32Array, rows: number, cols: number, ld: number): void {
+    if (!(X instanceof Float32Array) || X.buffer !== this.buffer) {
+      throw new TypeError(`${op}: ${name} must be a Float32Array allocated by this engine (or a subarray of one)`);
+    }
+    if (!isCount(rows) || !isCount(cols)) {
+      throw new RangeError(`${op}: ${name} dimensions must be non-negative integers, got ${rows} x ${cols}`);
+    }
+    if (rows === 0 || cols === 0) return;
+    if (!isCount(ld) || ld < cols) {
+      throw new RangeError(`${op}: ${name} row stride ${ld} is smaller than its ${cols} stored columns`);
+    }
+    const need = (rows - 1) * ld + cols;
+    if (need > X.length) {
+      throw new RangeError(
+        `${op}: ${name} is ${rows} x ${cols} with row stride ${ld} as stored, needing ${need} floats, but its view holds ${X.length}`,
+      );
+    }
+  }
+
+  /**
+   * Runs gemm `args` (wasm parameter order, byte pointers) over the given parts of C:
+   * parts 1.. go to workers, part 0 runs here, then this thread waits for the others.
+   */
+  private runGemm(parts: Part[], args: number[]): void {
+    const [transA, transB, , , K, a, b, c, beta, lda, ldb, ldc] = args as [
+      number, number, number, number, number, number, number, number, number, number, number, number,
+    ];
+    const sub = (p: Part, t: number): number[] => {
+      const aOff = transA ? p.m0 * 4 : p.m0 * lda * 4;
+      const bOff = transB ? p.n0 * ldb * 4 : p.n0 * 4;
+      const cOff = p.m0 * ldc * 4 + p.n0 * 4;
+      return [transA, transB, p.m1 - p.m0, p.n1 - p.n0, K, a + aOff, b + bOff, c + cOff, beta, lda, ldb, ldc,
+        this.scratch[t]!];
+    };
+    for (let t = 1; t < parts.length; t++) this.post(t, OP_GEMM, sub(parts[t]!, t));
+    try {
+      const s = sub(parts[0]!, 0);
+      this.k.gemm(s[0]!, s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, s[6]!, s[7]!, s[8]!, s[9]!, s[10]!, s[11]!, s[12]!);
+    } finally {
+      for (let t = 1; t < parts.length; t++) this.await(t);
+    }
+  }
+
+  private post(t: number, op: number, args: number[]): void {
+    const base = t * SLOT_INTS;
+    const ctrl = this.ctrl;
+    ctrl[base + OP] = op;
+    // Pointers above 2 GiB wrap to negative int32; wasm reads the same bits as u32.
+    for (let i = 0; i < args.length && i < GEMM_ARGC; i++) ctrl[base + ARGS + i] = args[i]! | 0;
+    const seq = (this.seqs[t]! + 1) | 0;
+    this.seqs[t] = seq;
+    Atomics.store(ctrl, base + SEQ, seq);
+    Atomics.notify(ctrl, base + SEQ, 1);
+  }
+
+  private await(t: number): void {
+    const at = t * SLOT_INTS + DONE;
+    const seq = this.seqs[t]!;
+    for (;;) {
+      const done = Atomics.load(this.ctrl, at);
+      if (done === seq) break;
+      Atomics.wait(this.ctrl, at, done);
+    }
+    if (Atomics.exchange(this.ctrl, t * SLOT_INTS + STATUS, 0) !== 0) {
+      throw new Error(`kernel worker ${t} failed (its error is printed above)`);
+    }
+  }
+
+  /**
+   * V8 first runs wasm in a baseline tier and optimises a function only after it has run for
+   * a while; the code is shared by all threads (they use one Module), so running every
+   * kernel here, with every worker taking a share of each gemm, leaves all of them fast.
+   */
+  private warmUp(): void {
+    const mark = this.mark();
+    const n = WARM_DIM;
+    const m = n * this.threads;
+    const A = this.allocF32(m * n);
+    const B = this.allocF32(n * n);
+    const C = this.allocF32(m * n);
+    for (let i = 0; i < A.length; i++) A[i] = ((i * 7) % 13) - 6;
+    for (let i = 0; i < B.length; i++) B[i] = ((i * 5) % 11) - 5;
+    const parts: Part[] = Array.from({ length: this.threads }, (_, t) => ({ m0: t * n, m1: (t + 1) * n, n0: 0, n1: n }));
+    for (let r = 0; r < WARM_REPS; r++) {
+      for (const [ta, tb] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
+        // Square blocks: every stored layout of A is m x n or n x m; lda picks which.
+        this.runGemm(parts, [ta, tb, m, n, n, A.byteOffset, B.byteOffset, C.byteOffset, r & 1, ta ? m : n, n, n, 0]);
+      }
+      this.biasReluForward(C, B, m, n, true);
+      this.reluBackward(A, C, m * n);
+      this.colSum(C, m, n, B, 1);
+    }
+    this.release(mark);
+  }
+}
