@@ -201,6 +201,11 @@ test('non-Arrow, empty, stream-format and truncated files say what they are', as
   await writePart(p, S, samplePart(40));
   truncateSync(p, statSync(p).size - 100);
   await assert.rejects(readPart(p, S), { name: 'DataError', message: `${p}: truncated Arrow file (no footer: the file ends without the ARROW1 magic)` });
+  await writePart(p, S, samplePart(40));
+  const bytes = readFileSync(p);
+  bytes.fill(0x7f, 8, 200); // scribble over the first record batch's header
+  writeFileSync(p, bytes);
+  await assert.rejects(readPart(p, S), { name: 'DataError', message: new RegExp(`^${p}: corrupt Arrow file`) });
   await assert.rejects(readPart(join(dir, 'nope.arrow'), S), { name: 'DataError', message: `${join(dir, 'nope.arrow')}: cannot open (ENOENT)` });
 });
 
@@ -239,7 +244,12 @@ test('extra numeric columns are kept (Int64 as Float64, float nulls as NaN); oth
   rewriteArrow(path, (tb) => {
     const x = withColumn(tb, 'p_true', vectorFromArray([0.5, null, 0.25], new Float64()));
     const cols = Object.fromEntries(x.schema.fields.map((f) => [f.name, x.getChild(f.name)!]));
-    return new Table({ ...cols, uid: vectorFromArray([10n ** 12n, 2n, 3n], new Int64()), note: vectorFromArray(['a', 'b', 'c'], new Utf8()) });
+    return new Table({
+      ...cols,
+      uid: vectorFromArray([10n ** 12n, 2n, 3n], new Int64()),
+      note: vectorFromArray(['a', 'b', 'c'], new Utf8()),
+      city: vectorFromArray(['x', 'y', 'x']), // dictionary-encoded: the file carries a dictionary batch
+    });
   });
   const p = await readPart(path, S);
   assert.deepEqual(Object.keys(p.extra), ['p_true', 'uid']);

@@ -1,60 +1,46 @@
-/** The metaheac command: help, one-line errors with exit code 1, predict on a trained checkpoint. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { tinyDataset, tinyOverrides } from './helpers/tiny-dataset.js';
+import { tempDir } from './helpers/fixtures.js';
 
 const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 
-function cli(args: string[]): { code: number; out: string; err: string } {
+function run(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('every command has --help', () => {
-  for (const c of ['demo', 'train', 'infer', 'predict', 'synth', 'inspect', 'prepare', 'generate-raw']) {
-    const r = cli([c, '--help']);
-    assert.equal(r.code, 0, `${c} --help`);
-    assert.match(r.out, /Usage: metaheac/);
-  }
+test('synth --json then inspect --json succeed and agree', (t) => {
+  const out = join(tempDir(t), 'ds');
+  const s = run('synth', '--out', out, '--preset', 'tiny', '--seed', '3', '--json');
+  assert.equal(s.code, 0, s.stderr);
+  const summary = JSON.parse(s.stdout);
+  assert.equal(summary.preset, 'tiny');
+  assert.equal(summary.seed, 3);
+  const i = run('inspect', out, '--json');
+  assert.equal(i.code, 0, i.stderr);
+  const report = JSON.parse(i.stdout);
+  for (const p of report.parts) assert.equal(p.rows, summary.parts[p.name].rows, p.name);
+  assert.deepEqual(report.splits, { hot: summary.parts.test_hot_stage1.tasks, cold: summary.parts.test_cold_stage1.tasks });
 });
 
-test('bad input: one line, exit code 1, no stack trace', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'mh-cli-'));
-  const r = cli(['train', '-o', 'runner.train_data_dir=' + join(dir, 'nope'), '-o', 'hyper_parameters.embed_dimm=3']);
-  assert.equal(r.code, 1);
-  assert.match(r.err, /^metaheac: error: .*unknown key "hyper_parameters\.embed_dimm" \(did you mean "hyper_parameters\.embed_dim"\?\)\n$/);
-  const r2 = cli(['train', '-o', 'runner.train_data_dir=' + join(dir, 'nope')]);
-  assert.equal(r2.code, 1);
-  assert.match(r2.err, /nope: no such file or directory/);
-  assert.doesNotMatch(r2.err, /at .*\.js:\d+/);
+test('errors exit 1 with one line on stderr', (t) => {
+  const dir = tempDir(t);
+  const missing = run('inspect', join(dir, 'nope'));
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr, `metaheac: error: ${join(dir, 'nope')}: no such file or directory\n`);
+  const preset = run('synth', '--out', join(dir, 'x'), '--preset', 'huge');
+  assert.equal(preset.code, 1);
+  assert.match(preset.stderr, /unknown preset "huge"/);
+  const seed = run('synth', '--out', join(dir, 'x'), '--seed', '1.5');
+  assert.equal(seed.code, 1);
+  assert.match(seed.stderr, /--seed <n>' argument '1.5' is invalid. expected an integer/);
 });
 
-test('train, then predict with the general model, in row order', async () => {
-  const data = await tinyDataset();
-  const out = mkdtempSync(join(tmpdir(), 'mh-cli-out-'));
-  const o = tinyOverrides(data, out).flatMap((kv) => ['-o', kv]);
-  const t = cli(['train', ...o, '--json', '--threads', '1']);
-  assert.equal(t.code, 0, t.err);
-  const res = JSON.parse(t.out) as { checkpoints: string[] };
-  const csvPath = join(out, 'pred.csv');
-  const p = cli(['predict', '--model', res.checkpoints[1]!, '--data', join(data, 'test_cold_stage2.arrow'), '--out', csvPath, '--threads', '1']);
-  assert.equal(p.code, 0, p.err);
-  const lines = readFileSync(csvPath, 'utf8').trim().split('\n');
-  assert.equal(lines[0], 'row,aid,label,p');
-  assert.equal(lines.length, 81);
-  lines.slice(1).forEach((l, i) => {
-    const [row, , , prob] = l.split(',');
-    assert.equal(Number(row), i);
-    assert.ok(Number(prob) > 0 && Number(prob) < 1);
-  });
-  const inf = cli(['infer', ...o, '--threads', '1']);
-  assert.equal(inf.code, 0, inf.err);
-  assert.match(inf.out, /hot +3/);
-  assert.match(inf.out, /cold +4/);
-  assert.match(inf.out, /aid +20/);
+test('--help documents the commands', () => {
+  const h = run('synth', '--help');
+  assert.equal(h.code, 0);
+  assert.match(h.stdout, /--cold-threshold <n>/);
 });

@@ -24,6 +24,8 @@ import { multiOffsets, multiStride, type Schema } from './schema.js';
 import { rowErrorAt, validatePartData } from './validate.js';
 
 const MAGIC = 'ARROW1';
+/** "ARROW1" plus two bytes of padding open the file. */
+const HEAD = 8;
 
 /** Name the format of a file that is not an Arrow IPC file, for a useful message. */
 function sniff(head: Buffer): string {
@@ -33,48 +35,128 @@ function sniff(head: Buffer): string {
   return 'not an Arrow IPC file (no ARROW1 magic at its start)';
 }
 
+interface Block {
+  offset: number;
+  metaDataLength: number;
+  bodyLength: number;
+}
+
 /**
- * Check the magic at both ends and read every record batch's row count from its message
- * header (a few hundred bytes each), so arrays can be sized before any body is read.
+ * An open Arrow IPC file, read one record batch at a time. Each batch's bytes are read into
+ * one reused buffer behind the schema (and any dictionary) messages and parsed as a tiny
+ * IPC stream, so the decoded columns are views into that buffer and no per-batch garbage
+ * piles up between collections.
  */
-function batchRowCounts(path: string, blocks: { offset: number }[]): number[] {
-  const fd = openSync(path, 'r');
-  try {
-    return blocks.map((b) => {
-      const pre = Buffer.alloc(8);
-      readSync(fd, pre, 0, 8, b.offset);
-      // Modern IPC: 0xFFFFFFFF continuation then the length; legacy: the length alone.
-      const cont = pre.readInt32LE(0) === -1;
-      const len = cont ? pre.readInt32LE(4) : pre.readInt32LE(0);
-      const meta = Buffer.alloc(len);
-      readSync(fd, meta, 0, len, b.offset + (cont ? 8 : 4));
-      const m = Message.decode(meta);
-      if (!m.isRecordBatch()) throw new DataError(`${path}: corrupt Arrow file (block at byte ${b.offset} is not a record batch)`);
-      return m.header().length;
-    });
-  } finally {
-    closeSync(fd);
+class ArrowFile {
+  private buf: Buffer;
+  private readonly prefixLength: number;
+
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+    readonly schema: ArrowSchema,
+    readonly batches: (Block & { rows: number })[],
+    prefix: Buffer,
+  ) {
+    this.prefixLength = prefix.length;
+    const largest = Math.max(0, ...batches.map((b) => b.metaDataLength + b.bodyLength));
+    this.buf = Buffer.alloc(prefix.length + largest);
+    prefix.copy(this.buf);
+  }
+
+  static async open(path: string): Promise<ArrowFile> {
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch (e) {
+      throw new DataError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    }
+    try {
+      const size = fstatSync(fd).size;
+      const head = readAt(fd, 0, Math.min(HEAD, size));
+      if (head.subarray(0, 6).toString('latin1') !== MAGIC) throw new DataError(`${path}: ${size === 0 ? 'empty file' : sniff(head)}`);
+      if (size < HEAD + 4 + 6 || readAt(fd, size - 6, 6).toString('latin1') !== MAGIC) {
+        throw new DataError(`${path}: truncated Arrow file (no footer: the file ends without the ARROW1 magic)`);
+      }
+      const { schema, records, dictionaries } = await readFooter(path);
+      const prefix = Buffer.concat([schemaMessage(schema), ...dictionaries.map((b) => readAt(fd, b.offset, b.metaDataLength + b.bodyLength))]);
+      const batches = records.map((b) => ({ ...b, rows: batchRows(path, fd, b) }));
+      return new ArrowFile(path, fd, schema, batches, prefix);
+    } catch (e) {
+      closeSync(fd);
+      throw e instanceof DataError ? e : new DataError(`${path}: corrupt Arrow file (${(e as Error).message})`);
+    }
+  }
+
+  read(i: number): RecordBatch {
+    const b = this.batches[i]!;
+    const n = b.metaDataLength + b.bodyLength;
+    if (readSync(this.fd, this.buf, this.prefixLength, n, b.offset) !== n) throw new DataError(`${this.path}: truncated Arrow file (record batch ${i} ends past the end of the file)`);
+    let batch: RecordBatch | undefined;
+    try {
+      batch = RecordBatchReader.from(this.buf.subarray(0, this.prefixLength + n)).readAll()[0];
+    } catch (e) {
+      throw new DataError(`${this.path}: corrupt Arrow file in record batch ${i} (${(e as Error).message})`);
+    }
+    if (!batch || batch.numRows !== b.rows) throw new DataError(`${this.path}: corrupt Arrow file (record batch ${i} unreadable)`);
+    return batch;
+  }
+
+  close(): void {
+    closeSync(this.fd);
   }
 }
 
-function checkMagic(path: string): void {
-  let fd: number;
+function readAt(fd: number, position: number, n: number): Buffer {
+  const b = Buffer.alloc(n);
+  const got = readSync(fd, b, 0, n, position);
+  return b.subarray(0, got);
+}
+
+/**
+ * The schema as an encapsulated IPC stream message. Built from the footer's schema rather
+ * than copied from the file: apache-arrow's own file writer does not repeat the schema
+ * message after the magic, as pyarrow's does.
+ */
+function schemaMessage(schema: ArrowSchema): Buffer {
+  const fb = Message.encode(Message.from(schema));
+  const padded = (fb.byteLength + 8 + 7) & ~7;
+  const out = Buffer.alloc(padded);
+  out.writeInt32LE(-1, 0);
+  out.writeInt32LE(padded - 8, 4);
+  out.set(fb, 8);
+  return out;
+}
+
+/** A record batch's row count from its message header, so arrays are sized before any body is read. */
+function batchRows(path: string, fd: number, b: Block): number {
+  const pre = readAt(fd, b.offset, 8);
+  // Modern IPC: 0xFFFFFFFF continuation then the length; legacy: the length alone.
+  const skip = pre.readInt32LE(0) === -1 ? 8 : 4;
+  const m = Message.decode(readAt(fd, b.offset + skip, b.metaDataLength - skip));
+  if (!m.isRecordBatch()) throw new DataError(`${path}: corrupt Arrow file (block at byte ${b.offset} is not a record batch)`);
+  return m.header().length;
+}
+
+/** The footer, through apache-arrow's own file reader (it reads only the footer and schema). */
+async function readFooter(path: string): Promise<{ schema: ArrowSchema; records: Block[]; dictionaries: Block[] }> {
+  const handle = await open(path, 'r');
   try {
-    fd = openSync(path, 'r');
+    const reader = await RecordBatchReader.from(handle);
+    await reader.open();
+    const footer = reader.footer;
+    if (!reader.isFile() || !footer) throw new DataError(`${path}: not an Arrow IPC file`);
+    const blocks = (n: number, get: (i: number) => Block | null) => Array.from({ length: n }, (_, i) => get(i)!);
+    return {
+      schema: reader.schema,
+      records: blocks(footer.numRecordBatches, (i) => footer.getRecordBatch(i)),
+      dictionaries: blocks(footer.numDictionaries, (i) => footer.getDictionaryBatch(i)),
+    };
   } catch (e) {
-    throw new DataError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const head = Buffer.alloc(Math.min(8, size));
-    readSync(fd, head, 0, head.length, 0);
-    if (head.subarray(0, 6).toString('latin1') !== MAGIC) throw new DataError(`${path}: ${size === 0 ? 'empty file' : sniff(head)}`);
-    const tail = Buffer.alloc(6);
-    if (size < 12 + 6) throw new DataError(`${path}: truncated Arrow file (${size} bytes)`);
-    readSync(fd, tail, 0, 6, size - 6);
-    if (tail.toString('latin1') !== MAGIC) throw new DataError(`${path}: truncated Arrow file (no footer: the file ends without the ARROW1 magic)`);
+    if (e instanceof DataError) throw e;
+    throw new DataError(`${path}: corrupt Arrow file (${(e as Error).message})`);
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
 }
 
@@ -144,37 +226,17 @@ function planColumns(path: string, s: Schema, arrow: ArrowSchema, out: PartData)
  * problem is a DataError naming the file, the column, the first bad row and the value.
  */
 export async function readPart(path: string, schema: Schema): Promise<Part> {
-  checkMagic(path);
-  const handle = await open(path, 'r');
+  const file = await ArrowFile.open(path);
   try {
-    let reader: Awaited<ReturnType<typeof RecordBatchReader.from>>;
-    try {
-      reader = await RecordBatchReader.from(handle);
-      await reader.open();
-    } catch (e) {
-      throw new DataError(`${path}: corrupt Arrow file (${(e as Error).message})`);
-    }
-    const footer = reader.footer;
-    if (!reader.isFile() || !footer) throw new DataError(`${path}: not an Arrow IPC file`);
-    const blocks = [];
-    for (let i = 0; i < footer.numRecordBatches; i++) blocks.push(footer.getRecordBatch(i)!);
-    const counts = batchRowCounts(path, blocks);
-    const nRows = counts.reduce((a, b) => a + b, 0);
+    const nRows = file.batches.reduce((a, b) => a + b.rows, 0);
     const data = allocatePart(schema, nRows);
-    const plans = planColumns(path, schema, reader.schema, data);
+    const plans = planColumns(path, schema, file.schema, data);
     let row0 = 0;
-    for (let b = 0; b < blocks.length; b++) {
-      let batch: RecordBatch | null;
-      try {
-        batch = await reader.readRecordBatch(b);
-      } catch (e) {
-        throw new DataError(`${path}: corrupt Arrow file in record batch ${b} (${(e as Error).message})`);
-      }
-      if (!batch || batch.numRows !== counts[b]) throw new DataError(`${path}: corrupt Arrow file (record batch ${b} unreadable)`);
+    for (let b = 0; b < file.batches.length; b++) {
+      const batch = file.read(b);
       for (const p of plans) {
-        const col = batch.data.children[p.index]!;
         try {
-          p.copy(col, row0);
+          p.copy(batch.data.children[p.index]!, row0);
         } catch (e) {
           if (e instanceof ChunkError) throw rowErrorAt(path, p.name, row0 + e.row, e.what);
           throw e;
@@ -185,6 +247,6 @@ export async function readPart(path: string, schema: Schema): Promise<Part> {
     validatePartData(data, schema, path);
     return { ...data, path, schema, tasks: indexTasks(data.aid) };
   } finally {
-    await handle.close();
+    file.close();
   }
 }

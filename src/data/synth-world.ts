@@ -33,7 +33,7 @@ const TAU_SINGLE = 0.5;
 const TAU_MULTI = 0.8;
 /** Campaign size spread (lognormal sigma): heavy tail, so test campaigns split hot/cold. */
 const SIZE_SIGMA = 1.2;
-const BASE_RATE = 0.045;
+const BASE_RATE = 0.052;
 
 /** Inverse-CDF sampler of ranks 0..n-1 with P(r) proportional to (r+1)^-s. */
 class Zipf {
