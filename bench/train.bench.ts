@@ -9,7 +9,7 @@ import { createOps } from '../src/kernels/index.js';
 import { buildLayout } from '../src/model/layout.js';
 import { Model } from '../src/model/model.js';
 import { allocParams, initParams } from '../src/model/params.js';
-import { TableSource } from '../src/model/sparse-rows.js';
+import { plainView } from '../src/model/row-set.js';
 import { Adapter } from '../src/meta/adapt.js';
 import { MetaTrainer } from '../src/meta/train.js';
 import { syntheticPart } from './synthetic-part.js';
@@ -63,7 +63,7 @@ export async function bench(): Promise<Record<string, unknown>> {
   }
   // forward scoring
   const model = new Model(ops, L, B);
-  const src = new TableSource(params.tables, 64);
+  const src = plainView(params.tables);
   const rows = Int32Array.from({ length: B * 8 }, (_, i) => i);
   const fwd: number[] = [];
   for (let i = 0; i < reps; i++) {

@@ -1,10 +1,13 @@
+/** Adam against hand-computed PyTorch steps, on the float64 reference and on the engine's SIMD kernel. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AdamClock, DenseAdam, SparseAdamTable, adamUpdate } from '../src/optim/adam.js';
-import { SparseRows } from '../src/model/sparse-rows.js';
+import { AdamClock, AdamRows } from '../src/optim/adam.js';
+import { IdSet, RowSet } from '../src/model/row-set.js';
+import { JsOps, type Ops } from '../src/model/ops.js';
+import { createOps } from '../src/kernels/index.js';
 
-/** Hand-computed PyTorch Adam: lr 0.1, β 0.9/0.999, ε 1e-8. */
-function torchAdam(p: number, grads: number[], lr = 0.1): number[] {
+/** Hand-computed torch.optim.Adam on one scalar: β 0.9/0.999, ε 1e-8. */
+function torchAdam(p: number, grads: number[], lr: number): number[] {
   let m = 0;
   let v = 0;
   const out: number[] = [];
@@ -20,59 +23,90 @@ function torchAdam(p: number, grads: number[], lr = 0.1): number[] {
   return out;
 }
 
+/**
+ * Rows 1 and 3 get gradients at step 1, row 3 at step 2, row 4 at step 3; rows 0 and 2 never.
+ * Returns the table after each step.
+ */
+function runPlan(ops: Ops): Float64Array[] {
+  const E = 2;
+  const rows = 5;
+  const table = ops.alloc(rows * E);
+  table.forEach((_, i) => (table[i] = i * 0.1));
+  const clock = new AdamClock({ lr: 0.05 });
+  const adam = new AdamRows(ops, rows, E);
+  const plan: Record<number, number[]>[] = [{ 1: [0.2, -0.4], 3: [1, 1] }, { 3: [-0.5, 0.25] }, { 4: [0.1, 0.1] }];
+  const out: Float64Array[] = [];
+  const g = new RowSet(ops, rows, E);
+  for (const step of plan) {
+    g.clear();
+    for (const [id, vals] of Object.entries(step)) {
+      g.add(Number(id));
+      g.data.set(vals, Number(id) * E);
+    }
+    clock.tick();
+    adam.step(clock, table, g.data, g);
+    out.push(Float64Array.from(table));
+  }
+  return out;
+}
+
 test('first Adam step moves every coordinate by lr * sign(g)', () => {
+  const ops = new JsOps(Float64Array);
   const c = new AdamClock({ lr: 0.1 });
-  const p = new Float64Array([1, 2, 3]);
-  const m = new Float64Array(3);
-  const v = new Float64Array(3);
+  const a = new AdamRows(ops, 1, 3);
+  const p = Float64Array.from([1, 2, 3]);
+  const ids = new IdSet(ops, 1);
+  ids.add(0);
   c.tick();
-  adamUpdate(c, p, 0, m, v, 0, new Float64Array([0.5, -2, 1e-3]), 0, 3);
+  a.step(c, p, Float64Array.from([0.5, -2, 1e-3]), ids);
   assert.ok(Math.abs(p[0]! - 0.9) < 1e-7);
   assert.ok(Math.abs(p[1]! - 2.1) < 1e-7);
   assert.ok(Math.abs(p[2]! - 2.9) < 1e-5);
 });
 
-test('dense Adam matches hand-computed steps, including zero-gradient steps', () => {
-  const grads = [0.3, -0.1, 0, 0, 0.7];
-  const want = torchAdam(1, grads);
-  const a = new DenseAdam(1, { lr: 0.1 }, Float64Array);
-  const p = new Float64Array([1]);
-  grads.forEach((g, i) => {
-    a.clock.tick();
-    a.apply(p, new Float64Array([g]));
-    assert.ok(Math.abs(p[0]! - want[i]!) < 1e-12, `step ${i + 1}: ${p[0]} vs ${want[i]}`);
-  });
-  // the zero-gradient steps did move the parameter (dense semantics)
-  assert.notEqual(want[2], want[1]);
+test('Adam rows follow hand-computed PyTorch steps; a row without gradient this step still moves (dense semantics)', async () => {
+  const want = (p0: number, grads: number[]) => torchAdam(p0, grads, 0.05);
+  const check = (steps: Float64Array[], tol: number) => {
+    // row 1, element 0: gradient 0.2 at step 1 only
+    const r1 = want(0.2, [0.2, 0, 0]);
+    // row 3, element 1: gradients 1, 0.25, then nothing
+    const r3 = want(0.7, [1, 0.25, 0]);
+    // row 4 joins at step 3; the shared step count makes its first update use t = 3
+    const m = 0.1 * 0.1;
+    const v = 0.001 * 0.01;
+    const r4 = 0.8 - (0.05 / (1 - 0.9 ** 3)) * m / (Math.sqrt(v) / Math.sqrt(1 - 0.999 ** 3) + 1e-8);
+    steps.forEach((t, i) => {
+      assert.ok(Math.abs(t[2]! - r1[i]!) < tol, `step ${i + 1} row 1: ${t[2]} vs ${r1[i]}`);
+      assert.ok(Math.abs(t[7]! - r3[i]!) < tol, `step ${i + 1} row 3: ${t[7]} vs ${r3[i]}`);
+      // untouched rows never move
+      assert.equal(t[0], 0);
+      assert.ok(Math.abs(t[5]! - 0.5) < 1e-7);
+    });
+    assert.ok(Math.abs(steps[2]![8]! - r4) < tol);
+    // row 1 kept moving at steps 2 and 3 without a gradient
+    assert.notEqual(steps[1]![2], steps[0]![2]);
+    assert.notEqual(steps[2]![2], steps[1]![2]);
+  };
+  check(runPlan(new JsOps(Float64Array)), 1e-12);
+  const ops = await createOps(1, 64);
+  check(runPlan(ops), 2e-6);
+  await ops.close();
 });
 
-test('sparse Adam: a row untouched this step but with moments moves exactly as dense Adam moves it', () => {
-  const E = 2;
-  const rows = 5;
-  const table = new Float64Array(rows * E).map((_, i) => i * 0.1);
-  const dense = Float64Array.from(table);
-  const clock = new AdamClock({ lr: 0.05 });
-  const sparse = new SparseAdamTable(rows, E, Float64Array);
-  const denseAdam = new DenseAdam(rows * E, { lr: 0.05 }, Float64Array);
-  // step 1 touches rows 1 and 3; step 2 touches row 3 only; step 3 touches row 4 only
-  const plan: Record<number, number[]>[] = [{ 1: [0.2, -0.4], 3: [1, 1] }, { 3: [-0.5, 0.25] }, { 4: [0.1, 0.1] }];
-  for (const step of plan) {
-    const g = new SparseRows(rows, E, Float64Array);
-    const gDense = new Float64Array(rows * E);
-    for (const [id, vals] of Object.entries(step)) {
-      const s = g.ensure(Number(id));
-      g.data.set(vals, s * E);
-      gDense.set(vals, Number(id) * E);
-    }
-    clock.tick();
-    sparse.step(clock, g, table, (id) => id * E);
-    denseAdam.clock.tick();
-    denseAdam.apply(dense, gDense);
-  }
-  for (let i = 0; i < table.length; i++) assert.ok(Math.abs(table[i]! - dense[i]!) < 1e-15, `element ${i}: ${table[i]} vs ${dense[i]}`);
-  // row 1 (touched only in step 1) moved in steps 2 and 3 too; rows 0 and 2 never moved
-  assert.equal(table[0], 0);
-  assert.equal(table[4], 0.4);
-  assert.notEqual(table[2], 0.2 - 0.05 * 1); // more than the first step's move
-  assert.equal(sparse.n, 3);
+test('AdamRows.reset forgets moments of the rows it had, only', () => {
+  const ops = new JsOps(Float64Array);
+  const a = new AdamRows(ops, 4, 2);
+  const c = new AdamClock({ lr: 0.1 });
+  const g = new RowSet(ops, 4, 2);
+  g.add(2);
+  g.data.set([1, -1], 4);
+  const p = new Float64Array(8);
+  c.tick();
+  a.step(c, p, g.data, g);
+  assert.equal(a.active.n, 1);
+  assert.notEqual(a.m[4], 0);
+  a.reset();
+  assert.equal(a.active.n, 0);
+  assert.deepEqual([...a.m], new Array(8).fill(0));
+  assert.deepEqual([...a.v], new Array(8).fill(0));
 });

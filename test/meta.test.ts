@@ -9,7 +9,7 @@ import { buildLayout } from '../src/model/layout.js';
 import { Model } from '../src/model/model.js';
 import { JsOps } from '../src/model/ops.js';
 import { allocParams, initParams } from '../src/model/params.js';
-import { TableSource } from '../src/model/sparse-rows.js';
+import { plainView } from '../src/model/row-set.js';
 import { FastWeights, GradSum } from '../src/meta/learner.js';
 import { TaskSampler } from '../src/meta/sampler.js';
 import { Rng } from '../src/util/rng.js';
@@ -18,21 +18,21 @@ import { TINY_SCHEMA, randomPart } from './helpers/tiny.js';
 test('first-order meta-gradient equals the mean query gradient at each task\'s fast weights', () => {
   const ops = new JsOps(Float64Array);
   const L = buildLayout(TINY_SCHEMA, { embedDim: 3, mlpDims: [4, 3], numExpert: 2, numOutput: 2 });
-  const P = allocParams(L, ops, Float64Array);
+  const P = allocParams(L, ops);
   initParams(P, 11);
   const part = randomPart(TINY_SCHEMA, 40, 2, [5, 9]);
   const tasks = indexTasks(part.aid);
   const alpha = 0.3;
-  const model = new Model(ops, L, 20, Float64Array);
-  const base = new TableSource(P.tables, 3);
-  const fast = new FastWeights(ops, L, base, Float64Array);
-  const sum = new GradSum(L, Float64Array);
+  const model = new Model(ops, L, 20);
+  const base = plainView(P.tables);
+  const fast = new FastWeights(ops, L, P.tables);
+  const sum = new GradSum(ops, L);
   const split = tasks.map((t) => ({ sup: t.rows.subarray(0, 10), qry: t.rows.subarray(10, 20) }));
   for (const { sup, qry } of split) {
     model.forward(base, P.dense, part, sup, 0, sup.length);
     model.backward();
     fast.adapt(P.dense, model, alpha);
-    model.forward(fast.source, fast.dense, part, qry, 0, qry.length);
+    model.forward(fast.view, fast.dense, part, qry, 0, qry.length);
     model.backward();
     sum.add(model);
   }
@@ -42,10 +42,10 @@ test('first-order meta-gradient equals the mean query gradient at each task\'s f
   const check = (get: (pp: typeof P) => Float64Array, idx: number, analytic: number, what: string): void => {
     let total = 0;
     for (const { sup, qry } of split) {
-      const m2 = new Model(ops, L, 20, Float64Array);
-      m2.forward(new TableSource(P.tables, 3), P.dense, part, sup, 0, sup.length);
+      const m2 = new Model(ops, L, 20);
+      m2.forward(plainView(P.tables), P.dense, part, sup, 0, sup.length);
       m2.backward();
-      const fp = allocParams(L, ops, Float64Array);
+      const fp = allocParams(L, ops);
       for (let i = 0; i < P.dense.length; i++) fp.dense[i] = P.dense[i]! - alpha * m2.grad[i]!;
       P.tables.forEach((t, e) => fp.tables[e]!.set(t));
       m2.batch.fields.forEach((f, e) => {
@@ -55,7 +55,7 @@ test('first-order meta-gradient equals the mean query gradient at each task\'s f
       const old = arr[idx]!;
       const h = 1e-6;
       const lossAt = (): number => {
-        m2.forward(new TableSource(fp.tables, 3), fp.dense, part, qry, 0, qry.length);
+        m2.forward(plainView(fp.tables), fp.dense, part, qry, 0, qry.length);
         return m2.loss();
       };
       arr[idx] = old + h;
@@ -72,7 +72,7 @@ test('first-order meta-gradient equals the mean query gradient at each task\'s f
   sum.rows.forEach((rows, e) => {
     for (let s = 0; s < Math.min(rows.n, 2); s++) {
       const id = rows.ids[s]!;
-      check((pp) => pp.tables[e] as Float64Array, id * 3 + 1, rows.data[s * 3 + 1]!, `${L.embeddings[e]!.name} row ${id}`);
+      check((pp) => pp.tables[e] as Float64Array, id * 3 + 1, rows.data[id * 3 + 1]!, `${L.embeddings[e]!.name} row ${id}`);
     }
   });
 });

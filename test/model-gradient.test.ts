@@ -6,28 +6,35 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildLayout } from '../src/model/layout.js';
+import type { ProjectionMode } from '../src/model/first-layer.js';
 import { Model } from '../src/model/model.js';
 import { JsOps } from '../src/model/ops.js';
 import { allocParams, initParams } from '../src/model/params.js';
-import { TableSource } from '../src/model/sparse-rows.js';
+import { plainView } from '../src/model/row-set.js';
 import { TINY_SCHEMA, randomPart, range } from './helpers/tiny.js';
 
 function relErr(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(1e-6, Math.abs(a) + Math.abs(b));
 }
 
-for (const mlpDims of [[5], [6, 4], [5, 4, 3]]) {
-  test(`model gradient matches finite differences (mlp_dims ${JSON.stringify(mlpDims)})`, () => {
+const cases: [number[], ProjectionMode][] = [
+  [[5], 'never'],
+  [[6, 4], 'always'],
+  [[5, 4, 3], 'auto'],
+  [[6, 4], 'never'],
+];
+for (const [mlpDims, projection] of cases) {
+  test(`model gradient matches finite differences (mlp_dims ${JSON.stringify(mlpDims)}, projection ${projection})`, () => {
     const ops = new JsOps(Float64Array);
     const L = buildLayout(TINY_SCHEMA, { embedDim: 3, mlpDims, numExpert: 3, numOutput: 2 });
-    const P = allocParams(L, ops, Float64Array);
+    const P = allocParams(L, ops);
     initParams(P, 7);
     // scale up so that activations are in a non-trivial range
     for (let i = 0; i < P.dense.length; i++) P.dense[i] = P.dense[i]! * 2;
     const part = randomPart(TINY_SCHEMA, 12, 3);
     const rows = range(12);
-    const model = new Model(ops, L, 16, Float64Array);
-    const src = new TableSource(P.tables, 3);
+    const model = new Model(ops, L, 16, projection);
+    const src = plainView(P.tables);
     const lossAt = (): number => {
       model.forward(src, P.dense, part, rows, 0, 12);
       return model.loss();
@@ -73,17 +80,21 @@ for (const mlpDims of [[5], [6, 4], [5, 4, 3]]) {
       }
     }
     assert.ok(checked > 200);
+    const projected = model.first.projected.filter(Boolean).length;
+    if (projection === 'always') assert.equal(projected, L.nUser);
+    if (projection === 'never') assert.equal(projected, 0);
+    if (projection === 'auto') assert.ok(projected > 0 && projected < L.nUser, `auto projected ${projected} of ${L.nUser}`);
   });
 }
 
 test('padded slots past len have no effect, and len above the width divides by len', () => {
   const ops = new JsOps(Float64Array);
   const L = buildLayout(TINY_SCHEMA, { embedDim: 2, mlpDims: [4], numExpert: 2, numOutput: 2 });
-  const P = allocParams(L, ops, Float64Array);
+  const P = allocParams(L, ops);
   initParams(P, 1);
   const part = randomPart(TINY_SCHEMA, 4, 5);
-  const model = new Model(ops, L, 4, Float64Array);
-  const src = new TableSource(P.tables, 2);
+  const model = new Model(ops, L, 4);
+  const src = plainView(P.tables);
   // row 0: m0 len 1 of width 3; row 1: m0 len 5 (> width 3)
   part.multiLen[0 * 2 + 0] = 1;
   part.multiLen[1 * 2 + 0] = 5;
@@ -97,4 +108,20 @@ test('padded slots past len have no effect, and len above the width divides by l
   const b = model.batch.fields[2]!;
   assert.equal(b.cnt![1], 3);
   assert.equal(b.scale![1], 1 / 5);
+});
+
+test('projected and unprojected first layers give the same predictions on the engine', async () => {
+  const { createOps } = await import('../src/kernels/index.js');
+  const ops = await createOps(1, 64);
+  const L = buildLayout(TINY_SCHEMA, { embedDim: 8, mlpDims: [12, 4], numExpert: 3, numOutput: 2 });
+  const P = allocParams(L, ops);
+  initParams(P, 9);
+  const part = randomPart(TINY_SCHEMA, 40, 8);
+  const preds = (['never', 'always', 'auto'] as const).map((mode) => {
+    const m = new Model(ops, L, 40, mode);
+    m.forward(plainView(P.tables), P.dense, part, range(40), 0, 40);
+    return Float64Array.from(m.p.subarray(0, 40));
+  });
+  await ops.close();
+  for (const p of preds.slice(1)) p.forEach((v, i) => assert.ok(Math.abs(v - preds[0]![i]!) < 1e-5, `row ${i}: ${v} vs ${preds[0]![i]}`));
 });

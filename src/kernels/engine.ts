@@ -77,6 +77,7 @@ export class Engine {
   private readonly heapBase: number;
   private readonly seqs: number[];
   private top: number;
+  private highWater: number;
   private closed = false;
 
   private constructor(
@@ -90,6 +91,7 @@ export class Engine {
     this.scratch = scratch;
     this.heapBase = heapBase;
     this.top = heapBase;
+    this.highWater = heapBase;
     this.workers = workers;
     this.seqs = new Array<number>(threads).fill(0);
   }
@@ -213,6 +215,58 @@ export class Engine {
     this.k.colSum(dY.byteOffset, rows, cols, ld, out.byteOffset, beta);
   }
 
+  /**
+   * Embedding-bag pooling: out[b, :N] = (acc ? out[b, :N] : 0) + scale[b] * sum over
+   * t < cnt[b] of T[idx[b*w + t], :N] (cnt null: one id per row; scale null: 1). The ids
+   * index T's rows and must be below its row count (the caller's local ids are).
+   */
+  poolRows(out: Float32Array, ldo: number, T: Float32Array, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Float32Array | null, B: number, acc: boolean): void {
+    this.checkOpen();
+    this.checkMatrix('poolRows', 'out', out, B, N, ldo);
+    this.checkBag('poolRows', idx, w, cnt, scale, B);
+    this.k.poolRows(out.byteOffset, ldo, T.byteOffset, N, idx.byteOffset, w, cnt ? cnt.byteOffset : 0, scale ? scale.byteOffset : 0, B, +acc);
+  }
+
+  /** The backward of poolRows: D[idx[b*w + t], :N] += scale[b] * src[b, :N]. */
+  scatterRows(D: Float32Array, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Float32Array | null, B: number, src: Float32Array, lds: number): void {
+    this.checkOpen();
+    this.checkMatrix('scatterRows', 'src', src, B, N, lds);
+    this.checkMatrix('scatterRows', 'D', D, 1, N, N);
+    this.checkBag('scatterRows', idx, w, cnt, scale, B);
+    this.k.scatterRows(D.byteOffset, N, idx.byteOffset, w, cnt ? cnt.byteOffset : 0, scale ? scale.byteOffset : 0, B, src.byteOffset, lds);
+  }
+
+  /**
+   * out[u] = row ids[u] of `base` ([rows, E]) seen through `over` where mark[id] is set:
+   * mode 0 base only, 1 base + over (fast weights), 2 over instead of base (adapted rows).
+   */
+  gatherRows(out: Float32Array, base: Float32Array, ids: Int32Array, n: number, E: number, over: Float32Array | null, mark: Uint8Array | null, mode: 0 | 1 | 2): void {
+    this.checkOpen();
+    this.checkMatrix('gatherRows', 'out', out, n, E, E);
+    if (ids.buffer !== this.buffer || base.buffer !== this.buffer || (mode !== 0 && (!over || !mark || over.buffer !== this.buffer || mark.buffer !== this.buffer))) {
+      throw new TypeError('gatherRows: tables, ids and mark must be allocated by this engine');
+    }
+    this.k.gatherRows(out.byteOffset, base.byteOffset, ids.byteOffset, n, E, over ? over.byteOffset : 0, mark ? mark.byteOffset : 0, mode);
+  }
+
+  /** Adam (PyTorch's formula) on rows ids[0..n) of p with moments m, v and gradient g, all [rows, E]. */
+  adamRows(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, ids: Int32Array, n: number, E: number, stepSize: number, bc2: number, b1: number, b2: number, eps: number): void {
+    this.checkOpen();
+    for (const x of [p, m, v, g, ids]) if (x.buffer !== this.buffer) throw new TypeError('adamRows: arrays must be allocated by this engine');
+    this.k.adamRows(p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset, n, E, stepSize, bc2, b1, b2, eps);
+  }
+
+  /** A zeroed byte array in the shared memory (row marks for gatherRows). */
+  allocU8(n: number): Uint8Array {
+    return new Uint8Array(this.buffer, this.allocBytes(n, 1), n);
+  }
+
+  private checkBag(op: string, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Float32Array | null, B: number): void {
+    const mine = (x: ArrayBufferView | null): boolean => x === null || x.buffer === this.buffer;
+    if (!(idx instanceof Int32Array) || !mine(idx) || !mine(cnt) || !mine(scale)) throw new TypeError(`${op}: idx, cnt and scale must be allocated by this engine`);
+    if (idx.length < B * w || (cnt && cnt.length < B) || (scale && scale.length < B)) throw new RangeError(`${op}: idx/cnt/scale hold fewer than ${B} rows`);
+  }
+
   /** Stops the workers. The engine and its arrays must not be used afterwards. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -237,8 +291,11 @@ export class Engine {
       );
     }
     this.top = at + bytes;
-    // Memory handed back by release() still holds old values.
-    new Uint8Array(this.buffer, at, bytes).fill(0);
+    // Memory handed back by release() still holds old values; above the high-water mark it
+    // was never written, so it is still zero (and filling it would commit its pages early).
+    const dirtyEnd = Math.min(at + bytes, this.highWater);
+    if (dirtyEnd > at) new Uint8Array(this.buffer, at, dirtyEnd - at).fill(0);
+    this.highWater = Math.max(this.highWater, this.top);
     return at;
   }
 

@@ -21,6 +21,14 @@ class EngineOps implements RunOps {
     return this.e.allocF32(n);
   }
 
+  allocI32(n: number): Int32Array {
+    return this.e.allocI32(n);
+  }
+
+  allocU8(n: number): Uint8Array {
+    return this.e.allocU8(n);
+  }
+
   mark(): number {
     return this.e.mark();
   }
@@ -45,12 +53,31 @@ class EngineOps implements RunOps {
     this.e.colSum(dY as Float32Array, rows, cols, out as Float32Array, beta);
   }
 
+  poolRows(out: Vec, ldo: number, T: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, acc: boolean): void {
+    this.e.poolRows(out as Float32Array, ldo, T as Float32Array, N, idx, w, cnt, scale as Float32Array | null, B, acc);
+  }
+
+  scatterRows(D: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, src: Vec, lds: number): void {
+    this.e.scatterRows(D as Float32Array, N, idx, w, cnt, scale as Float32Array | null, B, src as Float32Array, lds);
+  }
+
+  gatherRows(out: Vec, base: Vec, ids: Int32Array, n: number, E: number, over: Vec | null, mark: Uint8Array | null, mode: 0 | 1 | 2): void {
+    this.e.gatherRows(out as Float32Array, base as Float32Array, ids, n, E, over as Float32Array | null, mark, mode);
+  }
+
+  adamRows(p: Vec, m: Vec, v: Vec, g: Vec, ids: Int32Array, n: number, E: number, stepSize: number, bc2: number, b1: number, b2: number, eps: number): void {
+    this.e.adamRows(p as Float32Array, m as Float32Array, v as Float32Array, g as Float32Array, ids, n, E, stepSize, bc2, b1, b2, eps);
+  }
+
   close(): Promise<void> {
     return this.e.close();
   }
 }
 
-/** `threads` 0 means one per core; `memoryMiB` is the engine's reserved arena. */
-export async function createOps(threads = 0, memoryMiB = 512): Promise<RunOps> {
+/**
+ * `threads` 0 means one per core. `memoryMiB` is the engine's arena: reserved, not committed
+ * (pages cost memory only once written), so the default is the wasm32 maximum.
+ */
+export async function createOps(threads = 0, memoryMiB = 4096): Promise<RunOps> {
   return new EngineOps(await Engine.create({ threads, memoryMiB }));
 }

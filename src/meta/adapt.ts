@@ -1,17 +1,18 @@
 /**
  * Adaptation, the online stage (spec section 5): for one task, start from the general model
  * θ with a fresh Adam, run `epochs` passes of shuffled mini-batches over its stage-1 rows,
- * then score its candidates. The task's model is a dense copy plus the embedding rows it has
- * touched (a sparse 'replace' overlay over the shared tables), so a task costs what it
- * touches, and tasks never see each other's changes.
+ * then score its candidates. The task's model is a dense copy plus copies of the embedding
+ * rows it has touched, seen over the shared tables, so a task costs what it touches, and
+ * tasks never see each other's changes.
  */
 import type { PartData } from '../data/part.js';
 import { Model } from '../model/model.js';
 import type { Ops, Vec } from '../model/ops.js';
 import type { Params } from '../model/params.js';
-import { OverlaySource, SparseRows, TableSource } from '../model/sparse-rows.js';
+import { plainView, RowSet, type TableView } from '../model/row-set.js';
+import { ModelAdam, type ModelGrad } from '../optim/adam.js';
 import { Rng } from '../util/rng.js';
-import { ModelAdam } from './learner.js';
+import { copyRowGrads } from './learner.js';
 
 export interface AdaptOptions {
   lr: number;
@@ -22,11 +23,11 @@ export interface AdaptOptions {
 
 export class Adapter {
   readonly model: Model;
-  private readonly base: TableSource;
   private readonly dense: Vec;
-  private readonly rows: SparseRows[];
-  private readonly grads: SparseRows[];
-  private readonly source: OverlaySource;
+  /** The task's copies of the rows it has touched (mode 2: they replace θ's rows). */
+  private readonly rows: RowSet[];
+  private readonly view: TableView;
+  private readonly grad: ModelGrad;
   private readonly adam: ModelAdam;
 
   constructor(
@@ -37,12 +38,11 @@ export class Adapter {
     const L = params.layout;
     const E = L.dims.embedDim;
     this.model = new Model(ops, L, opts.batchSize);
-    this.base = new TableSource(params.tables, E);
     this.dense = ops.alloc(L.denseSize);
-    this.rows = L.embeddings.map((e) => new SparseRows(e.rows, E));
-    this.grads = L.embeddings.map((e) => new SparseRows(e.rows, E));
-    this.source = new OverlaySource(this.base, this.rows, 'replace');
-    this.adam = new ModelAdam(L, opts.lr);
+    this.rows = L.embeddings.map((e) => new RowSet(ops, e.rows, E));
+    this.view = { tables: params.tables, overlay: this.rows, mode: 2 };
+    this.grad = { dense: this.model.grad, rows: L.embeddings.map((e) => new RowSet(ops, e.rows, E)) };
+    this.adam = new ModelAdam(ops, L, opts.lr);
   }
 
   /**
@@ -64,31 +64,27 @@ export class Adapter {
       rng.shuffle(order);
       for (let s = 0; s < order.length; s += opts.batchSize) {
         const n = Math.min(opts.batchSize, order.length - s);
-        model.forward(this.source, this.dense, train, order, s, n);
+        model.forward(this.view, this.dense, train, order, s, n);
         lastLoss = model.loss();
         model.backward();
+        // rows touched for the first time start as θ's
         model.batch.fields.forEach((f, e) => {
           const rows = this.rows[e]!;
-          const g = this.grads[e]!;
-          g.clear();
-          const dl = model.dLocal[e]!;
+          const base = this.params.tables[e]!;
           for (let u = 0; u < f.nUniq; u++) {
             const id = f.uniq[u]!;
-            if (rows.find(id) < 0) {
-              const slot = rows.ensure(id);
-              this.base.readRow(e, id, rows.data, slot * E);
-            }
-            const gs = g.ensure(id) * E;
-            for (let k = 0; k < E; k++) g.data[gs + k] = dl[u * E + k]!;
+            if (rows.add(id)) rows.data.set(base.subarray(id * E, id * E + E), id * E);
           }
         });
-        this.adam.stepSparse(this.dense, model.grad, this.rows, this.grads);
+        for (const g of this.grad.rows) g.clear();
+        copyRowGrads(model, this.grad.rows);
+        this.adam.apply(this.dense, this.rows.map((r) => r.data), this.grad);
         steps++;
       }
     }
     for (let s = 0; s < testRows.length; s += opts.batchSize) {
       const n = Math.min(opts.batchSize, testRows.length - s);
-      model.forward(this.source, this.dense, test, testRows, s, n);
+      model.forward(this.view, this.dense, test, testRows, s, n);
       const p = model.p;
       for (let i = 0; i < n; i++) out[s + i] = p[i]!;
     }
@@ -99,7 +95,7 @@ export class Adapter {
 /** Predictions of the general model (no adaptation) for rows of a part, in row order. */
 export function predictRows(ops: Ops, params: Params, part: PartData, batchSize: number, out: Float32Array): void {
   const model = new Model(ops, params.layout, batchSize);
-  const src = new TableSource(params.tables, params.layout.dims.embedDim);
+  const src = plainView(params.tables);
   const rows = new Int32Array(part.nRows);
   for (let i = 0; i < rows.length; i++) rows[i] = i;
   for (let s = 0; s < rows.length; s += batchSize) {

@@ -15,9 +15,10 @@ import type { Layout } from '../model/layout.js';
 import { Model } from '../model/model.js';
 import type { Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
-import { TableSource } from '../model/sparse-rows.js';
+import { plainView, type TableView } from '../model/row-set.js';
+import { ModelAdam } from '../optim/adam.js';
 import { Rng } from '../util/rng.js';
-import { FastWeights, GradSum, ModelAdam } from './learner.js';
+import { FastWeights, GradSum } from './learner.js';
 import { TaskSampler, type TaskSampling } from './sampler.js';
 
 export interface MetaOptions {
@@ -43,7 +44,8 @@ abstract class Trainer {
   readonly model: Model;
   readonly adam: ModelAdam;
   protected readonly rng: Rng;
-  protected readonly base: TableSource;
+  protected readonly base: TableView;
+  protected readonly grads: GradSum;
 
   constructor(
     readonly ops: Ops,
@@ -52,9 +54,10 @@ abstract class Trainer {
   ) {
     const L: Layout = params.layout;
     this.model = new Model(ops, L, opts.batchSize);
-    this.adam = new ModelAdam(L, opts.globalLr);
+    this.adam = new ModelAdam(ops, L, opts.globalLr);
     this.rng = new Rng(opts.seed ^ 0x5eed);
-    this.base = new TableSource(params.tables, L.dims.embedDim);
+    this.base = plainView(params.tables);
+    this.grads = new GradSum(ops, L);
   }
 
   /** Steps per epoch: ceil(N / batch_size) meta-steps, N = training stage-1 rows. */
@@ -68,7 +71,6 @@ abstract class Trainer {
 export class MetaTrainer extends Trainer {
   private readonly sampler: TaskSampler;
   private readonly fast: FastWeights;
-  private readonly sum: GradSum;
 
   constructor(
     ops: Ops,
@@ -79,12 +81,11 @@ export class MetaTrainer extends Trainer {
   ) {
     super(ops, params, opts);
     this.sampler = new TaskSampler(tasks, opts.sampling, opts.withReplacement);
-    this.fast = new FastWeights(ops, params.layout, this.base);
-    this.sum = new GradSum(params.layout);
+    this.fast = new FastWeights(ops, params.layout, params.tables);
   }
 
   step(): StepResult {
-    const { model, fast, sum, sampler, rng, params, opts } = this;
+    const { model, fast, grads: sum, sampler, rng, params, opts } = this;
     const picked = sampler.drawTasks(rng, opts.taskCount);
     sum.clear();
     let loss = 0;
@@ -96,7 +97,7 @@ export class MetaTrainer extends Trainer {
       fast.adapt(params.dense, model, opts.localLr);
       rows += support.length;
       const query = sampler.drawRows(rng, t, opts.batchSize);
-      model.forward(fast.source, fast.dense, this.part, query, 0, query.length);
+      model.forward(fast.view, fast.dense, this.part, query, 0, query.length);
       loss += model.loss();
       model.backward();
       // second order would apply (I - α H_support) to these gradients here
@@ -104,7 +105,7 @@ export class MetaTrainer extends Trainer {
       rows += query.length;
     }
     sum.scale(1 / picked.length);
-    this.adam.stepFull(params, sum);
+    this.adam.apply(params.dense, params.tables, sum);
     return { loss: loss / picked.length, rows, tasks: picked.length };
   }
 }
@@ -117,7 +118,6 @@ export class MetaTrainer extends Trainer {
 export class JointTrainer extends Trainer {
   private readonly order: Int32Array;
   private cursor: number;
-  private readonly grads: GradSum;
 
   constructor(
     ops: Ops,
@@ -129,7 +129,6 @@ export class JointTrainer extends Trainer {
     super(ops, params, opts);
     this.order = Int32Array.from(rows);
     this.cursor = this.order.length;
-    this.grads = new GradSum(params.layout);
   }
 
   step(): StepResult {
@@ -149,7 +148,7 @@ export class JointTrainer extends Trainer {
       model.backward();
       grads.clear();
       grads.add(model);
-      this.adam.stepFull(this.params, grads);
+      this.adam.apply(this.params.dense, this.params.tables, grads);
       rows += b;
     }
     return { loss: loss / n, rows, tasks: 0 };

@@ -8,8 +8,8 @@
 import type { PartData } from '../data/part.js';
 import { multiOffsets, multiStride } from '../data/schema.js';
 import type { Layout } from './layout.js';
-import type { Vec } from './ops.js';
-import type { RowSource } from './sparse-rows.js';
+import type { Ops, Vec } from './ops.js';
+import type { TableView } from './row-set.js';
 
 /** One table's view of a batch. */
 export interface FieldBatch {
@@ -23,7 +23,9 @@ export interface FieldBatch {
   /** Multi-valued only: ids summed per row, min(len, width). */
   cnt: Int32Array | null;
   /** Multi-valued only: 1 / max(len, 1). */
-  scale: Float64Array | null;
+  scale: Vec | null;
+  /** Ids summed in the batch: sum of cnt, or the row count. */
+  nIds: number;
 }
 
 export interface Batch {
@@ -44,6 +46,7 @@ export class BatchBuilder {
   private readonly mstride: number;
 
   constructor(
+    ops: Ops,
     private readonly L: Layout,
     readonly capacity: number,
   ) {
@@ -62,11 +65,13 @@ export class BatchBuilder {
         const isMulti = e >= nS && e < nS + nM;
         return {
           width: w,
-          uniq: new Int32Array(Math.min(capacity * w, L.embeddings[e]!.rows)),
+          uniq: ops.allocI32(Math.min(capacity * w, L.embeddings[e]!.rows)),
           nUniq: 0,
-          local: new Int32Array(capacity * w),
-          cnt: isMulti ? new Int32Array(capacity) : null,
-          scale: isMulti ? new Float64Array(capacity) : null,
+          // the kernels read these: they live in the engine's memory
+          local: ops.allocI32(capacity * w),
+          cnt: isMulti ? ops.allocI32(capacity) : null,
+          scale: isMulti ? ops.alloc(capacity) : null,
+          nIds: 0,
         };
       }),
     };
@@ -87,7 +92,10 @@ export class BatchBuilder {
     const ep = this.epoch;
     const b = this.batch;
     b.n = n;
-    for (const f of b.fields) f.nUniq = 0;
+    for (const f of b.fields) {
+      f.nUniq = 0;
+      f.nIds = n;
+    }
     const touch = (e: number, id: number): number => {
       const st = this.stamp[e]!;
       const sl = this.slot[e]!;
@@ -109,6 +117,8 @@ export class BatchBuilder {
         const len = part.multiLen[r * nM + m]!;
         const c = Math.min(len, w);
         f.cnt![i] = c;
+        if (i === 0) f.nIds = 0;
+        f.nIds += c;
         f.scale![i] = 1 / Math.max(len, 1);
         const base = r * this.mstride + this.moffs[m]!;
         for (let t = 0; t < c; t++) f.local[i * w + t] = touch(nS + m, part.multi[base + t]!);
@@ -119,44 +129,29 @@ export class BatchBuilder {
   }
 }
 
-/** Gather each table's unique rows into `local[e]` ([nUniq, E]). */
-export function gatherRows(src: RowSource, b: Batch, local: Vec[], E: number): void {
+/** Gather each table's unique rows, as `view` sees them, into `local[e]` ([nUniq, E]). */
+export function gatherRows(ops: Ops, view: TableView, b: Batch, local: Vec[], E: number): void {
   for (let e = 0; e < b.fields.length; e++) {
     const f = b.fields[e]!;
-    const out = local[e]!;
-    for (let u = 0; u < f.nUniq; u++) src.readRow(e, f.uniq[u]!, out, u * E);
+    const over = view.overlay ? view.overlay[e]! : null;
+    ops.gatherRows(local[e]!, view.tables[e]!, f.uniq, f.nUniq, E, over ? over.data : null, over ? over.mark : null, view.mode);
   }
 }
 
 /** x [B, F*E] = user field vectors; a [B, (1+A)*E] = (mean user vector, task field vectors). */
-export function poolForward(L: Layout, b: Batch, local: Vec[], x: Vec, a: Vec): void {
+export function poolForward(ops: Ops, L: Layout, b: Batch, local: Vec[], x: Vec, a: Vec): void {
   const E = L.dims.embedDim;
   const F = L.nUser;
-  const nS = L.schema.userSingle.length;
-  const nT = L.nTask;
   const xd = L.inDim;
   const ad = L.gateDim;
   const B = b.n;
   for (let e = 0; e < F; e++) {
     const f = b.fields[e]!;
-    const T = local[e]!;
-    const w = f.width;
-    for (let i = 0; i < B; i++) {
-      const xo = i * xd + e * E;
-      if (e < nS) {
-        const to = f.local[i]! * E;
-        for (let k = 0; k < E; k++) x[xo + k] = T[to + k]!;
-      } else {
-        for (let k = 0; k < E; k++) x[xo + k] = 0;
-        const c = f.cnt![i]!;
-        for (let t = 0; t < c; t++) {
-          const to = f.local[i * w + t]! * E;
-          for (let k = 0; k < E; k++) x[xo + k] += T[to + k]!;
-        }
-        const sc = f.scale![i]!;
-        for (let k = 0; k < E; k++) x[xo + k] *= sc;
-      }
-    }
+    ops.poolRows(x.subarray(e * E), xd, local[e]!, E, f.local, f.width, f.cnt, f.scale, B, false);
+  }
+  for (let j = 0; j < L.nTask; j++) {
+    const f = b.fields[F + j]!;
+    ops.poolRows(a.subarray((1 + j) * E), ad, local[F + j]!, E, f.local, 1, null, null, B, false);
   }
   for (let i = 0; i < B; i++) {
     const ao = i * ad;
@@ -166,54 +161,35 @@ export function poolForward(L: Layout, b: Batch, local: Vec[], x: Vec, a: Vec): 
       for (let e = 0; e < F; e++) s += x[xo + e * E + k]!;
       a[ao + k] = s / F;
     }
-    for (let j = 0; j < nT; j++) {
-      const f = b.fields[F + j]!;
-      const T = local[F + j]!;
-      const to = f.local[i]! * E;
-      const o = ao + (1 + j) * E;
-      for (let k = 0; k < E; k++) a[o + k] = T[to + k]!;
-    }
   }
 }
 
-/** From dx, da to the gradient of every unique row, dLocal[e] ([nUniq, E], overwritten). */
-export function poolBackward(L: Layout, b: Batch, dx: Vec, da: Vec, dLocal: Vec[]): void {
+/**
+ * From dx, da to the gradient of every unique row, added into dLocal[e] ([nUniq, E]).
+ * Adds the mean user vector's share (da[:, :E] / F) into every user field's columns of dx
+ * first; the columns of projected fields must hold zeros before (first-layer.ts).
+ */
+export function poolBackward(ops: Ops, L: Layout, b: Batch, dx: Vec, da: Vec, dLocal: Vec[]): void {
   const E = L.dims.embedDim;
   const F = L.nUser;
-  const nS = L.schema.userSingle.length;
-  const nT = L.nTask;
   const xd = L.inDim;
   const ad = L.gateDim;
   const B = b.n;
-  for (let e = 0; e < b.fields.length; e++) dLocal[e]!.fill(0, 0, b.fields[e]!.nUniq * E);
   const invF = 1 / F;
-  for (let e = 0; e < F; e++) {
-    const f = b.fields[e]!;
-    const D = dLocal[e]!;
-    const w = f.width;
-    for (let i = 0; i < B; i++) {
-      const xo = i * xd + e * E;
-      const ao = i * ad;
-      if (e < nS) {
-        const to = f.local[i]! * E;
-        for (let k = 0; k < E; k++) D[to + k] += dx[xo + k]! + da[ao + k]! * invF;
-      } else {
-        const c = f.cnt![i]!;
-        const sc = f.scale![i]!;
-        for (let t = 0; t < c; t++) {
-          const to = f.local[i * w + t]! * E;
-          for (let k = 0; k < E; k++) D[to + k] += (dx[xo + k]! + da[ao + k]! * invF) * sc;
-        }
-      }
+  for (let i = 0; i < B; i++) {
+    const ao = i * ad;
+    const xo = i * xd;
+    for (let e = 0; e < F; e++) {
+      const o = xo + e * E;
+      for (let k = 0; k < E; k++) dx[o + k] += da[ao + k]! * invF;
     }
   }
-  for (let j = 0; j < nT; j++) {
+  for (let e = 0; e < F; e++) {
+    const f = b.fields[e]!;
+    ops.scatterRows(dLocal[e]!, E, f.local, f.width, f.cnt, f.scale, B, dx.subarray(e * E), xd);
+  }
+  for (let j = 0; j < L.nTask; j++) {
     const f = b.fields[F + j]!;
-    const D = dLocal[F + j]!;
-    for (let i = 0; i < B; i++) {
-      const to = f.local[i]! * E;
-      const o = i * ad + (1 + j) * E;
-      for (let k = 0; k < E; k++) D[to + k] += da[o + k]!;
-    }
+    ops.scatterRows(dLocal[F + j]!, E, f.local, 1, null, null, B, da.subarray((1 + j) * E), ad);
   }
 }

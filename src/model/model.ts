@@ -1,21 +1,23 @@
 /**
  * One MetaHeac network instance: embedding gather + pooling, the dense network, and the
  * buffers of one batch. It holds no parameters of its own: every call names the dense
- * weights and the row source to use, which is what lets one instance evaluate θ, a task's
+ * weights and the view of the tables to use, which is what lets one instance evaluate θ, a task's
  * fast weights θ' = θ - α∇L, or a task's adapted copy without copying the tables.
  */
 import type { PartData } from '../data/part.js';
 import { BatchBuilder, gatherRows, poolBackward, poolForward, type Batch } from './embedding.js';
 import type { Layout } from './layout.js';
+import { FirstLayer, type ProjectionMode } from './first-layer.js';
 import { DenseNet } from './network.js';
 import type { Ops, Vec } from './ops.js';
-import type { FloatCtor } from './params.js';
-import type { RowSource } from './sparse-rows.js';
+import type { TableView } from './row-set.js';
 
 export class Model {
   readonly builder: BatchBuilder;
+  readonly first: FirstLayer;
   readonly net: DenseNet;
   private readonly x: Vec;
+  private readonly dx: Vec;
   private readonly a: Vec;
   /** Gathered unique rows per table, and their gradients after backward. */
   readonly local: Vec[];
@@ -28,15 +30,17 @@ export class Model {
     readonly ops: Ops,
     readonly L: Layout,
     readonly capacity: number,
-    ctor: FloatCtor = Float32Array,
+    projection: ProjectionMode = 'auto',
   ) {
-    this.builder = new BatchBuilder(L, capacity);
+    this.builder = new BatchBuilder(ops, L, capacity);
+    this.first = new FirstLayer(ops, L, capacity, projection);
     this.net = new DenseNet(ops, L, capacity);
     this.x = ops.alloc(capacity * L.inDim);
+    this.dx = ops.alloc(capacity * L.inDim);
     this.a = ops.alloc(capacity * L.gateDim);
     const E = L.dims.embedDim;
-    this.local = this.builder.batch.fields.map((f) => new ctor(f.uniq.length * E));
-    this.dLocal = this.builder.batch.fields.map((f) => new ctor(f.uniq.length * E));
+    this.local = this.builder.batch.fields.map((f) => ops.alloc(f.uniq.length * E));
+    this.dLocal = this.builder.batch.fields.map((f) => ops.alloc(f.uniq.length * E));
     this.grad = ops.alloc(L.denseSize);
   }
 
@@ -49,12 +53,13 @@ export class Model {
     return this.net.p;
   }
 
-  /** Forward rows[start .. start+n) of `part` with dense weights P and embeddings from src. */
-  forward(src: RowSource, P: Vec, part: PartData, rows: ArrayLike<number>, start: number, n: number): Batch {
+  /** Forward rows[start .. start+n) of `part` with dense weights P and the tables as `view` sees them. */
+  forward(view: TableView, P: Vec, part: PartData, rows: ArrayLike<number>, start: number, n: number): Batch {
     const b = this.builder.build(part, rows, start, n);
-    gatherRows(src, b, this.local, this.L.dims.embedDim);
-    poolForward(this.L, b, this.local, this.x, this.a);
-    this.net.forward(P, this.x, this.a, n);
+    gatherRows(this.ops, view, b, this.local, this.L.dims.embedDim);
+    poolForward(this.ops, this.L, b, this.local, this.x, this.a);
+    this.first.forward(P, this.x, b, this.local, this.net.h0);
+    this.net.forward(P, this.a, n);
     this.P = P;
     return b;
   }
@@ -68,7 +73,10 @@ export class Model {
   backward(): void {
     if (this.P === null) throw new Error('backward before forward');
     const b = this.batch;
-    this.net.backward(this.P, this.x, this.a, b.y, b.n, this.grad);
-    poolBackward(this.L, b, this.net.dx, this.net.da, this.dLocal);
+    this.net.backward(this.P, this.a, b.y, b.n, this.grad);
+    const E = this.L.dims.embedDim;
+    b.fields.forEach((f, e) => this.dLocal[e]!.fill(0, 0, f.nUniq * E));
+    this.first.backward(this.P, this.x, b, this.local, this.net.dh0, this.grad, this.dx, this.dLocal);
+    poolBackward(this.ops, this.L, b, this.dx, this.net.da, this.dLocal);
   }
 }

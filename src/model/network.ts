@@ -33,8 +33,7 @@ export class DenseNet {
   private readonly dfea: Vec;
   private readonly du: Vec; // [B, C] gradient of the critic logits
   private readonly dp: Vec;
-  /** Gradients w.r.t. the inputs, filled by backward. */
-  readonly dx: Vec;
+  /** Gradient w.r.t. the task vectors, filled by backward. */
   readonly da: Vec;
 
   constructor(
@@ -61,28 +60,36 @@ export class DenseNet {
     this.du = ops.alloc(capacity * C);
     this.p = ops.alloc(capacity);
     this.dp = ops.alloc(capacity);
-    this.dx = ops.alloc(capacity * L.inDim);
     this.da = ops.alloc(capacity * L.gateDim);
   }
 
-  /** Forward for B rows; fills `p` and returns nothing (the loss is a separate step). */
-  forward(P: Vec, x: Vec, a: Vec, B: number): void {
+  /** The first expert layer's output [B, K*d1]: filled (before its bias) by the caller's FirstLayer. */
+  get h0(): Vec {
+    return this.h[0]!;
+  }
+
+  /** Its gradient after the ReLU's backward, filled by backward(). */
+  get dh0(): Vec {
+    return this.dh[0]!;
+  }
+
+  /**
+   * Forward for B rows from h0 = x W1^T (see first-layer.ts) and the task vectors a;
+   * fills `p` (the loss is a separate step).
+   */
+  forward(P: Vec, a: Vec, B: number): void {
     const { ops, L } = this;
     const { numExpert: K, numOutput: C, mlpDims } = L.dims;
     const dL = L.dLast;
-    // experts: layer 0 of all experts is one [B, in] x [in, K*d1] product
-    let prev = x;
-    let prevD = L.inDim;
-    for (let j = 0; j < mlpDims.length; j++) {
+    let prev = this.h[0]!;
+    ops.biasRelu(prev, P.subarray(L.at.expertB[0]!), B, K * mlpDims[0]!, true);
+    let prevD = mlpDims[0]!;
+    for (let j = 1; j < mlpDims.length; j++) {
       const d = mlpDims[j]!;
       const hj = this.h[j]!;
       const W = P.subarray(L.at.expertW[j]!);
-      if (j === 0) {
-        ops.gemm(false, true, B, K * d, prevD, prev, W, hj, 0, prevD, prevD, K * d);
-      } else {
-        for (let k = 0; k < K; k++) {
-          ops.gemm(false, true, B, d, prevD, prev.subarray(k * prevD), W.subarray(k * d * prevD), hj.subarray(k * d), 0, K * prevD, prevD, K * d);
-        }
+      for (let k = 0; k < K; k++) {
+        ops.gemm(false, true, B, d, prevD, prev.subarray(k * prevD), W.subarray(k * d * prevD), hj.subarray(k * d), 0, K * prevD, prevD, K * d);
       }
       ops.biasRelu(hj, P.subarray(L.at.expertB[j]!), B, K * d, true);
       prev = hj;
@@ -162,9 +169,10 @@ export class DenseNet {
 
   /**
    * Backward of the mean BCE of the last forward. Writes the dense gradient into `G`
-   * (overwriting, same layout as P) and the input gradients into `dx`, `da`.
+   * (overwriting, same layout as P) except the first expert layer's weights, dh0 (its
+   * output gradient for the caller's FirstLayer), and the task vectors' gradient `da`.
    */
-  backward(P: Vec, x: Vec, a: Vec, y: Uint8Array | Vec, B: number, G: Vec, yOffset = 0): void {
+  backward(P: Vec, a: Vec, y: Uint8Array | Vec, B: number, G: Vec, yOffset = 0): void {
     const { ops, L } = this;
     const { numExpert: K, numOutput: C, mlpDims } = L.dims;
     const dL = L.dLast;
@@ -227,10 +235,7 @@ export class DenseNet {
       ops.colSum(dhj, B, K * d, G.subarray(L.at.expertB[j]!), 0);
       const W = P.subarray(L.at.expertW[j]!);
       const GW = G.subarray(L.at.expertW[j]!);
-      if (j === 0) {
-        ops.gemm(true, false, K * d, L.inDim, B, dhj, x, GW, 0, K * d, L.inDim, L.inDim);
-        ops.gemm(false, false, B, L.inDim, K * d, dhj, W, this.dx, 0, K * d, L.inDim, L.inDim);
-      } else {
+      if (j > 0) {
         const dPrev = mlpDims[j - 1]!;
         const hPrev = this.h[j - 1]!;
         const dhPrev = this.dh[j - 1]!;

@@ -9,6 +9,10 @@ export type Vec = Float32Array | Float64Array;
 export interface Ops {
   /** A zeroed buffer that gemm accepts. */
   alloc(n: number): Vec;
+  /** A zeroed id buffer the pooling kernels accept. */
+  allocI32(n: number): Int32Array;
+  /** A zeroed byte buffer (row marks). */
+  allocU8(n: number): Uint8Array;
   /** Free everything allocated after `mark()` (scratch buffers of one call). */
   mark(): number;
   release(mark: number): void;
@@ -36,6 +40,20 @@ export interface Ops {
   reluBackward(dY: Vec, Y: Vec, n: number): void;
   /** out = beta*out + column sums of dY [rows, cols]: a bias gradient. */
   colSum(dY: Vec, rows: number, cols: number, out: Vec, beta: 0 | 1): void;
+  /**
+   * Embedding-bag pooling: out[b, :N] = (acc ? out[b, :N] : 0) + scale[b] * sum over
+   * t < cnt[b] of T[idx[b*w + t], :N]; cnt null means one id per row, scale null means 1.
+   */
+  poolRows(out: Vec, ldo: number, T: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, acc: boolean): void;
+  /** The backward of poolRows: D[idx[b*w + t], :N] += scale[b] * src[b, :N]. */
+  scatterRows(D: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, src: Vec, lds: number): void;
+  /**
+   * out[u] = row ids[u] of `base` ([rows, E]) seen through `over` where mark[id] is set:
+   * mode 0 base only, 1 base + over (fast weights θ + Δ), 2 over instead of base (adapted rows).
+   */
+  gatherRows(out: Vec, base: Vec, ids: Int32Array, n: number, E: number, over: Vec | null, mark: Uint8Array | null, mode: 0 | 1 | 2): void;
+  /** Adam (PyTorch's formula, see optim/adam.ts) on rows ids[0..n) of p, m, v, g ([rows, E]). */
+  adamRows(p: Vec, m: Vec, v: Vec, g: Vec, ids: Int32Array, n: number, E: number, stepSize: number, bc2: number, b1: number, b2: number, eps: number): void;
 }
 
 /** Straightforward loops in the array's own precision: the reference and the float64 engine for tests. */
@@ -44,6 +62,14 @@ export class JsOps implements Ops {
 
   alloc(n: number): Vec {
     return new this.ctor(n);
+  }
+
+  allocI32(n: number): Int32Array {
+    return new Int32Array(n);
+  }
+
+  allocU8(n: number): Uint8Array {
+    return new Uint8Array(n);
   }
 
   mark(): number {
@@ -98,6 +124,51 @@ export class JsOps implements Ops {
     for (let r = 0; r < rows; r++) {
       const o = r * cols;
       for (let c = 0; c < cols; c++) out[c] += dY[o + c]!;
+    }
+  }
+
+  poolRows(out: Vec, ldo: number, T: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, acc: boolean): void {
+    for (let b = 0; b < B; b++) {
+      const c = cnt ? cnt[b]! : 1;
+      const s = scale ? scale[b]! : 1;
+      for (let j = 0; j < N; j++) {
+        let v = 0;
+        for (let t = 0; t < c; t++) v += T[idx[b * w + t]! * N + j]!;
+        out[b * ldo + j] = (acc ? out[b * ldo + j]! : 0) + v * s;
+      }
+    }
+  }
+
+  scatterRows(D: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, src: Vec, lds: number): void {
+    for (let b = 0; b < B; b++) {
+      const c = cnt ? cnt[b]! : 1;
+      const s = scale ? scale[b]! : 1;
+      for (let t = 0; t < c; t++) {
+        const d = idx[b * w + t]! * N;
+        for (let j = 0; j < N; j++) D[d + j] += src[b * lds + j]! * s;
+      }
+    }
+  }
+
+  gatherRows(out: Vec, base: Vec, ids: Int32Array, n: number, E: number, over: Vec | null, mark: Uint8Array | null, mode: 0 | 1 | 2): void {
+    for (let u = 0; u < n; u++) {
+      const o = ids[u]! * E;
+      const marked = mode !== 0 && mark![ids[u]!] !== 0;
+      for (let k = 0; k < E; k++) {
+        out[u * E + k] = !marked ? base[o + k]! : mode === 1 ? base[o + k]! + over![o + k]! : over![o + k]!;
+      }
+    }
+  }
+
+  adamRows(p: Vec, m: Vec, v: Vec, g: Vec, ids: Int32Array, n: number, E: number, stepSize: number, bc2: number, b1: number, b2: number, eps: number): void {
+    for (let u = 0; u < n; u++) {
+      const o = ids[u]! * E;
+      for (let k = o; k < o + E; k++) {
+        const gk = g[k]!;
+        m[k] = m[k]! + (gk - m[k]!) * (1 - b1);
+        v[k] = v[k]! * b2 + (1 - b2) * gk * gk;
+        p[k] = p[k]! - (stepSize * m[k]!) / (Math.sqrt(v[k]!) / bc2 + eps);
+      }
     }
   }
 }

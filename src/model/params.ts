@@ -11,17 +11,15 @@ export interface Params {
   layout: Layout;
   /** Lives in the engine's memory: gemm reads it directly. */
   dense: Vec;
-  /** [rows, E] each, in layout.embeddings order. */
+  /** [rows, E] each, in layout.embeddings order; in the engine's memory (the row kernels read them). */
   tables: Vec[];
 }
 
-export type FloatCtor = Float32ArrayConstructor | Float64ArrayConstructor;
-
-export function allocParams(L: Layout, ops: Ops, ctor: FloatCtor = Float32Array): Params {
+export function allocParams(L: Layout, ops: Ops): Params {
   return {
     layout: L,
     dense: ops.alloc(L.denseSize),
-    tables: L.embeddings.map((e) => new ctor(e.rows * L.dims.embedDim)),
+    tables: L.embeddings.map((e) => ops.alloc(e.rows * L.dims.embedDim)),
   };
 }
 

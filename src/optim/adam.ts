@@ -1,13 +1,15 @@
 /**
  * Adam as PyTorch's torch.optim.Adam computes it (β1 0.9, β2 0.999, ε 1e-8 added after the
- * square root, bias correction, no weight decay), with its DENSE semantics: a parameter whose
- * gradient is zero this step still moves while its moments are non-zero. For embedding rows
- * that means every row touched since the moments were created moves at every step; the
- * sparse forms below keep the moments of exactly those rows, so an untouched row costs
- * nothing and a touched-once row keeps moving as PyTorch would move it.
+ * square root, bias correction, no weight decay), with its DENSE semantics: a parameter
+ * whose gradient is zero this step still moves while its moments are non-zero. For the
+ * embedding tables that means every row that ever had a gradient moves at every step; the
+ * moments are table-shaped and the rows that have them are listed, so a row never touched
+ * costs nothing and a row touched once keeps moving exactly as PyTorch would move it.
+ * The arithmetic is Ops.adamRows (a SIMD kernel on the engine).
  */
-import type { Vec } from '../model/ops.js';
-import type { SparseRows } from '../model/sparse-rows.js';
+import type { Layout } from '../model/layout.js';
+import type { Ops, Vec } from '../model/ops.js';
+import { IdSet, type RowSet } from '../model/row-set.js';
 
 export interface AdamOptions {
   lr: number;
@@ -16,14 +18,16 @@ export interface AdamOptions {
   eps?: number;
 }
 
-/** Step size and denominator scale of step t (1-based), shared by the dense and sparse forms. */
+/** The step count and the step's bias corrections. */
 export class AdamClock {
   readonly lr: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;
   t = 0;
+  /** lr / (1 - β1^t) */
   stepSize = 0;
+  /** sqrt(1 - β2^t) */
   bc2Sqrt = 1;
 
   constructor(o: AdamOptions) {
@@ -38,108 +42,82 @@ export class AdamClock {
     this.stepSize = this.lr / (1 - Math.pow(this.beta1, this.t));
     this.bc2Sqrt = Math.sqrt(1 - Math.pow(this.beta2, this.t));
   }
-}
 
-/**
- * One element-range update: p, m, v at offsets po, mo (same length n); g at go, or no
- * gradient (null) for a row with moments but no gradient this step.
- */
-export function adamUpdate(c: AdamClock, p: Vec, po: number, m: Vec, v: Vec, mo: number, g: Vec | null, go: number, n: number): void {
-  const b1 = 1 - c.beta1;
-  const b2 = c.beta2;
-  const ib2 = 1 - b2;
-  const ss = c.stepSize;
-  const bc = c.bc2Sqrt;
-  const eps = c.eps;
-  for (let i = 0; i < n; i++) {
-    const gi = g === null ? 0 : g[go + i]!;
-    const mi = m[mo + i]! + (gi - m[mo + i]!) * b1;
-    const vi = v[mo + i]! * b2 + ib2 * gi * gi;
-    m[mo + i] = mi;
-    v[mo + i] = vi;
-    p[po + i] = p[po + i]! - (ss * m[mo + i]!) / (Math.sqrt(v[mo + i]!) / bc + eps);
+  reset(): void {
+    this.t = 0;
   }
 }
 
-/** Adam over a flat dense array. */
-export class DenseAdam {
-  readonly clock: AdamClock;
+/** Moments of one [rows, E] parameter array and the rows that have them. */
+export class AdamRows {
   readonly m: Vec;
   readonly v: Vec;
+  readonly active: IdSet;
 
-  constructor(n: number, o: AdamOptions, ctor: Float32ArrayConstructor | Float64ArrayConstructor = Float32Array, clock?: AdamClock) {
-    this.clock = clock ?? new AdamClock(o);
-    this.m = new ctor(n);
-    this.v = new ctor(n);
+  constructor(
+    private readonly ops: Ops,
+    rows: number,
+    readonly E: number,
+  ) {
+    this.m = ops.alloc(rows * E);
+    this.v = ops.alloc(rows * E);
+    this.active = new IdSet(ops, rows);
   }
 
-  /** Update p with g; the caller ticks the clock once per optimizer step. */
-  apply(p: Vec, g: Vec): void {
-    adamUpdate(this.clock, p, 0, this.m, this.v, 0, g, 0, this.m.length);
+  /** One step: rows of `g` listed in `touched` join the active rows; every active row moves. */
+  step(c: AdamClock, p: Vec, g: Vec, touched: IdSet): void {
+    for (let i = 0; i < touched.n; i++) this.active.add(touched.ids[i]!);
+    this.ops.adamRows(p, this.m, this.v, g, this.active.ids, this.active.n, this.E, c.stepSize, c.bc2Sqrt, c.beta1, c.beta2, c.eps);
+  }
+
+  /** Fresh moments. */
+  reset(): void {
+    const E = this.E;
+    for (let i = 0; i < this.active.n; i++) {
+      const o = this.active.ids[i]! * E;
+      this.m.fill(0, o, o + E);
+      this.v.fill(0, o, o + E);
+    }
+    this.active.clear();
   }
 }
 
-/**
- * The Adam moments of the rows of one embedding table that have ever had a gradient,
- * addressed by id. `step` moves those rows of `param` (a full table, or a task's sparse copy).
- */
-export class SparseAdamTable {
-  private readonly slotOf: Int32Array;
-  ids: Int32Array;
-  m: Vec;
-  v: Vec;
-  n = 0;
+/** A gradient of the whole model: dense, and per table the rows that have one. */
+export interface ModelGrad {
+  dense: Vec;
+  rows: RowSet[];
+}
 
-  constructor(
-    rows: number,
-    readonly E: number,
-    private readonly ctor: Float32ArrayConstructor | Float64ArrayConstructor = Float32Array,
-  ) {
-    this.slotOf = new Int32Array(rows).fill(-1);
-    this.ids = new Int32Array(64);
-    this.m = new ctor(64 * E);
-    this.v = new ctor(64 * E);
+/** Adam over a whole model: the flat dense array as one row, and every embedding table. */
+export class ModelAdam {
+  readonly clock: AdamClock;
+  private readonly dense: AdamRows;
+  private readonly denseRow: IdSet;
+  private readonly tables: AdamRows[];
+
+  constructor(ops: Ops, L: Layout, lr: number) {
+    this.clock = new AdamClock({ lr });
+    this.dense = new AdamRows(ops, 1, L.denseSize);
+    this.denseRow = new IdSet(ops, 1);
+    this.denseRow.add(0);
+    this.tables = L.embeddings.map((e) => new AdamRows(ops, e.rows, L.dims.embedDim));
   }
 
-  private ensure(id: number): number {
-    const s = this.slotOf[id]!;
-    if (s >= 0) return s;
-    if (this.n === this.ids.length) {
-      const cap = this.n * 2;
-      const ids = new Int32Array(cap);
-      ids.set(this.ids);
-      this.ids = ids;
-      const m = new this.ctor(cap * this.E);
-      m.set(this.m);
-      this.m = m;
-      const v = new this.ctor(cap * this.E);
-      v.set(this.v);
-      this.v = v;
-    }
-    const ns = this.n++;
-    this.slotOf[id] = ns;
-    this.ids[ns] = id;
-    return ns;
+  get step(): number {
+    return this.clock.t;
   }
 
-  /**
-   * One step: `grad` holds this step's gradient rows (by id); every row with moments moves.
-   * `rowOffset(id)` gives the row's offset in `param` (for a task's sparse copy, its slot).
-   */
-  step(clock: AdamClock, grad: SparseRows, param: Vec, rowOffset: (id: number) => number): void {
-    const E = this.E;
-    for (let i = 0; i < grad.n; i++) this.ensure(grad.ids[i]!);
-    for (let s = 0; s < this.n; s++) {
-      const id = this.ids[s]!;
-      const gs = grad.find(id);
-      adamUpdate(clock, param, rowOffset(id), this.m, this.v, s * E, gs < 0 ? null : grad.data, gs * E, E);
-    }
+  /** One step on `dense` and the tables `tables` (full tables, or a task's replaced rows). */
+  apply(dense: Vec, tables: Vec[], g: ModelGrad): void {
+    this.clock.tick();
+    this.dense.step(this.clock, dense, g.dense, this.denseRow);
+    this.tables.forEach((t, e) => t.step(this.clock, tables[e]!, g.rows[e]!.data, g.rows[e]!));
   }
 
-  clear(): void {
-    for (let i = 0; i < this.n; i++) this.slotOf[this.ids[i]!] = -1;
-    this.m.fill(0, 0, this.n * this.E);
-    this.v.fill(0, 0, this.n * this.E);
-    this.n = 0;
+  /** Fresh moments and step count (a new task). */
+  reset(): void {
+    this.clock.reset();
+    this.dense.reset();
+    for (const t of this.tables) t.reset();
   }
 }
