@@ -227,13 +227,13 @@ export class Engine {
     this.k.poolRows(out.byteOffset, ldo, T.byteOffset, N, idx.byteOffset, w, cnt ? cnt.byteOffset : 0, scale ? scale.byteOffset : 0, B, +acc);
   }
 
-  /** The backward of poolRows: D[idx[b*w + t], :N] += scale[b] * src[b, :N]. */
-  scatterRows(D: Float32Array, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Float32Array | null, B: number, src: Float32Array, lds: number): void {
+  /** The backward of poolRows: D[idx[b*w + t], :N] += alpha * scale[b] * src[b, :N]. */
+  scatterRows(D: Float32Array, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Float32Array | null, B: number, src: Float32Array, lds: number, alpha = 1): void {
     this.checkOpen();
     this.checkMatrix('scatterRows', 'src', src, B, N, lds);
     this.checkMatrix('scatterRows', 'D', D, 1, N, N);
     this.checkBag('scatterRows', idx, w, cnt, scale, B);
-    this.k.scatterRows(D.byteOffset, N, idx.byteOffset, w, cnt ? cnt.byteOffset : 0, scale ? scale.byteOffset : 0, B, src.byteOffset, lds);
+    this.k.scatterRows(D.byteOffset, N, idx.byteOffset, w, cnt ? cnt.byteOffset : 0, scale ? scale.byteOffset : 0, B, src.byteOffset, lds, alpha);
   }
 
   /**

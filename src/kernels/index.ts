@@ -57,8 +57,8 @@ class EngineOps implements RunOps {
     this.e.poolRows(out as Float32Array, ldo, T as Float32Array, N, idx, w, cnt, scale as Float32Array | null, B, acc);
   }
 
-  scatterRows(D: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, src: Vec, lds: number): void {
-    this.e.scatterRows(D as Float32Array, N, idx, w, cnt, scale as Float32Array | null, B, src as Float32Array, lds);
+  scatterRows(D: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, src: Vec, lds: number, alpha?: number): void {
+    this.e.scatterRows(D as Float32Array, N, idx, w, cnt, scale as Float32Array | null, B, src as Float32Array, lds, alpha);
   }
 
   gatherRows(out: Vec, base: Vec, ids: Int32Array, n: number, E: number, over: Vec | null, mark: Uint8Array | null, mode: 0 | 1 | 2): void {

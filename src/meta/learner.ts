@@ -14,15 +14,9 @@ function addRows(model: Model, rows: RowSet[], scale: number): void {
   const E = model.L.dims.embedDim;
   model.batch.fields.forEach((f, e) => {
     const r = rows[e]!;
-    const d = r.data;
-    const dl = model.dLocal[e]!;
-    for (let u = 0; u < f.nUniq; u++) {
-      const id = f.uniq[u]!;
-      r.add(id);
-      const o = id * E;
-      const lo = u * E;
-      for (let k = 0; k < E; k++) d[o + k] = d[o + k]! + scale * dl[lo + k]!;
-    }
+    for (let u = 0; u < f.nUniq; u++) r.add(f.uniq[u]!);
+    // local row u goes to row uniq[u]: a scatter with one id per "batch row"
+    model.ops.scatterRows(r.data, E, f.uniq, 1, null, null, f.nUniq, model.dLocal[e]!, E, scale);
   });
 }
 

@@ -45,8 +45,8 @@ export interface Ops {
    * t < cnt[b] of T[idx[b*w + t], :N]; cnt null means one id per row, scale null means 1.
    */
   poolRows(out: Vec, ldo: number, T: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, acc: boolean): void;
-  /** The backward of poolRows: D[idx[b*w + t], :N] += scale[b] * src[b, :N]. */
-  scatterRows(D: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, src: Vec, lds: number): void;
+  /** The backward of poolRows: D[idx[b*w + t], :N] += alpha * scale[b] * src[b, :N]. */
+  scatterRows(D: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, src: Vec, lds: number, alpha?: number): void;
   /**
    * out[u] = row ids[u] of `base` ([rows, E]) seen through `over` where mark[id] is set:
    * mode 0 base only, 1 base + over (fast weights θ + Δ), 2 over instead of base (adapted rows).
@@ -139,10 +139,10 @@ export class JsOps implements Ops {
     }
   }
 
-  scatterRows(D: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, src: Vec, lds: number): void {
+  scatterRows(D: Vec, N: number, idx: Int32Array, w: number, cnt: Int32Array | null, scale: Vec | null, B: number, src: Vec, lds: number, alpha = 1): void {
     for (let b = 0; b < B; b++) {
       const c = cnt ? cnt[b]! : 1;
-      const s = scale ? scale[b]! : 1;
+      const s = alpha * (scale ? scale[b]! : 1);
       for (let t = 0; t < c; t++) {
         const d = idx[b * w + t]! * N;
         for (let j = 0; j < N; j++) D[d + j] += src[b * lds + j]! * s;

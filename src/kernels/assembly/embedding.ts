@@ -37,14 +37,14 @@ export function poolRows(out: usize, ldo: i32, T: usize, N: i32, idx: usize, w: 
   }
 }
 
-/** D[idx[b, t], :N] += scale_b * src[b, :N] for t < cnt_b: the backward of poolRows. */
-export function scatterRows(D: usize, N: i32, idx: usize, w: i32, cnt: usize, scale: usize, B: i32, src: usize, lds: i32): void {
+/** D[idx[b, t], :N] += alpha * scale_b * src[b, :N] for t < cnt_b: the backward of poolRows. */
+export function scatterRows(D: usize, N: i32, idx: usize, w: i32, cnt: usize, scale: usize, B: i32, src: usize, lds: i32, alpha: f32): void {
   const vecEnd = N & ~3;
   const rowB = <usize>N << 2;
   for (let b = 0; b < B; b++) {
     const sr = src + ((<usize>b * <usize>lds) << 2);
     const c = cnt == 0 ? 1 : load<i32>(cnt + (<usize>b << 2));
-    const s = scale == 0 ? <f32>1 : load<f32>(scale + (<usize>b << 2));
+    const s = alpha * (scale == 0 ? <f32>1 : load<f32>(scale + (<usize>b << 2)));
     const sv = f32x4.splat(s);
     const ib = idx + ((<usize>b * <usize>w) << 2);
     for (let t = 0; t < c; t++) {
