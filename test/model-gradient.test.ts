@@ -17,26 +17,28 @@ function relErr(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(1e-6, Math.abs(a) + Math.abs(b));
 }
 
-const cases: [number[], ProjectionMode][] = [
-  [[5], 'never'],
-  [[6, 4], 'always'],
-  [[5, 4, 3], 'auto'],
-  [[6, 4], 'never'],
+// 'auto' needs a wider embedding and batch for some (not all) fields to be worth projecting
+const cases: [number[], ProjectionMode, number][] = [
+  [[5], 'never', 3],
+  [[6, 4], 'always', 3],
+  [[5, 4, 3], 'auto', 8],
+  [[6, 4], 'never', 3],
 ];
-for (const [mlpDims, projection] of cases) {
+for (const [mlpDims, projection, E] of cases) {
   test(`model gradient matches finite differences (mlp_dims ${JSON.stringify(mlpDims)}, projection ${projection})`, () => {
     const ops = new JsOps(Float64Array);
-    const L = buildLayout(TINY_SCHEMA, { embedDim: 3, mlpDims, numExpert: 3, numOutput: 2 });
+    const L = buildLayout(TINY_SCHEMA, { embedDim: E, mlpDims, numExpert: 3, numOutput: 2 });
     const P = allocParams(L, ops);
     initParams(P, 7);
     // scale up so that activations are in a non-trivial range
     for (let i = 0; i < P.dense.length; i++) P.dense[i] = P.dense[i]! * 2;
-    const part = randomPart(TINY_SCHEMA, 12, 3);
-    const rows = range(12);
-    const model = new Model(ops, L, 16, projection);
+    const n = projection === 'auto' ? 40 : 12;
+    const part = randomPart(TINY_SCHEMA, n, 3);
+    const rows = range(n);
+    const model = new Model(ops, L, n, projection);
     const src = plainView(P.tables);
     const lossAt = (): number => {
-      model.forward(src, P.dense, part, rows, 0, 12);
+      model.forward(src, P.dense, part, rows, 0, n);
       return model.loss();
     };
     lossAt();
@@ -64,8 +66,8 @@ for (const [mlpDims, projection] of cases) {
       const T = P.tables[e]!;
       const uniq = fields[e]!.uniq;
       for (let u = 0; u < uniq.length; u++) {
-        for (let k = 0; k < 3; k++) {
-          const idx = uniq[u]! * 3 + k;
+        for (let k = 0; k < E; k++) {
+          const idx = uniq[u]! * E + k;
           const old = T[idx]!;
           T[idx] = old + h;
           const lp = lossAt();
@@ -73,7 +75,7 @@ for (const [mlpDims, projection] of cases) {
           const lm = lossAt();
           T[idx] = old;
           const fd = (lp - lm) / (2 * h);
-          const an = dLocal[e]![u * 3 + k]!;
+          const an = dLocal[e]![u * E + k]!;
           assert.ok(relErr(fd, an) < 1e-5 || Math.abs(fd - an) < 1e-9, `${L.embeddings[e]!.name} row ${uniq[u]} [${k}]: analytic ${an} vs numeric ${fd}`);
           checked++;
         }
