@@ -21,6 +21,15 @@ export class ChunkedInt32 {
   }
 
   pushAll(src: Int32Array, n: number): void {
+    const at0 = this.length & (CHUNK - 1);
+    const c0 = this.length >>> CHUNK_SHIFT;
+    // A cell is a handful of ids: copy element-wise, without subarray views, when it fits.
+    if (c0 < this.chunks.length && at0 + n <= CHUNK) {
+      const chunk = this.chunks[c0]!;
+      for (let j = 0; j < n; j++) chunk[at0 + j] = src[j]!;
+      this.length += n;
+      return;
+    }
     let i = 0;
     while (i < n) {
       const c = this.length >>> CHUNK_SHIFT;
@@ -43,6 +52,12 @@ export class ChunkedInt32 {
 
   /** Copy `n` values starting at `from` into `dst[at..]`. */
   copyTo(dst: Int32Array, at: number, from: number, n: number): void {
+    const off0 = from & (CHUNK - 1);
+    if (off0 + n <= CHUNK) {
+      const chunk = this.chunks[from >>> CHUNK_SHIFT]!;
+      for (let j = 0; j < n; j++) dst[at + j] = chunk[off0 + j]!;
+      return;
+    }
     while (n > 0) {
       const c = from >>> CHUNK_SHIFT;
       const off = from & (CHUNK - 1);

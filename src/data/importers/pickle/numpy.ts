@@ -79,13 +79,10 @@ export class NdArray implements Buildable {
    * numpy pickles object arrays by iterating them, numeric ones by dumping memory.
    */
   objects: PyList | unknown[] | null = null;
-  /** The memo slot holding this array, so the slot can be released once it is streamed. */
+  /** The memo slot holding this array, by which a later back-reference finds its packed copy. */
   memoIdx = -1;
-  /**
-   * The tuples and byte strings pickled only to build this array. Once the array's values
-   * are copied into a column, their memo slots are released with it.
-   */
-  transient: unknown[] = [];
+  /** Its values were copied into a packed column: the object itself may be dropped. */
+  packed = false;
 
   get size(): number {
     let n = 1;
@@ -103,7 +100,6 @@ export class NdArray implements Buildable {
     this.dtype = dtype;
     this.shape = shapeOf(shape);
     this.fortran = fortran === true || fortran === 1;
-    this.transient.push(s, shape, data);
     if (dtype.kind === 'O') {
       if (!Array.isArray(data) && !isPyList(data)) throw new PickleError(`object array data must be a list, found ${typeName(data)}`);
       this.objects = data as PyList | unknown[];
@@ -166,17 +162,43 @@ export function elementReader(dtype: DType, bytes: Uint8Array): (i: number) => n
 /**
  * Decode an integer array's elements into `out` as int32. Returns false (leaving `out`
  * partly written) when a value does not fit: the caller then keeps the array whole so the
- * exact value can be reported later.
+ * exact value can be reported later. One loop per width, no per-element closure: this
+ * runs once per cell of a multi-GB file.
  */
 export function readInt32Into(nd: NdArray, out: Int32Array): boolean {
-  const read = elementReader(nd.dtype!, nd.data!);
+  const dt = nd.dtype!;
+  const b = nd.data!;
   const n = nd.size;
-  for (let i = 0; i < n; i++) {
-    const v = read(i);
-    if (v > 2147483647 || v < -2147483648) return false;
-    out[i] = v;
+  const le = dt.littleEndian;
+  const signed = dt.kind === 'i';
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  switch (dt.itemsize) {
+    case 1:
+      for (let i = 0; i < n; i++) out[i] = signed ? dv.getInt8(i) : b[i]!;
+      return true;
+    case 2:
+      for (let i = 0; i < n; i++) out[i] = signed ? dv.getInt16(2 * i, le) : dv.getUint16(2 * i, le);
+      return true;
+    case 4:
+      for (let i = 0; i < n; i++) {
+        const v = dv.getInt32(4 * i, le);
+        if (!signed && v < 0) return false;
+        out[i] = v;
+      }
+      return true;
+    default: {
+      const hiAt = le ? 4 : 0;
+      const loAt = le ? 0 : 4;
+      for (let i = 0; i < n; i++) {
+        const lo = dv.getInt32(8 * i + loAt, le);
+        const hi = dv.getInt32(8 * i + hiAt, le);
+        // Fits int32 when the high word is the sign extension of the low word.
+        if (signed ? hi !== lo >> 31 : hi !== 0 || lo < 0) return false;
+        out[i] = lo;
+      }
+      return true;
+    }
   }
-  return true;
 }
 
 /** A 1-D int32 array, the form streamed cells take when a pickle refers back to one. */
@@ -185,7 +207,6 @@ export function int32Array(values: Int32Array): NdArray {
   nd.dtype = new DType('i4');
   nd.shape = [values.length];
   nd.data = new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
-  nd.transient = [];
   return nd;
 }
 
@@ -197,9 +218,7 @@ export const RECONSTRUCT: PyCallable = {
   call(args) {
     if (args.length !== 3) throw new PickleError(`_reconstruct takes 3 arguments, got ${args.length}`);
     if (args[0] !== NDARRAY) throw new PickleError(`_reconstruct of ${typeName(args[0])}: only plain numpy.ndarray is supported`);
-    const nd = new NdArray();
-    nd.transient.push(args, args[1]);
-    return nd;
+    return new NdArray();
   },
 };
 
@@ -217,7 +236,6 @@ export const FROMBUFFER: PyCallable = {
     if (o !== 'C' && o !== 'F') throw new PickleError(`_frombuffer order "${o}" is not C or F`);
     nd.fortran = o === 'F' && nd.shape.length > 1;
     nd.setData(expectBytes(buf, '_frombuffer buffer'));
-    nd.transient.push(args, buf, shape);
     return nd;
   },
 };

@@ -14,6 +14,7 @@ import { ByteReader, TruncatedError } from './byte-reader.js';
 import type { CellPack } from './cell-pack.js';
 import { resolveGlobal } from './globals.js';
 import { PyList, type PackObserver } from './list.js';
+import { Memo, RELEASED } from './memo.js';
 import { NdArray } from './numpy.js';
 import { parseIntLiteral, parseQuotedString, parseRawUnicodeEscape } from './text-args.js';
 import { PickleError, PyDict, isBuildable, isCallable, typeName } from './values.js';
@@ -58,76 +59,59 @@ const COMPRESSED: [number[], string][] = [
   [[0x28, 0xb5, 0x2f, 0xfd], 'zstd'],
 ];
 
-/** Bound on the memo slots remembered for release between two list appends. */
-const RECENT_CAP = 1 << 20;
+/**
+ * Whether a memo slot filled while cells were being appended may be released once they are
+ * packed: the packed arrays themselves and the tuples and byte strings that built them
+ * (shape, state and argument tuples, raw data). numpy creates those afresh for every array,
+ * so the pickle never refers back to them; if a hand-made pickle did, the read of the
+ * released slot fails with a clear error rather than returning something wrong.
+ */
+function releasable(v: unknown): boolean {
+  return v instanceof NdArray ? v.packed : Array.isArray(v) || v instanceof Uint8Array;
+}
 
 class Machine implements PackObserver {
   private stack: unknown[] = [];
   private readonly metastack: unknown[][] = [];
-  private readonly memo = new Map<number, unknown>();
-  /** Number of memo slots ever filled: MEMOIZE's next slot, as Python's len(memo). */
-  private memoLen = 0;
-  /** One bit per memo slot released after its object was packed into a column. */
-  private released = new Uint8Array(1024);
-  /** Memo slots filled since the last list append: where the last cells' parts live. */
-  private recent: number[] = [];
-  private readonly releasable = new Set<object>();
+  /** memo.end at each MARK on the metastack: where an APPENDS batch's own slots begin. */
+  private readonly markEnds: number[] = [];
+  private readonly memo = new Memo();
   private readonly packs = new Set<CellPack>();
+  /** Cells packed by the current APPEND(S). */
+  private packedNow = 0;
 
   constructor(private readonly r: ByteReader) {}
 
   packed(nd: NdArray, pack: CellPack): void {
+    nd.packed = true;
     this.packs.add(pack);
-    this.releasable.add(nd);
-    for (const t of nd.transient) if (typeof t === 'object' && t !== null) this.releasable.add(t);
-    nd.transient = [];
+    this.packedNow++;
   }
 
-  private isReleased(slot: number): boolean {
-    return slot >>> 3 < this.released.length && (this.released[slot >>> 3]! & (1 << (slot & 7))) !== 0;
-  }
-
-  private markReleased(slot: number): void {
-    if (slot >>> 3 >= this.released.length) {
-      const grown = new Uint8Array(Math.max(this.released.length * 2, (slot >>> 3) + 1));
-      grown.set(this.released);
-      this.released = grown;
+  /** Release the slots a batch of cells filled, from `from` on, once they are packed. */
+  private afterAppend(from: number): void {
+    if (this.packedNow === 0) return;
+    this.packedNow = 0;
+    for (let slot = from; slot < this.memo.end; slot++) {
+      if (releasable(this.memo.get(slot))) this.memo.release(slot);
     }
-    this.released[slot >>> 3]! |= 1 << (slot & 7);
-  }
-
-  /** Drop the memo slots of objects that now live only inside a packed column. */
-  private afterAppend(): void {
-    if (this.releasable.size > 0) {
-      for (const slot of this.recent) {
-        const v = this.memo.get(slot);
-        if (typeof v === 'object' && v !== null && this.releasable.has(v)) {
-          this.memo.delete(slot);
-          this.markReleased(slot);
-        }
-      }
-      this.releasable.clear();
-    }
-    this.recent = [];
   }
 
   private put(slot: number): void {
     if (this.stack.length === 0) throw new PickleError('memoize with an empty stack');
     const v = this.stack[this.stack.length - 1];
-    if (!this.memo.has(slot) && !this.isReleased(slot)) this.memoLen++;
     this.memo.set(slot, v);
     if (v instanceof NdArray && v.memoIdx < 0) v.memoIdx = slot;
-    if (this.recent.length < RECENT_CAP) this.recent.push(slot);
   }
 
   private get(slot: number): unknown {
     const v = this.memo.get(slot);
-    if (v !== undefined) return v;
+    if (v !== undefined && v !== RELEASED) return v;
     for (const pack of this.packs) {
       const cell = pack.cellForMemo(slot);
       if (cell >= 0) return pack.materialize(cell);
     }
-    if (this.isReleased(slot)) {
+    if (v === RELEASED) {
       throw new PickleError(`memo slot ${slot} refers back to part of an array cell already streamed into a column; this pickle layout is not supported`);
     }
     throw new PickleError(`memo slot ${slot} is read before it is written`);
@@ -147,8 +131,14 @@ class Machine implements PackObserver {
     const items = this.stack;
     const prev = this.metastack.pop();
     if (!prev) throw new PickleError('no MARK on the stack');
+    this.markEnds.pop();
     this.stack = prev;
     return items;
+  }
+
+  /** memo.end when the innermost MARK was pushed. */
+  private markEnd(): number {
+    return this.markEnds[this.markEnds.length - 1] ?? 0;
   }
 
   private popN(n: number): unknown[] {
@@ -182,10 +172,10 @@ class Machine implements PackObserver {
     for (let i = 0; i < items.length; i += 2) target.set(items[i], items[i + 1]);
   }
 
-  private appendTo(target: unknown, items: unknown[]): void {
+  private appendTo(target: unknown, items: unknown[], from: number): void {
     if (!(target instanceof PyList)) throw new PickleError(`APPEND on a ${typeName(target)}`);
     for (const x of items) target.push(x);
-    this.afterAppend();
+    this.afterAppend(from);
   }
 
   private call(fn: unknown, args: unknown): unknown {
@@ -221,6 +211,7 @@ class Machine implements PackObserver {
           return this.pop();
         case OP.MARK:
           this.metastack.push(this.stack);
+          this.markEnds.push(this.memo.end);
           this.stack = [];
           break;
         case OP.POP:
@@ -334,19 +325,22 @@ class Machine implements PackObserver {
           st().push(new PyList(this));
           break;
         case OP.LIST: {
+          const from = this.markEnd();
           const l = this.list(this.popMark());
-          this.afterAppend();
+          this.afterAppend(from);
           st().push(l);
           break;
         }
         case OP.APPEND: {
+          // A lone item: its own slots cannot be told from earlier ones, so none are released.
           const v = this.pop();
-          this.appendTo(this.top(), [v]);
+          this.appendTo(this.top(), [v], this.memo.end);
           break;
         }
         case OP.APPENDS: {
+          const from = this.markEnd();
           const items = this.popMark();
-          this.appendTo(this.top(), items);
+          this.appendTo(this.top(), items, from);
           break;
         }
         case OP.EMPTY_DICT:
@@ -403,7 +397,7 @@ class Machine implements PackObserver {
           this.put(r.u32());
           break;
         case OP.MEMOIZE:
-          this.put(this.memoLen);
+          this.put(this.memo.size);
           break;
         case OP.GLOBAL: {
           const module = r.line();
