@@ -5,11 +5,11 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { DataError } from '../util/errors.js';
+import { ConfigError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { readPart } from './arrow-part.js';
 import { STANDARD_PARTS, type Part } from './part.js';
-import { readSchemaFile, schemaToJson, type Schema } from './schema.js';
+import { maxIdxsMismatch, readSchemaFile, schemaToJson, type Schema } from './schema.js';
 
 export const SCHEMA_FILE = 'schema.json';
 export const PART_EXT = '.arrow';
@@ -124,4 +124,14 @@ export function schemaPathFor(partPath: string): string {
 export async function loadPart(path: string): Promise<Part> {
   requireExists(path);
   return readPart(path, readSchemaFile(schemaPathFor(path)));
+}
+
+/**
+ * A config that declares `max_idxs` must agree with the dataset it runs on; the message
+ * names both files and the first field that differs.
+ */
+export function checkConfigMaxIdxs(schema: Schema, configured: number[][] | undefined, configPath: string, schemaPath: string): void {
+  if (configured === undefined) return;
+  const mismatch = maxIdxsMismatch(schema, configured);
+  if (mismatch) throw new ConfigError(`${configPath}: hyper_parameters.${mismatch} (${schemaPath})`);
 }

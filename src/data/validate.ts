@@ -8,7 +8,7 @@ import type { PartData } from './part.js';
 import { maxLength, multiOffsets, multiStride, type Schema } from './schema.js';
 
 /** `where` names the file (or the object being written) in every message. */
-export function rowError(where: string, column: string, row: number, what: string): DataError {
+export function rowErrorAt(where: string, column: string, row: number, what: string): DataError {
   return new DataError(`${where}: column "${column}" row ${row}: ${what}`);
 }
 
@@ -54,31 +54,35 @@ function firstOutside(
   return null;
 }
 
-/** Every label in {0,1}, every id in [0, max_idx], every length in [0, maxLength]. */
-export function validatePartData(d: PartData, s: Schema, where: string): void {
+/**
+ * Every label in {0,1}, every id in [0, max_idx], every length in [0, maxLength].
+ * `rowBase` offsets reported rows when `d` is a chunk of a larger part.
+ */
+export function validatePartData(d: PartData, s: Schema, where: string, rowBase = 0): void {
   checkShape(d, s);
+  const rowError = (column: string, row: number, what: string): DataError => rowErrorAt(where, column, rowBase + row, what);
   for (let r = 0; r < d.nRows; r++) {
     const v = d.label[r]!;
-    if (v > 1) throw rowError(where, 'label', r, `label ${v}, expected 0 or 1`);
+    if (v > 1) throw rowError('label', r, `label ${v}, expected 0 or 1`);
   }
   const ns = s.userSingle.length;
   s.userSingle.forEach((f, i) => {
     const bad = firstOutside(d.single, ns, i, 1, 0, f.maxIdx);
-    if (bad) throw rowError(where, f.name, bad.row, `id ${bad.value} outside [0, ${f.maxIdx}]`);
+    if (bad) throw rowError(f.name, bad.row, `id ${bad.value} outside [0, ${f.maxIdx}]`);
   });
   const stride = multiStride(s);
   const offs = multiOffsets(s);
   const nm = s.userMulti.length;
   s.userMulti.forEach((f, i) => {
     const bad = firstOutside(d.multi, stride, offs[i]!, f.width, 0, f.maxIdx);
-    if (bad) throw rowError(where, f.name, bad.row, `id ${bad.value} outside [0, ${f.maxIdx}]`);
+    if (bad) throw rowError(f.name, bad.row, `id ${bad.value} outside [0, ${f.maxIdx}]`);
     const cap = maxLength(f);
     const badLen = firstOutside(d.multiLen, nm, i, 1, 0, cap);
-    if (badLen) throw rowError(where, `${f.name}_length`, badLen.row, `length ${badLen.value} outside [0, ${cap}]`);
+    if (badLen) throw rowError(`${f.name}_length`, badLen.row, `length ${badLen.value} outside [0, ${cap}]`);
   });
   const nt = s.task.length;
   s.task.forEach((f, i) => {
     const bad = firstOutside(d.task, nt, i, 1, 0, f.maxIdx);
-    if (bad) throw rowError(where, f.name, bad.row, `id ${bad.value} outside [0, ${f.maxIdx}]`);
+    if (bad) throw rowError(f.name, bad.row, `id ${bad.value} outside [0, ${f.maxIdx}]`);
   });
 }

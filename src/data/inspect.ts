@@ -1,0 +1,82 @@
+/** A dataset's vital statistics: schema, and per part rows, tasks, label rate and seeds per task. */
+import { existsSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { readPart } from './arrow-part.js';
+import { loadDataset, loadPart, PART_EXT } from './dataset.js';
+import type { Part } from './part.js';
+import { schemaToJson } from './schema.js';
+
+export interface Distribution {
+  min: number;
+  median: number;
+  p90: number;
+  max: number;
+}
+
+export interface PartReport {
+  name: string;
+  path: string;
+  rows: number;
+  tasks: number;
+  positives: number;
+  labelRate: number;
+  /** Positives per task (seeds, in a stage-1 part); null for a part without rows. */
+  positivesPerTask: Distribution | null;
+}
+
+export interface InspectReport {
+  path: string;
+  schema: ReturnType<typeof schemaToJson>;
+  parts: PartReport[];
+  /** Task counts of the hot and cold test splits (from their stage-1 parts), when present. */
+  splits: Record<string, number>;
+}
+
+/** Nearest-rank quantile of sorted values: the smallest value with at least q of them at or below. */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  return sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)]!;
+}
+
+export function describePart(name: string, p: Part): PartReport {
+  let positives = 0;
+  for (let i = 0; i < p.nRows; i++) positives += p.label[i]!;
+  const perTask = Float64Array.from(p.tasks, (t) => {
+    let s = 0;
+    for (const r of t.rows) s += p.label[r]!;
+    return s;
+  }).sort();
+  return {
+    name,
+    path: p.path,
+    rows: p.nRows,
+    tasks: p.tasks.length,
+    positives,
+    labelRate: p.nRows > 0 ? positives / p.nRows : NaN,
+    positivesPerTask:
+      perTask.length > 0 ? { min: perTask[0]!, median: quantile(perTask, 0.5), p90: quantile(perTask, 0.9), max: perTask[perTask.length - 1]! } : null,
+  };
+}
+
+/**
+ * Inspect a dataset directory, or one part file (with the schema.json that governs it).
+ * `onPart` reports progress as parts are read.
+ */
+export async function inspectDataset(path: string, onPart?: (done: number, total: number) => void): Promise<InspectReport> {
+  if (existsSync(path) && statSync(path).isFile()) {
+    const p = await loadPart(path);
+    onPart?.(1, 1);
+    return { path, schema: schemaToJson(p.schema), parts: [describePart(basename(path, PART_EXT), p)], splits: {} };
+  }
+  const ds = loadDataset(path);
+  const reports: PartReport[] = [];
+  for (const [i, ref] of ds.parts.entries()) {
+    reports.push(describePart(ref.name, await readPart(ref.path, ds.schema)));
+    onPart?.(i + 1, ds.parts.length);
+  }
+  const splits: Record<string, number> = {};
+  for (const r of reports) {
+    const m = /^test_(.+)_stage1$/.exec(r.name);
+    if (m) splits[m[1]!] = r.tasks;
+  }
+  return { path, schema: schemaToJson(ds.schema), parts: reports, splits };
+}
