@@ -4,6 +4,7 @@ import { loadConfig } from '../../config/config.js';
 import { importPickles, pickleSources, type PickleImportResult } from '../../data/importers/pickle-import.js';
 import { schemaToJson } from '../../data/schema.js';
 import { ConfigError } from '../../util/errors.js';
+import { fmtInt, fmtPct, table } from '../format.js';
 import { progressBar, setProgressQuiet } from '../progress.js';
 
 interface Options {
@@ -49,12 +50,10 @@ export function formatImport(r: PickleImportResult): string {
   const s = schemaToJson(r.schema);
   const group = (fields: { name: string; max_idx: number; width?: number }[]): string =>
     fields.map((f) => `${f.name} ${f.max_idx}${f.width === undefined ? '' : ` [${f.width}]`}`).join(', ') || '-';
+  const rows = r.parts.map((p) => [p.name, fmtInt(p.rows), fmtInt(p.tasks), fmtPct(p.rows ? p.positives / p.rows : Number.NaN), `${p.seconds.toFixed(1)} s`, p.source]);
   return [
-    ...r.parts.map(
-      (p) =>
-        `${p.name}: ${p.rows} rows, ${p.tasks} tasks, ${p.positives} positives (${p.rows ? ((100 * p.positives) / p.rows).toFixed(1) : '0.0'}%) from ${p.source} in ${p.seconds.toFixed(1)} s -> ${p.path}`,
-    ),
-    `schema (name max_idx [width]) in ${r.dir}/schema.json:`,
+    table(['part', 'rows', 'tasks', 'label rate', 'time', 'from'], rows),
+    `wrote ${r.parts.length} part(s) and schema.json to ${r.dir}; fields (name max_idx [width]):`,
     `  user single: ${group(s.user_single)}`,
     `  user multi: ${group(s.user_multi)}`,
     `  task: ${group(s.task)}`,

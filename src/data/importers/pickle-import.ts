@@ -1,17 +1,18 @@
 /**
  * Pickled DataFrames (PaddleRec / official MetaHeac files) into a dataset directory: one
- * Arrow part per pickle plus schema.json. Parts are converted and written one at a time,
- * so peak memory is that of the largest pickle's columns, not of all of them.
+ * Arrow part per pickle plus schema.json. A pickle is decoded whole (its columns stay in
+ * their compact decoded form) and then converted and written one record batch at a time,
+ * so peak memory is about the largest pickle's decoded columns, never a second full copy.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Progress } from '../../cli/progress.js';
 import { DataError } from '../../util/errors.js';
-import { writePart } from '../arrow-part.js';
+import { DEFAULT_BATCH_ROWS, PartWriter } from '../arrow-part.js';
 import { PART_EXT, writeSchema } from '../dataset.js';
-import { indexTasks } from '../part.js';
+import { allocatePart, sliceRows } from '../part-ops.js';
 import type { FieldSpec, Schema } from '../schema.js';
-import { readPicklePart, type PickleImportOptions } from './pickle-part.js';
+import { extraKinds, fillRows, planPickle, type PickleImportOptions, type PicklePlan } from './pickle-part.js';
 
 const PICKLE_EXT = /\.(pkl|pickle)$/i;
 
@@ -98,6 +99,34 @@ function widen(a: Schema, b: Schema): Schema {
   return { userSingle: max(a.userSingle, b.userSingle), userMulti: max(a.userMulti, b.userMulti), task: max(a.task, b.task) };
 }
 
+/** Rows converted and written per step: one Arrow record batch. */
+const CHUNK_ROWS = DEFAULT_BATCH_ROWS;
+
+/** Convert one planned pickle into an Arrow part, a record batch at a time. */
+function writePlan(plan: PicklePlan, path: string, bar: Progress | undefined): { positives: number; tasks: number } {
+  const writer = new PartWriter(path, plan.schema, { extra: extraKinds(plan) });
+  const chunk = allocatePart(plan.schema, Math.min(CHUNK_ROWS, plan.nRows), extraKinds(plan));
+  const aids = new Set<number>();
+  let positives = 0;
+  try {
+    for (let r0 = 0; r0 < plan.nRows; r0 += CHUNK_ROWS) {
+      const rows = sliceRows(plan.schema, chunk, 0, Math.min(CHUNK_ROWS, plan.nRows - r0));
+      fillRows(plan, r0, rows);
+      for (let i = 0; i < rows.nRows; i++) {
+        positives += rows.label[i]!;
+        aids.add(rows.aid[i]!);
+      }
+      writer.append(rows);
+      bar?.update(r0 + rows.nRows);
+    }
+    writer.close();
+  } catch (e) {
+    writer.abort();
+    throw e;
+  }
+  return { positives, tasks: aids.size };
+}
+
 /**
  * Convert pickles into `outDir` (created if needed): `<name>.arrow` per source and one
  * schema.json whose max_idx is the given max_idxs or the largest id over all sources.
@@ -113,37 +142,39 @@ export async function importPickles(sources: PickleSource[], outDir: string, opt
   let schema: Schema | null = null;
   let first = '';
   const parts: ImportedPart[] = [];
-  for (const src of sources) {
-    const t0 = performance.now();
-    const bar = opts.progress?.(`read ${basename(src.path)}`, statSync(src.path).size);
-    let part;
-    try {
-      part = readPicklePart(src.path, { ...opts, onProgress: (b) => bar?.update(b) });
-    } finally {
-      bar?.stop();
+  try {
+    for (const src of sources) {
+      const t0 = performance.now();
+      const readBar = opts.progress?.(`read ${basename(src.path)}`, statSync(src.path).size);
+      let plan: PicklePlan;
+      try {
+        plan = planPickle(src.path, { ...opts, onProgress: (b) => readBar?.update(b) });
+      } finally {
+        readBar?.stop();
+      }
+      if (schema === null) {
+        schema = plan.schema;
+        first = src.path;
+      } else {
+        const want = fieldsSignature(schema);
+        const got = fieldsSignature(plan.schema);
+        if (want !== got) throw new DataError(`${src.path}: its fields differ from ${first}'s: ${got} vs ${want}`);
+        schema = widen(schema, plan.schema);
+      }
+      const path = join(outDir, src.name + PART_EXT);
+      const writeBar = opts.progress?.(`write ${src.name}${PART_EXT}`, plan.nRows);
+      let counts;
+      try {
+        counts = writePlan(plan, path, writeBar);
+      } finally {
+        writeBar?.stop();
+      }
+      parts.push({ name: src.name, source: src.path, path, rows: plan.nRows, ...counts, seconds: (performance.now() - t0) / 1000 });
     }
-    if (schema === null) {
-      schema = part.schema;
-      first = src.path;
-    } else {
-      const want = fieldsSignature(schema);
-      const got = fieldsSignature(part.schema);
-      if (want !== got) throw new DataError(`${src.path}: its fields differ from ${first}'s: ${got} vs ${want}`);
-      schema = widen(schema, part.schema);
-    }
-    const path = join(outDir, src.name + PART_EXT);
-    await writePart(path, part.schema, part.data);
-    let positives = 0;
-    for (let i = 0; i < part.data.nRows; i++) positives += part.data.label[i]!;
-    parts.push({
-      name: src.name,
-      source: src.path,
-      path,
-      rows: part.data.nRows,
-      tasks: indexTasks(part.data.aid).length,
-      positives,
-      seconds: (performance.now() - t0) / 1000,
-    });
+  } catch (e) {
+    // A half-done import would leave parts without a schema.json that covers them.
+    for (const p of parts) rmSync(p.path, { force: true });
+    throw e;
   }
   writeSchema(outDir, schema!);
   return { dir: outDir, schema: schema!, parts };

@@ -7,6 +7,7 @@
  */
 import { DataError } from '../../util/errors.js';
 import type { PartData } from '../part.js';
+import { allocatePart } from '../part-ops.js';
 import { TENCENT_SCHEMA, multiOffsets, multiStride, type Schema } from '../schema.js';
 import { validatePartData } from '../validate.js';
 import { frameFrom, type Column, type Frame, type ListColumn, type ScalarColumn } from './pickle/frame.js';
@@ -106,39 +107,13 @@ export function layoutOf(frame: Frame, where: string, opts: PickleImportOptions 
   return { layout, columns };
 }
 
-/** A scalar column's value at `row` as an int32 id/label, or a DataError naming the cell. */
+/** A scalar column's value at `row` as an int32 id, or a DataError naming the cell. */
 function intAt(c: ScalarColumn, row: number, where: string): number {
   const v = c.get(row);
   if (!Number.isInteger(v) || v > 2147483647 || v < -2147483648) {
     throw new DataError(`${where}: column "${c.name}" row ${row}: value ${v} is not an int32 id`);
   }
   return v;
-}
-
-function fillMatrix(dst: Int32Array, stride: number, off: number, c: ScalarColumn, n: number, where: string): void {
-  for (let r = 0; r < n; r++) dst[r * stride + off] = intAt(c, r, where);
-}
-
-/** Largest value of each field, in schema groups (-1 for an empty part). */
-function maxFound(d: PartData, layout: PartLayout): number[][] {
-  const colMax = (m: Int32Array, stride: number, off: number, width: number): number => {
-    let best = -1;
-    for (let r = 0; r < d.nRows; r++) for (let j = 0; j < width; j++) best = Math.max(best, m[r * stride + off + j]!);
-    return best;
-  };
-  const ns = layout.userSingle.length;
-  const nt = layout.task.length;
-  const stride = layout.userMulti.reduce((s, m) => s + m.width, 0);
-  let off = 0;
-  return [
-    layout.userSingle.map((_, i) => colMax(d.single, ns, i, 1)),
-    layout.userMulti.map((m) => {
-      const v = colMax(d.multi, stride, off, m.width);
-      off += m.width;
-      return v;
-    }),
-    layout.task.map((_, i) => colMax(d.task, nt, i, 1)),
-  ];
 }
 
 export function schemaOf(layout: PartLayout, maxIdx: number[][]): Schema {
@@ -149,53 +124,91 @@ export function schemaOf(layout: PartLayout, maxIdx: number[][]): Schema {
   };
 }
 
-/** Convert a decoded frame; every id and length is validated (against max_idxs when given). */
-export function frameToPart(frame: Frame, where: string, opts: PickleImportOptions = {}): PickledPart {
-  const { layout, columns } = layoutOf(frame, where, opts);
-  const n = frame.nRows;
-  const scalar = (name: string): ScalarColumn => columns.get(name) as ScalarColumn;
-  const label = new Uint8Array(n);
-  const labelCol = scalar('label');
-  for (let r = 0; r < n; r++) {
-    const v = labelCol.get(r);
-    if (v !== 0 && v !== 1) throw new DataError(`${where}: column "label" row ${r}: label ${v}, expected 0 or 1`);
-    label[r] = v;
-  }
-  const aid = new Int32Array(n);
-  fillMatrix(aid, 1, 0, scalar('aid'), n, where);
-  const ns = layout.userSingle.length;
-  const single = new Int32Array(n * ns);
-  layout.userSingle.forEach((f, i) => fillMatrix(single, ns, i, scalar(f), n, where));
-  const nt = layout.task.length;
-  const task = new Int32Array(n * nt);
-  layout.task.forEach((f, i) => fillMatrix(task, nt, i, scalar(f), n, where));
-  const nm = layout.userMulti.length;
-  const multiLen = new Int32Array(n * nm);
-  layout.userMulti.forEach((m, i) => fillMatrix(multiLen, nm, i, scalar(`${m.name}_length`), n, where));
-  const stub = schemaOf(layout, [layout.userSingle.map(() => 0), layout.userMulti.map(() => 0), layout.task.map(() => 0)]);
-  const stride = multiStride(stub);
-  const offs = multiOffsets(stub);
-  const multi = new Int32Array(n * stride);
-  layout.userMulti.forEach((m, i) => {
-    const c = columns.get(m.name) as ListColumn;
-    for (let r = 0; r < n; r++) c.copyRow(r, multi, r * stride + offs[i]!);
-  });
-  const extra: PartData['extra'] = {};
-  for (const name of layout.extra) {
-    const c = scalar(name);
-    const v = new Float64Array(n);
-    for (let r = 0; r < n; r++) v[r] = c.get(r);
-    extra[name] = v;
-  }
-  const data: PartData = { nRows: n, label, aid, single, multi, multiLen, task, extra };
-  const found = maxFound(data, layout);
-  const schema = schemaOf(layout, opts.maxIdxs ?? found.map((g) => g.map((v) => Math.max(v, 0))));
-  validatePartData(data, schema, where);
-  return { schema, data };
+/** A decoded pickle with its columns' roles and its schema, ready to be read row range by row range. */
+export interface PicklePlan {
+  where: string;
+  nRows: number;
+  layout: PartLayout;
+  columns: Map<string, Column>;
+  schema: Schema;
 }
 
-/** Read a pickled DataFrame file as a dataset part. */
-export function readPicklePart(path: string, opts: PickleImportOptions = {}): PickledPart {
+/** Largest value of a column (0 when it has no rows), for max_idx when none is given. */
+function columnMax(c: Column, n: number): number {
+  let best = 0;
+  if (c.kind === 'scalar') {
+    for (let r = 0; r < n; r++) best = Math.max(best, c.get(r));
+    return best;
+  }
+  const row = new Int32Array(c.width);
+  for (let r = 0; r < n; r++) {
+    c.copyRow(r, row, 0);
+    for (let j = 0; j < c.width; j++) best = Math.max(best, row[j]!);
+  }
+  return best;
+}
+
+/** Decide roles and max_idx for a decoded frame; `where` names the file in errors. */
+export function planFrame(frame: Frame, where: string, opts: PickleImportOptions = {}): PicklePlan {
+  const { layout, columns } = layoutOf(frame, where, opts);
+  const n = frame.nRows;
+  const found = (names: string[]): number[] => names.map((f) => columnMax(columns.get(f)!, n));
+  const maxIdx = opts.maxIdxs ?? [found(layout.userSingle), found(layout.userMulti.map((m) => m.name)), found(layout.task)];
+  return { where, nRows: n, layout, columns, schema: schemaOf(layout, maxIdx) };
+}
+
+/** Unpickle a DataFrame file and plan its conversion. */
+export function planPickle(path: string, opts: PickleImportOptions = {}): PicklePlan {
   const root = unpickleFile(path, { onProgress: opts.onProgress });
-  return frameToPart(frameFrom(root, path), path, opts);
+  return planFrame(frameFrom(root, path), path, opts);
+}
+
+/** Extra columns of a plan's parts: carried as float64 whatever the pickle's dtype. */
+export function extraKinds(plan: PicklePlan): Record<string, 'float64'> {
+  return Object.fromEntries(plan.layout.extra.map((name) => [name, 'float64' as const]));
+}
+
+/**
+ * Fill `dst` (allocated for `dst.nRows` rows of the plan's schema and extras) with rows
+ * [r0, r0 + dst.nRows) of the pickle, then validate them: ids against max_idx, lengths,
+ * labels. Errors name the pickle, the column and the absolute row.
+ */
+export function fillRows(plan: PicklePlan, r0: number, dst: PartData): void {
+  const { layout, columns, where, schema } = plan;
+  const n = dst.nRows;
+  const scalar = (name: string): ScalarColumn => columns.get(name) as ScalarColumn;
+  const labelCol = scalar('label');
+  for (let r = 0; r < n; r++) {
+    const v = labelCol.get(r0 + r);
+    if (v !== 0 && v !== 1) throw new DataError(`${where}: column "label" row ${r0 + r}: label ${v}, expected 0 or 1`);
+    dst.label[r] = v;
+  }
+  const fill = (m: Int32Array, stride: number, off: number, name: string): void => {
+    const c = scalar(name);
+    for (let r = 0; r < n; r++) m[r * stride + off] = intAt(c, r0 + r, where);
+  };
+  fill(dst.aid, 1, 0, 'aid');
+  layout.userSingle.forEach((f, i) => fill(dst.single, layout.userSingle.length, i, f));
+  layout.task.forEach((f, i) => fill(dst.task, layout.task.length, i, f));
+  layout.userMulti.forEach((m, i) => fill(dst.multiLen, layout.userMulti.length, i, `${m.name}_length`));
+  const stride = multiStride(schema);
+  const offs = multiOffsets(schema);
+  layout.userMulti.forEach((m, i) => {
+    const c = columns.get(m.name) as ListColumn;
+    for (let r = 0; r < n; r++) c.copyRow(r0 + r, dst.multi, r * stride + offs[i]!);
+  });
+  for (const name of layout.extra) {
+    const c = scalar(name);
+    const v = dst.extra[name]!;
+    for (let r = 0; r < n; r++) v[r] = c.get(r0 + r);
+  }
+  validatePartData(dst, schema, where, r0);
+}
+
+/** Read a pickled DataFrame file whole, as an in-memory part. */
+export function readPicklePart(path: string, opts: PickleImportOptions = {}): PickledPart {
+  const plan = planPickle(path, opts);
+  const data = allocatePart(plan.schema, plan.nRows, extraKinds(plan));
+  fillRows(plan, 0, data);
+  return { schema: plan.schema, data };
 }
