@@ -12,3 +12,7 @@ export * from './eval/metrics.js';
 export { synthesize, DEFAULT_SYNTH_SEED, type SynthOptions, type SynthSummary } from './data/synth.js';
 export { PRESETS, PRESET_NAMES, type SynthPreset } from './data/synth-presets.js';
 export { inspectDataset, type InspectReport, type PartReport } from './data/inspect.js';
+export { readPicklePart, planPickle, fillRows, type PickleImportOptions, type PickledPart, type PicklePlan } from './data/importers/pickle-part.js';
+export { importPickles, pickleSources, picklePartName, listPickles, type PickleSource, type PickleImportResult, type ImportedPart, type ImportOptions } from './data/importers/pickle-import.js';
+export { ensureArrowFromPaddleDir, paddleCacheDir } from './data/importers/paddle-cache.js';
+export { unpickleFile } from './data/importers/pickle/unpickler.js';

@@ -18,7 +18,7 @@ export interface PickleImportOptions {
   maxIdxs?: number[][];
   /** Task (ad) field names; default: the Tencent ad fields present. */
   taskFields?: string[];
-  /** Columns to ignore. */
+  /** Columns to ignore (a list column's `<name>_length` goes with it). */
   exclude?: string[];
   /** Numeric columns carried as extras (Float64) rather than fields; default ['p_true']. */
   extraColumns?: string[];
@@ -58,7 +58,8 @@ export function layoutOf(frame: Frame, where: string, opts: PickleImportOptions 
   };
   missing(opts.exclude, 'the exclude list');
   missing(opts.taskFields, 'the task field list');
-  const excluded = new Set(opts.exclude ?? []);
+  // Excluding a list column drops its length column with it.
+  const excluded = new Set((opts.exclude ?? []).flatMap((c) => [c, `${c}_length`]));
   const extras = new Set(opts.extraColumns ?? ['p_true']);
   const columns = new Map<string, Column>();
   for (const n of names) if (!excluded.has(n)) columns.set(n, frame.column(n));
