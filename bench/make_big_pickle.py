@@ -3,7 +3,7 @@ multi-valued cell, protocol 4 as PaddleRec's files), for measuring `metaheac imp
 time and peak memory per GB. Needs python3 + pandas (Debian: apt-get install python3-pandas);
 the project itself never does.
 
-    python3 bench/make_big_pickle.py ROWS OUT.pkl
+    python3 bench/make_big_pickle.py ROWS OUT.pkl [PROTOCOL]
 """
 import sys
 
@@ -16,7 +16,7 @@ MULTI = {'interest1': (124, 10), 'interest2': (82, 10), 'interest3': (12, 10), '
 TASK = {'advertiserId': 78, 'campaignId': 137, 'creativeSize': 14, 'adCategoryId': 39, 'productId': 32, 'productType': 3}
 
 
-def main(rows, out):
+def main(rows, out, protocol=4):
     rng = np.random.default_rng(2021)
     cols = {'label': rng.integers(0, 2, rows), 'aid': rng.integers(0, 200, rows)}
     for name, m in SINGLE.items():
@@ -32,8 +32,8 @@ def main(rows, out):
     cols.update(lengths)
     for name, m in TASK.items():
         cols[name] = rng.integers(0, m + 1, rows)
-    pd.DataFrame(cols).to_pickle(out, protocol=4)
+    pd.DataFrame(cols).to_pickle(out, protocol=protocol)
 
 
 if __name__ == '__main__':
-    main(int(sys.argv[1]), sys.argv[2])
+    main(int(sys.argv[1]), sys.argv[2], *map(int, sys.argv[3:]))

@@ -95,6 +95,7 @@ export function layoutOf(frame: Frame, where: string, opts: PickleImportOptions 
   };
   if (layout.userSingle.length + layout.userMulti.length === 0) throw new DataError(`${where}: no user field columns besides label and aid`);
   if (opts.maxIdxs) {
+    if (opts.maxIdxs.length !== 3) throw new DataError(`max_idxs must have 3 groups (user single, user multi, task), found ${opts.maxIdxs.length}`);
     const groups = [layout.userSingle, layout.userMulti.map((m) => m.name), layout.task];
     opts.maxIdxs.forEach((g, i) => {
       if (g.length !== groups[i]!.length) {

@@ -14,8 +14,6 @@ import { isSlice, typeName } from './values.js';
 export interface ScalarColumn {
   kind: 'scalar';
   name: string;
-  /** Values may be fractional (a float dtype): ids must then be checked for integrality. */
-  float: boolean;
   get(row: number): number;
 }
 
@@ -115,7 +113,9 @@ function packedColumn(name: string, pack: CellPack, values: NdArray, j: number, 
 function cellIds(cell: unknown, at: () => string): number[] {
   let values: unknown[];
   if (cell instanceof NdArray) {
-    if (!cell.dtype?.isNumeric || cell.shape.length !== 1) throw new DataError(`${at()}: a cell of ${cell.dtype?.unsupported ?? `${cell.shape.length}-D array`}`);
+    if (!cell.dtype?.isNumeric || cell.shape.length !== 1) {
+      throw new DataError(`${at()}: a cell that is not a 1-D numeric array (dtype ${cell.dtype?.code}, shape (${cell.shape.join(', ')}))`);
+    }
     const read = elementReader(cell.dtype, cell.data!);
     values = Array.from({ length: cell.size }, (_, i) => read(i));
   } else if (cell instanceof PyList) values = cell.toArray();
@@ -138,7 +138,6 @@ function genericObjectColumn(name: string, items: unknown[], pos: (i: number) =>
     return {
       kind: 'scalar',
       name,
-      float: true,
       get(i) {
         const v = items[pos(i)];
         if (typeof v === 'number') return v;
@@ -172,7 +171,7 @@ function columnOf(name: string, slot: Slot, n: number, where: string, layouts: M
   if (dtype.kind !== 'O') {
     if (dtype.unsupported) throw new DataError(`${where}: column "${name}" has ${dtype.unsupported}; only numeric and object columns can be imported (exclude the column to skip it)`);
     const read = elementReader(dtype, values.data!);
-    return { kind: 'scalar', name, float: dtype.kind === 'f', get: (i) => read(pos(i)) };
+    return { kind: 'scalar', name, get: (i) => read(pos(i)) };
   }
   const objects = values.objects!;
   const pack = objects instanceof PyList ? objects.cells : null;

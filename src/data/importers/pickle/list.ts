@@ -17,11 +17,7 @@ export class PyList {
   private items: unknown[] = [];
   private pack: CellPack | null = null;
 
-  constructor(private readonly observer: PackObserver | null = null) {}
-
-  get length(): number {
-    return this.pack ? this.pack.count : this.items.length;
-  }
+  constructor(private readonly observer: PackObserver) {}
 
   /** The packed cells, or null when the list holds plain items. */
   get cells(): CellPack | null {
@@ -31,11 +27,11 @@ export class PyList {
   push(x: unknown): void {
     if (this.pack) {
       if (x instanceof NdArray && this.pack.tryPush(x)) {
-        this.observer?.packed(x, this.pack);
+        this.observer.packed(x, this.pack);
         return;
       }
       this.unpack();
-    } else if (this.items.length === 0 && this.observer && x instanceof NdArray) {
+    } else if (this.items.length === 0 && x instanceof NdArray) {
       const pack = new CellPack();
       if (pack.tryPush(x)) {
         this.pack = pack;

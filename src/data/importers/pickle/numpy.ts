@@ -60,10 +60,6 @@ export class DType implements Buildable {
   get isInteger(): boolean {
     return this.isNumeric && this.kind !== 'f';
   }
-
-  describe(): string {
-    return `${KIND_NAMES[this.kind] ?? this.kind}${this.kind === 'b' ? '' : this.itemsize * 8}`;
-  }
 }
 
 export class NdArray implements Buildable {

@@ -59,15 +59,19 @@ const COMPRESSED: [number[], string][] = [
   [[0x28, 0xb5, 0x2f, 0xfd], 'zstd'],
 ];
 
+/** Protocol 2 spells raw data as latin-1 text; names and codes are shorter than this. */
+const DATA_TEXT = 32;
+
 /**
  * Whether a memo slot filled while cells were being appended may be released once they are
- * packed: the packed arrays themselves and the tuples and byte strings that built them
- * (shape, state and argument tuples, raw data). numpy creates those afresh for every array,
- * so the pickle never refers back to them; if a hand-made pickle did, the read of the
- * released slot fails with a clear error rather than returning something wrong.
+ * packed: the packed arrays themselves and the tuples, byte strings and data text that
+ * built them (shape, state and argument tuples, raw data). numpy creates those afresh for
+ * every array, so the pickle never refers back to them; if a hand-made pickle did, the read
+ * of the released slot fails with a clear error rather than returning something wrong.
  */
 function releasable(v: unknown): boolean {
-  return v instanceof NdArray ? v.packed : Array.isArray(v) || v instanceof Uint8Array;
+  if (v instanceof NdArray) return v.packed;
+  return Array.isArray(v) || v instanceof Uint8Array || (typeof v === 'string' && v.length >= DATA_TEXT);
 }
 
 class Machine implements PackObserver {
