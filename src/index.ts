@@ -22,3 +22,7 @@ export type { MultiVocabBasis } from './raw/users.js';
 export { PythonRandom } from './util/pyrandom.js';
 export { Engine, type EngineOptions } from './kernels/engine.js';
 export { refGemm, refBiasReluForward, refReluBackward, refColSum } from './kernels/reference.js';
+export { readPicklePart, planPickle, fillRows, type PickleImportOptions, type PickledPart, type PicklePlan } from './data/importers/pickle-part.js';
+export { importPickles, pickleSources, picklePartName, listPickles, type PickleSource, type PickleImportResult, type ImportedPart, type ImportOptions } from './data/importers/pickle-import.js';
+export { ensureArrowFromPaddleDir, paddleCacheDir } from './data/importers/paddle-cache.js';
+export { unpickleFile } from './data/importers/pickle/unpickler.js';

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { register as demo } from './demo.js';
 import { register as generateRaw } from './generate-raw.js';
+import { register as importPkl } from './import-pkl.js';
 import { register as infer } from './infer.js';
 import { register as inspect } from './inspect.js';
 import { register as predict } from './predict.js';
@@ -11,4 +12,4 @@ import { register as train } from './train.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, train, infer, predict, synth, inspect, prepare, generateRaw];
+export const commands: Register[] = [demo, train, infer, predict, synth, inspect, prepare, importPkl, generateRaw];
