@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { LoadedConfig } from '../config/config.js';
 import { findTestSplits, loadPart } from '../data/dataset.js';
+import { resolveDataPath } from '../data/resolve.js';
 import { ConfigError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Ops } from '../model/ops.js';
@@ -33,7 +34,8 @@ export async function runInfer(cfg: LoadedConfig, ops: Ops, log: (line: string) 
   if (!r.test_data_dir) throw new ConfigError(`${cfg.source}: runner.test_data_dir is not set`);
   if (r.infer_end_epoch <= r.infer_start_epoch) throw new ConfigError(`${cfg.source}: runner.infer_end_epoch (${r.infer_end_epoch}) must be above infer_start_epoch (${r.infer_start_epoch})`);
   const dirs = Array.isArray(r.test_data_dir) ? r.test_data_dir : [r.test_data_dir];
-  const splits = dirs.flatMap((d) => findTestSplits(d));
+  const splits = [];
+  for (const d of dirs) splits.push(...findTestSplits(await resolveDataPath(d, cfg, log)));
   const loadDir = r.infer_load_path ?? r.model_save_path;
   const out: InferResult[] = [];
   const parts = [];

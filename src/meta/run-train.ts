@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
 import { findTrainPart, loadPart } from '../data/dataset.js';
+import { resolveDataPath } from '../data/resolve.js';
 import { ConfigError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { progressBar } from '../cli/progress.js';
@@ -45,7 +46,7 @@ export async function runTrain(cfg: LoadedConfig, ops: Ops, log: (line: string) 
   const hp = cfg.hyper_parameters;
   if (!r.train_data_dir) throw new ConfigError(`${cfg.source}: runner.train_data_dir is not set`);
   if (hp.meta_order === 'second') throw new ConfigError(`${cfg.source}: hyper_parameters.meta_order "second" is not implemented yet; use "first"`);
-  const path = findTrainPart(r.train_data_dir);
+  const path = findTrainPart(await resolveDataPath(r.train_data_dir, cfg, log));
   log(`loading ${path}`);
   const part = await loadPart(path);
   const L = layoutFor(cfg, schemaFor(cfg, part.schema, path));
