@@ -14,11 +14,19 @@ export const DONE = 1;
 /** 0, or 1 after a job threw in the worker (its error is printed on stderr). */
 export const STATUS = 2;
 export const OP = 3;
-/** Start of the job's arguments: the wasm gemm's parameters in order. */
+/** Start of the job's arguments: the wasm function's parameters in order. */
 export const ARGS = 4;
 
+/** Run wasm gemm on a fixed part of C (13 arguments, transA ... scratch). */
 export const OP_GEMM = 1;
-export const OP_QUIT = 2;
+/** Run wasm gemmRows, claiming row chunks from the shared counter (15 arguments: gemm's, counter, chunkRows). */
+export const OP_GEMM_ROWS = 2;
+export const OP_QUIT = 3;
 
-/** Number of gemm arguments in a job (transA ... scratch). */
-export const GEMM_ARGC = 13;
+export const MAX_ARGC = 15;
+
+/**
+ * The row-chunk counter of OP_GEMM_ROWS, as an int32 index into the control block: slot 0
+ * belongs to the main thread, which never waits on it.
+ */
+export const COUNTER = 0;

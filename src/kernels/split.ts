@@ -54,3 +54,11 @@ export function splitOutput(M: number, N: number, K: number, threads: number): P
   }
   return ranges(N, TILE_COLS, want).map(([n0, n1]) => ({ m0: 0, m1: M, n0, n1 }));
 }
+
+/** Row chunks a row-split gemm is cut into, per thread: enough to even out a slowed thread. */
+const CHUNKS_PER_THREAD = 8;
+
+/** Rows per chunk of a row-split gemm over `threads` threads: a multiple of TILE_ROWS. */
+export function rowChunk(M: number, threads: number): number {
+  return Math.max(TILE_ROWS, Math.ceil(M / (threads * CHUNKS_PER_THREAD) / TILE_ROWS) * TILE_ROWS);
+}

@@ -1,3 +1,3 @@
 // The wasm kernels' exports. Memory is imported (shared); the engine owns all addresses.
-export { gemm, gemmScratchBytes } from './gemm';
+export { gemm, gemmRows, gemmRowsFits, gemmScratchBytes } from './gemm';
 export { biasReluForward, reluBackward, colSum } from './elementwise';
