@@ -30,3 +30,25 @@ export const MAX_ARGC = 15;
  * belongs to the main thread, which never waits on it.
  */
 export const COUNTER = 0;
+
+/**
+ * How long a thread polls before it sleeps in Atomics.wait, in ms. Waking a sleeping thread
+ * takes 10-50 us on a VM, which is the whole cost of a small gemm; polling briefly keeps
+ * back-to-back gemms (and a worker's last chunk) off that path. Longer polls backfire when
+ * the cores are shared with other processes: a polling thread can hold the very core the
+ * thread it waits for needs (measured on the 2-core dev VM: 0.1 ms made 1024x64x64 slower
+ * under load, 0.03-0.05 ms helped both idle and loaded).
+ */
+export const SPIN_MS = 0.05;
+
+/** Waits until index `at` of `ctrl` no longer holds `old`: polls for SPIN_MS, then sleeps. */
+export function waitChange(ctrl: Int32Array, at: number, old: number): number {
+  const until = performance.now() + SPIN_MS;
+  let v = Atomics.load(ctrl, at);
+  while (v === old && performance.now() < until) v = Atomics.load(ctrl, at);
+  while (v === old) {
+    Atomics.wait(ctrl, at, old);
+    v = Atomics.load(ctrl, at);
+  }
+  return v;
+}

@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
 import {
-  ARGS, COUNTER, DONE, MAX_ARGC, OP, OP_GEMM, OP_GEMM_ROWS, OP_QUIT, SEQ, SLOT_BYTES, SLOT_INTS, STATUS,
+  ARGS, COUNTER, DONE, MAX_ARGC, OP, OP_GEMM, OP_GEMM_ROWS, OP_QUIT, SEQ, SLOT_BYTES, SLOT_INTS, STATUS, waitChange,
 } from './control.js';
 import { rowChunk, splitOutput, type Part } from './split.js';
 import { instantiate, kernelModule, type KernelExports } from './wasm.js';
@@ -325,11 +325,8 @@ export class Engine {
   private await(t: number): void {
     const at = t * SLOT_INTS + DONE;
     const seq = this.seqs[t]!;
-    for (;;) {
-      const done = Atomics.load(this.ctrl, at);
-      if (done === seq) break;
-      Atomics.wait(this.ctrl, at, done);
-    }
+    // DONE only ever moves to the job just posted.
+    for (let done = Atomics.load(this.ctrl, at); done !== seq; ) done = waitChange(this.ctrl, at, done);
     if (Atomics.exchange(this.ctrl, t * SLOT_INTS + STATUS, 0) !== 0) {
       throw new Error(`kernel worker ${t} failed (its error is printed above)`);
     }

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { instantiate } from './wasm.js';
-import { ARGS, DONE, OP, OP_GEMM, OP_GEMM_ROWS, OP_QUIT, SEQ, SLOT_INTS, STATUS } from './control.js';
+import { ARGS, DONE, OP, waitChange, OP_GEMM, OP_GEMM_ROWS, OP_QUIT, SEQ, SLOT_INTS, STATUS } from './control.js';
 
 interface WorkerInit {
   module: WebAssembly.Module;
@@ -23,9 +23,7 @@ let seen = Atomics.load(slot, SEQ);
 parentPort!.postMessage('ready');
 
 for (;;) {
-  Atomics.wait(slot, SEQ, seen);
-  const seq = Atomics.load(slot, SEQ);
-  if (seq === seen) continue;
+  const seq = waitChange(slot, SEQ, seen);
   seen = seq;
   const op = slot[OP];
   if (op === OP_GEMM || op === OP_GEMM_ROWS) {
