@@ -124,6 +124,8 @@ export class Engine {
     const workers = await Promise.all(
       Array.from({ length: threads - 1 }, (_, i) => startWorker(module, memory, ctrlOffset + (i + 1) * SLOT_BYTES)),
     );
+    // Touch the scratch pages now, so the first real gemm does not pay for faulting them in.
+    new Uint8Array(memory.buffer, scratchBase, heapBase - scratchBase).fill(0);
     const engine = new Engine(threads, memory, k, ctrlOffset, scratch, heapBase, workers);
     engine.warmUp();
     return engine;
@@ -340,17 +342,16 @@ export class Engine {
   private warmUp(): void {
     const mark = this.mark();
     const n = WARM_DIM;
-    const m = n * this.threads;
+    const m = n * Math.max(this.threads, 4);
     const A = this.allocF32(m * n);
     const B = this.allocF32(n * n);
     const C = this.allocF32(m * n);
     for (let i = 0; i < A.length; i++) A[i] = ((i * 7) % 13) - 6;
     for (let i = 0; i < B.length; i++) B[i] = ((i * 5) % 11) - 5;
     // Row parts take the chunk-queue path, column parts the fixed-part path: warm both.
-    const byRows: Part[] = Array.from({ length: this.threads }, (_, t) => ({ m0: t * n, m1: (t + 1) * n, n0: 0, n1: n }));
-    const byCols: Part[] = Array.from({ length: this.threads }, (_, t) => ({
-      m0: 0, m1: m, n0: Math.floor((t * n) / this.threads), n1: Math.floor(((t + 1) * n) / this.threads),
-    }));
+    const cut = (len: number, t: number): number => Math.floor((t * len) / this.threads);
+    const byRows: Part[] = Array.from({ length: this.threads }, (_, t) => ({ m0: cut(m, t), m1: cut(m, t + 1), n0: 0, n1: n }));
+    const byCols: Part[] = Array.from({ length: this.threads }, (_, t) => ({ m0: 0, m1: m, n0: cut(n, t), n1: cut(n, t + 1) }));
     for (let r = 0; r < WARM_REPS; r++) {
       for (const [ta, tb] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
         // Square blocks: every stored layout of A is m x n or n x m; lda picks which.
