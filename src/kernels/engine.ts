@@ -108,7 +108,12 @@ export class Engine {
     }
     const bytes = memoryMiB * 1024 * 1024;
     const module = kernelModule();
-    const memory = new WebAssembly.Memory({ initial: bytes / PAGE_BYTES, maximum: bytes / PAGE_BYTES, shared: true });
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: bytes / PAGE_BYTES, maximum: bytes / PAGE_BYTES, shared: true });
+    } catch (e) {
+      throw new UserError(`engine could not reserve ${memoryMiB} MiB of shared memory (${(e as Error).message}); lower memoryMiB`);
+    }
     const k = instantiate(module, memory);
 
     const ctrlOffset = RUNTIME_BYTES;
@@ -121,9 +126,15 @@ export class Engine {
         `engine memory exhausted: ${threads} threads need ${heapBase} bytes of scratch, ${bytes} reserved; raise memoryMiB`,
       );
     }
-    const workers = await Promise.all(
+    const started = await Promise.allSettled(
       Array.from({ length: threads - 1 }, (_, i) => startWorker(module, memory, ctrlOffset + (i + 1) * SLOT_BYTES)),
     );
+    const failed = started.find((r) => r.status === 'rejected');
+    const workers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (failed) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw failed.reason;
+    }
     // Touch the scratch pages now, so the first real gemm does not pay for faulting them in.
     new Uint8Array(memory.buffer, scratchBase, heapBase - scratchBase).fill(0);
     const engine = new Engine(threads, memory, k, ctrlOffset, scratch, heapBase, workers);

@@ -12,7 +12,7 @@ export interface Part {
   n1: number;
 }
 
-/** The micro-tile of the wasm kernel: splits fall on multiples of these. */
+/** The micro-tile of the wasm kernel (MR x NR in assembly/gemm.ts): splits fall on multiples of these. */
 export const TILE_ROWS = 4;
 export const TILE_COLS = 8;
 

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { instantiate } from './wasm.js';
-import { ARGS, DONE, OP, waitChange, OP_GEMM, OP_GEMM_ROWS, OP_QUIT, SEQ, SLOT_INTS, STATUS } from './control.js';
+import { ARGS, DONE, OP, OP_GEMM, OP_GEMM_ROWS, OP_QUIT, SEQ, SLOT_INTS, STATUS, waitChange } from './control.js';
 
 interface WorkerInit {
   module: WebAssembly.Module;
