@@ -1,6 +1,11 @@
-// Single-thread SGEMM, C = beta*C + op(A) op(B), row-major, BLIS-style:
-// blocks of op(A) and op(B) are packed into contiguous micro-panels (zero-padded at
-// the edges), and an MR x NR register-tiled micro-kernel runs over them.
+// SGEMM, C = beta*C + op(A) op(B), row-major, BLIS-style: blocks of op(A) and op(B) are
+// packed into contiguous micro-panels (zero-padded at the edges), and an MR x NR
+// register-tiled micro-kernel runs over them. `gemm` computes one fixed part of C;
+// `gemmRows` lets several threads share C by claiming row chunks.
+//
+// 4x8 is the tile V8 compiles best (8 accumulators + 2 B vectors + 1 broadcast fit the 16
+// xmm registers without spills): about 40 GFLOP/s on one Zen 5 core, where 6x8 (15
+// registers) and a k loop unrolled by 2 both measured about 30% slower.
 //
 // Determinism: every element of C is computed by the same sequence of f32 operations
 // wherever it falls in a tile and however the caller splits C among threads: an
