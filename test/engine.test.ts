@@ -29,14 +29,16 @@ test('alloc: 64-byte aligned, zeroed, stack-style release', async () => {
 });
 
 test('alloc: exhaustion is a clear user error', async () => {
-  const e = await Engine.create({ threads: 1, memoryMiB: 4 });
+  const e = await Engine.create({ threads: 1, memoryMiB: 8 });
+  e.allocF32(3);
   const free = e.freeBytes;
-  assert.throws(() => e.allocF32(1 << 20), (err: Error) => {
+  assert.throws(() => e.allocF32(1 << 21), (err: Error) => {
     assert.ok(err instanceof UserError);
-    assert.match(err.message, /^engine memory exhausted: asked 4194304 bytes, \d+ free; raise memoryMiB$/);
-    assert.ok(err.message.includes(`${free} free`) || free % 64 !== 0);
+    assert.equal(err.message, `engine memory exhausted: asked 8388608 bytes, ${free} free; raise memoryMiB`);
     return true;
   });
+  assert.equal(e.allocF32(free / 4).length, free / 4, 'exactly what is free still fits');
+  assert.throws(() => e.allocF32(1), /asked 4 bytes, 0 free/);
   assert.throws(() => e.allocF32(-1), /element count must be a non-negative integer/);
   await e.close();
 });
@@ -45,7 +47,7 @@ test('create: validates options and defaults threads to the core count', async (
   await assert.rejects(Engine.create({ threads: -1 }), /threads must be an integer from 1 to 256/);
   await assert.rejects(Engine.create({ memoryMiB: 5000 }), /memoryMiB must be an integer from 1 to 4096, got 5000/);
   await assert.rejects(Engine.create({ threads: 64, memoryMiB: 16 }), /engine memory exhausted: 64 threads need \d+ bytes of scratch/);
-  const e = await Engine.create({ threads: 0, memoryMiB: 16 });
+  const e = await Engine.create({ threads: 0, memoryMiB: 8 + 8 * availableParallelism() });
   assert.equal(e.threads, availableParallelism());
   await e.close();
 });

@@ -211,9 +211,10 @@ test('gemm: the three MLP forms on 64x64 expert blocks addressed through lda/ldb
   e2.release(m);
 });
 
-test('gemm: bit-identical for 1, 2 and 3 threads, row and column splits', () => {
+test('gemm: bit-identical for 1, 2 and 3 threads, row chunks, row parts and column parts', () => {
   const shapes: [boolean, boolean, number, number, number][] = [
-    [false, true, 1024, 64, 448], // forward, rows split
+    [false, true, 1024, 64, 448], // forward, rows split into a chunk queue
+    [false, false, 16, 1100, 1000], // op(B) too big for the queue: fixed row parts
     [false, false, 515, 70, 129], // dX, uneven rows
     [true, false, 64, 448, 1024], // dW
     [true, true, 3, 2050, 1100], // too few rows: columns split

@@ -14,11 +14,41 @@ export const DONE = 1;
 /** 0, or 1 after a job threw in the worker (its error is printed on stderr). */
 export const STATUS = 2;
 export const OP = 3;
-/** Start of the job's arguments: the wasm gemm's parameters in order. */
+/** Start of the job's arguments: the wasm function's parameters in order. */
 export const ARGS = 4;
 
+/** Run wasm gemm on a fixed part of C (13 arguments, transA ... scratch). */
 export const OP_GEMM = 1;
-export const OP_QUIT = 2;
+/** Run wasm gemmRows, claiming row chunks from the shared counter (15 arguments: gemm's, counter, chunkRows). */
+export const OP_GEMM_ROWS = 2;
+export const OP_QUIT = 3;
 
-/** Number of gemm arguments in a job (transA ... scratch). */
-export const GEMM_ARGC = 13;
+export const MAX_ARGC = 15;
+
+/**
+ * The row-chunk counter of OP_GEMM_ROWS, as an int32 index into the control block: slot 0
+ * belongs to the main thread, which never waits on it.
+ */
+export const COUNTER = 0;
+
+/**
+ * How long a thread polls before it sleeps in Atomics.wait, in ms. Waking a sleeping thread
+ * takes 10-50 us on a VM, which is the whole cost of a small gemm; polling briefly keeps
+ * back-to-back gemms (and a worker's last chunk) off that path. Longer polls backfire when
+ * the cores are shared with other processes: a polling thread can hold the very core the
+ * thread it waits for needs (measured on the 2-core dev VM: 0.1 ms made 1024x64x64 slower
+ * under load, 0.03-0.05 ms helped both idle and loaded).
+ */
+export const SPIN_MS = 0.05;
+
+/** Waits until index `at` of `ctrl` no longer holds `old`: polls for SPIN_MS, then sleeps. */
+export function waitChange(ctrl: Int32Array, at: number, old: number): number {
+  const until = performance.now() + SPIN_MS;
+  let v = Atomics.load(ctrl, at);
+  while (v === old && performance.now() < until) v = Atomics.load(ctrl, at);
+  while (v === old) {
+    Atomics.wait(ctrl, at, old);
+    v = Atomics.load(ctrl, at);
+  }
+  return v;
+}

@@ -10,8 +10,10 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
-import { ARGS, DONE, GEMM_ARGC, OP, OP_GEMM, OP_QUIT, SEQ, SLOT_BYTES, SLOT_INTS, STATUS } from './control.js';
-import { splitOutput, type Part } from './split.js';
+import {
+  ARGS, COUNTER, DONE, MAX_ARGC, OP, OP_GEMM, OP_GEMM_ROWS, OP_QUIT, SEQ, SLOT_BYTES, SLOT_INTS, STATUS, waitChange,
+} from './control.js';
+import { rowChunk, splitOutput, type Part } from './split.js';
 import { instantiate, kernelModule, type KernelExports } from './wasm.js';
 
 export interface EngineOptions {
@@ -108,7 +110,12 @@ export class Engine {
     }
     const bytes = memoryMiB * 1024 * 1024;
     const module = kernelModule();
-    const memory = new WebAssembly.Memory({ initial: bytes / PAGE_BYTES, maximum: bytes / PAGE_BYTES, shared: true });
+    let memory: WebAssembly.Memory;
+    try {
+      memory = new WebAssembly.Memory({ initial: bytes / PAGE_BYTES, maximum: bytes / PAGE_BYTES, shared: true });
+    } catch (e) {
+      throw new UserError(`engine could not reserve ${memoryMiB} MiB of shared memory (${(e as Error).message}); lower memoryMiB`);
+    }
     const k = instantiate(module, memory);
 
     const ctrlOffset = RUNTIME_BYTES;
@@ -121,17 +128,25 @@ export class Engine {
         `engine memory exhausted: ${threads} threads need ${heapBase} bytes of scratch, ${bytes} reserved; raise memoryMiB`,
       );
     }
-    const workers = await Promise.all(
+    const started = await Promise.allSettled(
       Array.from({ length: threads - 1 }, (_, i) => startWorker(module, memory, ctrlOffset + (i + 1) * SLOT_BYTES)),
     );
+    const failed = started.find((r) => r.status === 'rejected');
+    const workers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    if (failed) {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw failed.reason;
+    }
+    // Touch the scratch pages now, so the first real gemm does not pay for faulting them in.
+    new Uint8Array(memory.buffer, scratchBase, heapBase - scratchBase).fill(0);
     const engine = new Engine(threads, memory, k, ctrlOffset, scratch, heapBase, workers);
     engine.warmUp();
     return engine;
   }
 
-  /** Bytes still free on the heap. */
+  /** Bytes still free on the heap (from the next aligned address). */
   get freeBytes(): number {
-    return this.buffer.byteLength - this.top;
+    return Math.max(0, this.buffer.byteLength - alignUp(this.top));
   }
 
   /** A zeroed Float32Array of n elements in the shared memory, 64-byte aligned; lives until release/reset. */
@@ -287,7 +302,7 @@ export class Engine {
     const at = alignUp(this.top);
     if (at + bytes > this.buffer.byteLength) {
       throw new UserError(
-        `engine memory exhausted: asked ${bytes} bytes, ${Math.max(0, this.buffer.byteLength - at)} free; raise memoryMiB`,
+        `engine memory exhausted: asked ${bytes} bytes, ${this.freeBytes} free; raise memoryMiB`,
       );
     }
     this.top = at + bytes;
@@ -324,13 +339,31 @@ export class Engine {
   }
 
   /**
-   * Runs gemm `args` (wasm parameter order, byte pointers) over the given parts of C:
-   * parts 1.. go to workers, part 0 runs here, then this thread waits for the others.
+   * Runs gemm `args` (wasm parameter order, byte pointers, scratch left 0) over the given
+   * parts of C. Parts 1.. go to workers, part 0 runs here, then this thread waits for the
+   * others. A split by rows becomes a shared queue of row chunks (gemmRows) when op(B)
+   * fits the scratch, so a thread the OS slows down takes fewer chunks.
    */
   private runGemm(parts: Part[], args: number[]): void {
-    const [transA, transB, , , K, a, b, c, beta, lda, ldb, ldc] = args as [
+    const n = parts.length;
+    const [transA, transB, M, N, K, a, b, c, beta, lda, ldb, ldc] = args as [
       number, number, number, number, number, number, number, number, number, number, number, number,
     ];
+    if (n > 1 && parts[0]!.n1 === N && this.k.gemmRowsFits(N, K)) {
+      const job = [transA, transB, M, N, K, a, b, c, beta, lda, ldb, ldc, 0, this.ctrl.byteOffset + COUNTER * 4,
+        rowChunk(M, n)];
+      Atomics.store(this.ctrl, COUNTER, 0);
+      for (let t = 1; t < n; t++) {
+        job[12] = this.scratch[t]!;
+        this.post(t, OP_GEMM_ROWS, job);
+      }
+      try {
+        this.k.gemmRows(transA, transB, M, N, K, a, b, c, beta, lda, ldb, ldc, this.scratch[0]!, job[13]!, job[14]!);
+      } finally {
+        for (let t = 1; t < n; t++) this.await(t);
+      }
+      return;
+    }
     const sub = (p: Part, t: number): number[] => {
       const aOff = transA ? p.m0 * 4 : p.m0 * lda * 4;
       const bOff = transB ? p.n0 * ldb * 4 : p.n0 * 4;
@@ -338,12 +371,12 @@ export class Engine {
       return [transA, transB, p.m1 - p.m0, p.n1 - p.n0, K, a + aOff, b + bOff, c + cOff, beta, lda, ldb, ldc,
         this.scratch[t]!];
     };
-    for (let t = 1; t < parts.length; t++) this.post(t, OP_GEMM, sub(parts[t]!, t));
+    for (let t = 1; t < n; t++) this.post(t, OP_GEMM, sub(parts[t]!, t));
     try {
       const s = sub(parts[0]!, 0);
       this.k.gemm(s[0]!, s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, s[6]!, s[7]!, s[8]!, s[9]!, s[10]!, s[11]!, s[12]!);
     } finally {
-      for (let t = 1; t < parts.length; t++) this.await(t);
+      for (let t = 1; t < n; t++) this.await(t);
     }
   }
 
@@ -352,7 +385,7 @@ export class Engine {
     const ctrl = this.ctrl;
     ctrl[base + OP] = op;
     // Pointers above 2 GiB wrap to negative int32; wasm reads the same bits as u32.
-    for (let i = 0; i < args.length && i < GEMM_ARGC; i++) ctrl[base + ARGS + i] = args[i]! | 0;
+    for (let i = 0; i < args.length && i < MAX_ARGC; i++) ctrl[base + ARGS + i] = args[i]! | 0;
     const seq = (this.seqs[t]! + 1) | 0;
     this.seqs[t] = seq;
     Atomics.store(ctrl, base + SEQ, seq);
@@ -362,11 +395,8 @@ export class Engine {
   private await(t: number): void {
     const at = t * SLOT_INTS + DONE;
     const seq = this.seqs[t]!;
-    for (;;) {
-      const done = Atomics.load(this.ctrl, at);
-      if (done === seq) break;
-      Atomics.wait(this.ctrl, at, done);
-    }
+    // DONE only ever moves to the job just posted.
+    for (let done = Atomics.load(this.ctrl, at); done !== seq; ) done = waitChange(this.ctrl, at, done);
     if (Atomics.exchange(this.ctrl, t * SLOT_INTS + STATUS, 0) !== 0) {
       throw new Error(`kernel worker ${t} failed (its error is printed above)`);
     }
@@ -380,17 +410,22 @@ export class Engine {
   private warmUp(): void {
     const mark = this.mark();
     const n = WARM_DIM;
-    const m = n * this.threads;
+    const m = n * Math.max(this.threads, 4);
     const A = this.allocF32(m * n);
     const B = this.allocF32(n * n);
     const C = this.allocF32(m * n);
     for (let i = 0; i < A.length; i++) A[i] = ((i * 7) % 13) - 6;
     for (let i = 0; i < B.length; i++) B[i] = ((i * 5) % 11) - 5;
-    const parts: Part[] = Array.from({ length: this.threads }, (_, t) => ({ m0: t * n, m1: (t + 1) * n, n0: 0, n1: n }));
+    // Row parts take the chunk-queue path, column parts the fixed-part path: warm both.
+    const cut = (len: number, t: number): number => Math.floor((t * len) / this.threads);
+    const byRows: Part[] = Array.from({ length: this.threads }, (_, t) => ({ m0: cut(m, t), m1: cut(m, t + 1), n0: 0, n1: n }));
+    const byCols: Part[] = Array.from({ length: this.threads }, (_, t) => ({ m0: 0, m1: m, n0: cut(n, t), n1: cut(n, t + 1) }));
     for (let r = 0; r < WARM_REPS; r++) {
       for (const [ta, tb] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
         // Square blocks: every stored layout of A is m x n or n x m; lda picks which.
-        this.runGemm(parts, [ta, tb, m, n, n, A.byteOffset, B.byteOffset, C.byteOffset, r & 1, ta ? m : n, n, n, 0]);
+        const args = [ta, tb, m, n, n, A.byteOffset, B.byteOffset, C.byteOffset, r & 1, ta ? m : n, n, n, 0];
+        this.runGemm(byRows, args);
+        this.runGemm(byCols, args);
       }
       this.biasReluForward(C, B, m, n, true);
       this.reluBackward(A, C, m * n);

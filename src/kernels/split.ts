@@ -12,16 +12,17 @@ export interface Part {
   n1: number;
 }
 
-/** The micro-tile of the wasm kernel: splits fall on multiples of these. */
+/** The micro-tile of the wasm kernel (MR x NR in assembly/gemm.ts): splits fall on multiples of these. */
 export const TILE_ROWS = 4;
 export const TILE_COLS = 8;
 
 /**
- * Below this many multiply-adds per thread, waking a worker (tens of microseconds) costs
- * more than it saves. Measured on a 2-core EPYC: 1024x64x64 (4.2 M) gains about 1.4x from
- * a second thread, 256x64x64 (1 M) nothing.
+ * Below this many multiply-adds per thread (about 25 us of work), handing part of a gemm to
+ * a worker costs more than it saves. Measured on the idle 2-core dev VM (EPYC, 1 vs 2
+ * threads): 128x64x64 39 -> 20 us, 512x64x64 105 -> 68 us; with the cores busy with other
+ * processes a second thread stops paying off below about 1 M per thread.
  */
-export const MIN_MACS_PER_THREAD = 1 << 21;
+export const MIN_MACS_PER_THREAD = 1 << 20;
 
 /** Cut `units` tiles into at most `parts` nearly equal consecutive ranges of `len` elements. */
 function ranges(len: number, tile: number, parts: number): [number, number][] {
@@ -53,4 +54,12 @@ export function splitOutput(M: number, N: number, K: number, threads: number): P
     return ranges(M, TILE_ROWS, want).map(([m0, m1]) => ({ m0, m1, n0: 0, n1: N }));
   }
   return ranges(N, TILE_COLS, want).map(([n0, n1]) => ({ m0: 0, m1: M, n0, n1 }));
+}
+
+/** Row chunks a row-split gemm is cut into, per thread: enough to even out a slowed thread. */
+const CHUNKS_PER_THREAD = 8;
+
+/** Rows per chunk of a row-split gemm over `threads` threads: a multiple of TILE_ROWS. */
+export function rowChunk(M: number, threads: number): number {
+  return Math.max(TILE_ROWS, Math.ceil(M / (threads * CHUNKS_PER_THREAD) / TILE_ROWS) * TILE_ROWS);
 }

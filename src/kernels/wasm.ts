@@ -11,6 +11,12 @@ export interface KernelExports {
     a: number, b: number, c: number, beta: number,
     lda: number, ldb: number, ldc: number, scratch: number,
   ): void;
+  gemmRows(
+    transA: number, transB: number, M: number, N: number, K: number,
+    a: number, b: number, c: number, beta: number,
+    lda: number, ldb: number, ldc: number, scratch: number, counter: number, chunkRows: number,
+  ): void;
+  gemmRowsFits(N: number, K: number): number;
   gemmScratchBytes(): number;
   biasReluForward(y: number, bias: number, rows: number, cols: number, ld: number, relu: number): void;
   reluBackward(dy: number, y: number, n: number): void;

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { instantiate } from './wasm.js';
-import { ARGS, DONE, GEMM_ARGC, OP, OP_GEMM, OP_QUIT, SEQ, SLOT_INTS, STATUS } from './control.js';
+import { ARGS, DONE, OP, OP_GEMM, OP_GEMM_ROWS, OP_QUIT, SEQ, SLOT_INTS, STATUS, waitChange } from './control.js';
 
 interface WorkerInit {
   module: WebAssembly.Module;
@@ -16,23 +16,24 @@ interface WorkerInit {
 const init = workerData as WorkerInit;
 const k = instantiate(init.module, init.memory);
 const slot = new Int32Array(init.memory.buffer, init.slotOffset, SLOT_INTS);
-const args = new Array<number>(GEMM_ARGC);
+const arg = (i: number): number => slot[ARGS + i]!;
 
 // Read before announcing readiness: a job posted right after 'ready' must look new.
 let seen = Atomics.load(slot, SEQ);
 parentPort!.postMessage('ready');
 
 for (;;) {
-  Atomics.wait(slot, SEQ, seen);
-  const seq = Atomics.load(slot, SEQ);
-  if (seq === seen) continue;
+  const seq = waitChange(slot, SEQ, seen);
   seen = seq;
   const op = slot[OP];
-  if (op === OP_GEMM) {
-    for (let i = 0; i < GEMM_ARGC; i++) args[i] = slot[ARGS + i]!;
+  if (op === OP_GEMM || op === OP_GEMM_ROWS) {
     try {
-      k.gemm(args[0]!, args[1]!, args[2]!, args[3]!, args[4]!, args[5]!, args[6]!, args[7]!,
-        args[8]!, args[9]!, args[10]!, args[11]!, args[12]!);
+      if (op === OP_GEMM) {
+        k.gemm(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), arg(10), arg(11), arg(12));
+      } else {
+        k.gemmRows(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), arg(10), arg(11),
+          arg(12), arg(13), arg(14));
+      }
     } catch (e) {
       console.error('metaheac kernel worker:', e);
       Atomics.store(slot, STATUS, 1);

@@ -1,5 +1,5 @@
 // The wasm kernels' exports. Memory is imported (shared); the engine owns all addresses.
-export { gemm, gemmScratchBytes } from './gemm';
+export { gemm, gemmRows, gemmRowsFits, gemmScratchBytes } from './gemm';
 export { biasReluForward, reluBackward, colSum } from './elementwise';
 export { poolRows, scatterRows } from './embedding';
 export { gatherRows, adamRows } from './rows';
