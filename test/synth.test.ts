@@ -39,7 +39,7 @@ function positivesByTask(p: Part): Map<number, number> {
 test('planted structure: oracle well above chance, hot/cold split by positives, realistic fields', async (t) => {
   const dir = tempDir(t);
   const s = await synthesize({ out: dir, preset: 'demo', scale: 0.1, seed: 11 });
-  assert.equal(s.coldThreshold, 3); // demo's 25 at scale 1, times 0.1, rounded
+  assert.equal(s.coldThreshold, 4); // demo's 40 at scale 1, times 0.1
   for (const k of ['hot', 'cold'] as const) {
     assert.ok(s.oracle[k].auc > 0.75, `${k} oracle AUC ${s.oracle[k].auc}`);
     assert.ok(s.oracle[k].gauc > 0.7, `${k} oracle GAUC ${s.oracle[k].gauc}`);

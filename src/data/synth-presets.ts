@@ -20,6 +20,11 @@ export interface SynthPreset {
   stage1Rows: number;
   /** Stage-2 rows per stage-1 row of a test campaign. */
   stage2Ratio: number;
+  /**
+   * Fewest stage-2 rows of a test campaign at scale 1: a look-alike candidate pool is large
+   * even when the seed set is small, and a cold campaign's AUC needs enough candidates.
+   */
+  minStage2: number;
   /** Cold = at most this many positives over stage 1 + stage 2, at scale 1. */
   coldThreshold: number;
   defaultScale: number;
@@ -61,6 +66,7 @@ export const PRESETS: Record<string, SynthPreset> = {
     categories: 4,
     stage1Rows: 3000,
     stage2Ratio: 0.4,
+    minStage2: 0,
     coldThreshold: 4,
     defaultScale: 1,
     lengths: [TENCENT_LENGTHS[0]!, TENCENT_LENGTHS[3]!, TENCENT_LENGTHS[5]!],
@@ -99,7 +105,8 @@ export const PRESETS: Record<string, SynthPreset> = {
     categories: 12,
     stage1Rows: 260_000,
     stage2Ratio: 0.25,
-    coldThreshold: 25,
+    minStage2: 500,
+    coldThreshold: 40,
     defaultScale: 1,
     lengths: TENCENT_LENGTHS,
   },
@@ -111,6 +118,7 @@ export const PRESETS: Record<string, SynthPreset> = {
     categories: 20,
     stage1Rows: 8_798_814,
     stage2Ratio: 2_265_989 / 8_798_814,
+    minStage2: 0,
     coldThreshold: 2000,
     defaultScale: 0.1,
     lengths: TENCENT_LENGTHS,

@@ -203,7 +203,7 @@ export class SynthWorld {
       const v = dot(pref, pref) + idVar;
       const bias = Math.log(rate / (1 - rate)) * Math.sqrt(1 + (Math.PI * v) / 8);
       const n1 = Math.max(10, Math.round((p.stage1Rows * scale * w) / sizeTotal));
-      return { aid: a + 1, category, taskIds, pref, bias, n1, n2: Math.max(10, Math.round(n1 * p.stage2Ratio)), test: isTest[a] === 1 };
+      return { aid: a + 1, category, taskIds, pref, bias, n1, n2: Math.max(10, Math.round(p.minStage2 * scale), Math.round(n1 * p.stage2Ratio)), test: isTest[a] === 1 };
     });
   }
 

@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
 import {
-  ARGS, COUNTER, DONE, MAX_ARGC, OP, OP_GEMM, OP_GEMM_ROWS, OP_QUIT, SEQ, SLOT_BYTES, SLOT_INTS, STATUS, waitChange,
+  ARGS, COUNTER, DONE, MAX_ARGC, OP, OP_ADAM, OP_GEMM, OP_GEMM_ROWS, OP_QUIT, SEQ, SLOT_BYTES, SLOT_INTS, STATUS, waitChange,
 } from './control.js';
 import { rowChunk, splitOutput, type Part } from './split.js';
 import { instantiate, kernelModule, type KernelExports } from './wasm.js';
@@ -32,6 +32,8 @@ const MAX_THREADS = 256;
 /** Warm-up gemm size and repetitions: enough calls for V8 to move every kernel to its optimising tier. */
 const WARM_DIM = 64;
 const WARM_REPS = 12;
+/** Adam elements below which a thread's share is not worth the hand-off (a few microseconds). */
+const ADAM_MIN_PER_THREAD = 65536;
 
 function alignUp(n: number): number {
   return Math.ceil(n / ALIGN) * ALIGN;
@@ -74,6 +76,7 @@ export class Engine {
   private readonly buffer: SharedArrayBuffer;
   private readonly k: KernelExports;
   private readonly ctrl: Int32Array;
+  private readonly ctrlF: Float32Array;
   private readonly workers: Worker[];
   private readonly scratch: number[];
   private readonly heapBase: number;
@@ -90,6 +93,7 @@ export class Engine {
     this.buffer = memory.buffer as unknown as SharedArrayBuffer;
     this.k = k;
     this.ctrl = new Int32Array(this.buffer, ctrlOffset, threads * SLOT_INTS);
+    this.ctrlF = new Float32Array(this.buffer, ctrlOffset, threads * SLOT_INTS);
     this.scratch = scratch;
     this.heapBase = heapBase;
     this.top = heapBase;
@@ -264,11 +268,26 @@ export class Engine {
     this.k.gatherRows(out.byteOffset, base.byteOffset, ids.byteOffset, n, E, over ? over.byteOffset : 0, mark ? mark.byteOffset : 0, mode);
   }
 
-  /** Adam (PyTorch's formula) on rows ids[0..n) of p with moments m, v and gradient g, all [rows, E]. */
+  /**
+   * Adam (PyTorch's formula) on rows ids[0..n) of p with moments m, v and gradient g, all
+   * [rows, E]. Each row is independent: large lists are shared out among the threads in
+   * contiguous parts, with the same result for any thread count.
+   */
   adamRows(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, ids: Int32Array, n: number, E: number, stepSize: number, bc2: number, b1: number, b2: number, eps: number): void {
     this.checkOpen();
     for (const x of [p, m, v, g, ids]) if (x.buffer !== this.buffer) throw new TypeError('adamRows: arrays must be allocated by this engine');
-    this.k.adamRows(p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset, n, E, stepSize, bc2, b1, b2, eps);
+    const T = Math.max(1, Math.min(this.threads, Math.floor((n * E) / ADAM_MIN_PER_THREAD)));
+    const part = (t: number): [number, number] => [Math.floor((n * t) / T), Math.floor((n * (t + 1)) / T)];
+    for (let t = 1; t < T; t++) {
+      const [a, b] = part(t);
+      this.post(t, OP_ADAM, [p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset + 4 * a, b - a, E], [stepSize, bc2, b1, b2, eps]);
+    }
+    try {
+      const [a, b] = part(0);
+      this.k.adamRows(p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset + 4 * a, b - a, E, stepSize, bc2, b1, b2, eps);
+    } finally {
+      for (let t = 1; t < T; t++) this.await(t);
+    }
   }
 
   /** A zeroed byte array in the shared memory (row marks for gatherRows). */
@@ -380,12 +399,14 @@ export class Engine {
     }
   }
 
-  private post(t: number, op: number, args: number[]): void {
+  /** Post a job to worker t: int32 arguments, then float32 ones. */
+  private post(t: number, op: number, args: number[], floats: number[] = []): void {
     const base = t * SLOT_INTS;
     const ctrl = this.ctrl;
     ctrl[base + OP] = op;
     // Pointers above 2 GiB wrap to negative int32; wasm reads the same bits as u32.
     for (let i = 0; i < args.length && i < MAX_ARGC; i++) ctrl[base + ARGS + i] = args[i]! | 0;
+    for (let i = 0; i < floats.length && args.length + i < MAX_ARGC; i++) this.ctrlF[base + ARGS + args.length + i] = floats[i]!;
     const seq = (this.seqs[t]! + 1) | 0;
     this.seqs[t] = seq;
     Atomics.store(ctrl, base + SEQ, seq);

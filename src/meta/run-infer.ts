@@ -50,12 +50,15 @@ export async function runInfer(cfg: LoadedConfig, ops: Ops, log: (line: string) 
     if (!existsSync(ck)) throw new DataError(`${ck}: no checkpoint for epoch ${epoch} (train first, or set runner.infer_load_path / infer_start_epoch)`);
     const results: SplitResult[] = [];
     for (const p of parts) {
+      // the engine's arena is a stack: free this split's model and buffers after it
+      const mark = ops.mark();
       const L = layoutFor(cfg, schemaFor(cfg, p.stage1.schema, p.stage1.path));
       const { params } = paramsFromCheckpoint(ops, L, ck);
       const opts = { lr: hp.optimizer.local_test_learning_rate, epochs: r.infer_train_epoch, batchSize: hp.batch_size, seed: r.seed };
       const res = await evaluateSplit({ ops, params, checkpoint: ck, dims: L.dims, opts, threads: threads(r.threads) }, p.name, p.stage1, p.stage2, (t) => onTask?.(p.name, t));
       log(`${p.name}: ${res.tasks} tasks, AUC ${res.auc.toFixed(4)}, GAUC ${res.gauc.toFixed(4)} in ${res.seconds.toFixed(1)} s`);
       results.push(res);
+      ops.release(mark);
     }
     const metricsPath = r.metrics_path ? (r.infer_end_epoch - r.infer_start_epoch > 1 ? r.metrics_path.replace(/(\.json)?$/, `.${epoch}.json`) : r.metrics_path) : join(dirname(ck), 'metrics.json');
     writeFileAtomic(metricsPath, `${JSON.stringify({ epoch, checkpoint: ck, splits: results }, null, 2)}\n`);

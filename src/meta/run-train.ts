@@ -12,7 +12,8 @@ import { ConfigError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { progressBar } from '../cli/progress.js';
 import { saveCheckpoint } from '../model/checkpoint.js';
-import { parameterCount } from '../model/layout.js';
+import { parameterCount, type Layout } from '../model/layout.js';
+import type { Part } from '../data/part.js';
 import type { Ops } from '../model/ops.js';
 import { schemaFor, freshParams, layoutFor, paramsFromCheckpoint } from './model-setup.js';
 import { JointTrainer, MetaTrainer, type MetaOptions } from './train.js';
@@ -50,6 +51,18 @@ export async function runTrain(cfg: LoadedConfig, ops: Ops, log: (line: string) 
   log(`loading ${path}`);
   const part = await loadPart(path);
   const L = layoutFor(cfg, schemaFor(cfg, part.schema, path));
+  // the engine's arena is a stack: everything below is freed when training ends
+  const mark = ops.mark();
+  try {
+    return trainLoop(cfg, ops, L, part, log);
+  } finally {
+    ops.release(mark);
+  }
+}
+
+function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, log: (line: string) => void): TrainSummary {
+  const r = cfg.runner;
+  const hp = cfg.hyper_parameters;
   const params = r.model_init_path ? paramsFromCheckpoint(ops, L, r.model_init_path).params : freshParams(ops, L, r.seed);
   const opts: MetaOptions = {
     batchSize: hp.batch_size,
