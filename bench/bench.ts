@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: runs every bench/*.bench.js module (or those named on the command line)
- * and prints one JSON object, {name: result}, on stdout. Figures are medians measured in one
- * run; compare ratios within a run, not across machines.
+ * and prints one JSON object, {name: result}, on stdout and into output/bench.json.
+ * Figures are medians measured in one run; compare ratios within a run, not across machines.
  */
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeFileAtomic } from '../src/util/atomic.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const only = process.argv.slice(2);
@@ -20,4 +21,9 @@ for (const f of files) {
   const mod = (await import(pathToFileURL(join(here, f)).href)) as { bench: () => Promise<Record<string, unknown>> };
   out[name] = await mod.bench();
 }
-process.stdout.write(`${JSON.stringify({ node: process.version, date: new Date().toISOString(), results: out }, null, 2)}\n`);
+const json = `${JSON.stringify({ node: process.version, date: new Date().toISOString(), results: out }, null, 2)}\n`;
+process.stdout.write(json);
+// npm prints its own header lines on stdout, so the clean JSON also goes to a file
+const file = join(here, '..', '..', 'output', 'bench.json');
+writeFileAtomic(file, json);
+process.stderr.write(`written to ${file}\n`);
