@@ -3,6 +3,7 @@
  * the large vocabularies), for timing the engine without any file I/O.
  */
 import type { PartData } from '../src/data/part.js';
+import { allocatePart } from '../src/data/part-ops.js';
 import { multiStride, type Schema } from '../src/data/schema.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -17,16 +18,7 @@ export function syntheticPart(schema: Schema, nRows: number, nTasks: number, see
   const nM = schema.userMulti.length;
   const nT = schema.task.length;
   const ms = multiStride(schema);
-  const d: PartData = {
-    nRows,
-    label: new Uint8Array(nRows),
-    aid: new Int32Array(nRows),
-    single: new Int32Array(nRows * nS),
-    multi: new Int32Array(nRows * ms),
-    multiLen: new Int32Array(nRows * nM),
-    task: new Int32Array(nRows * nT),
-    extra: {},
-  };
+  const d = allocatePart(schema, nRows);
   const taskIds = Array.from({ length: nTasks }, () => schema.task.map((f) => rng.int(f.maxIdx + 1)));
   for (let r = 0; r < nRows; r++) {
     const t = zipf(rng, nTasks);

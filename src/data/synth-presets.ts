@@ -43,6 +43,12 @@ const TENCENT_LENGTHS: LengthSpec[] = [
   { pEmpty: 0.05, mean: 4 },
 ];
 
+/** `s` with the max_idx of the named fields replaced. */
+function withVocab(s: Schema, maxIdx: Record<string, number>): Schema {
+  const set = <F extends { name: string; maxIdx: number }>(f: F): F => ({ ...f, maxIdx: maxIdx[f.name] ?? f.maxIdx });
+  return { userSingle: s.userSingle.map(set), userMulti: s.userMulti.map(set), task: s.task.map(set) };
+}
+
 export const PRESETS: Record<string, SynthPreset> = {
   tiny: {
     name: 'tiny',
@@ -73,34 +79,18 @@ export const PRESETS: Record<string, SynthPreset> = {
   },
   demo: {
     name: 'demo',
-    schema: {
-      userSingle: [
-        { name: 'carrier', maxIdx: 3 },
-        { name: 'consumptionAbility', maxIdx: 2 },
-        { name: 'LBS', maxIdx: 199 },
-        { name: 'age', maxIdx: 5 },
-        { name: 'education', maxIdx: 7 },
-        { name: 'gender', maxIdx: 2 },
-        { name: 'house', maxIdx: 1 },
-      ],
-      userMulti: [
-        { name: 'interest1', maxIdx: 124, width: 10 },
-        { name: 'interest2', maxIdx: 82, width: 10 },
-        { name: 'interest3', maxIdx: 12, width: 10 },
-        { name: 'kw1', maxIdx: 4999, width: 5 },
-        { name: 'kw2', maxIdx: 1999, width: 5 },
-        { name: 'topic1', maxIdx: 999, width: 5 },
-        { name: 'topic2', maxIdx: 999, width: 5 },
-      ],
-      task: [
-        { name: 'advertiserId', maxIdx: 39 },
-        { name: 'campaignId', maxIdx: 79 },
-        { name: 'creativeSize', maxIdx: 14 },
-        { name: 'adCategoryId', maxIdx: 19 },
-        { name: 'productId', maxIdx: 15 },
-        { name: 'productType', maxIdx: 3 },
-      ],
-    },
+    // the Tencent layout with vocabularies small enough for minutes of training
+    schema: withVocab(TENCENT_SCHEMA, {
+      LBS: 199,
+      kw1: 4999,
+      kw2: 1999,
+      topic1: 999,
+      topic2: 999,
+      advertiserId: 39,
+      campaignId: 79,
+      adCategoryId: 19,
+      productId: 15,
+    }),
     campaigns: 200,
     categories: 12,
     stage1Rows: 260_000,

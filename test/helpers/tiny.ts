@@ -1,5 +1,6 @@
 /** A tiny schema and random parts for model tests: every kind of field, lengths 0, partial, full and above the width. */
 import type { PartData } from '../../src/data/part.js';
+import { allocatePart } from '../../src/data/part-ops.js';
 import { multiStride, type Schema } from '../../src/data/schema.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -25,16 +26,7 @@ export function randomPart(schema: Schema, n: number, seed: number, aids: number
   const nM = schema.userMulti.length;
   const nT = schema.task.length;
   const ms = multiStride(schema);
-  const d: PartData = {
-    nRows: n,
-    label: new Uint8Array(n),
-    aid: new Int32Array(n),
-    single: new Int32Array(n * nS),
-    multi: new Int32Array(n * ms),
-    multiLen: new Int32Array(n * nM),
-    task: new Int32Array(n * nT),
-    extra: {},
-  };
+  const d = allocatePart(schema, n);
   for (let r = 0; r < n; r++) {
     d.label[r] = rng.float() < 0.4 ? 1 : 0;
     d.aid[r] = aids[r % aids.length]!;
