@@ -4,7 +4,7 @@
  * once at their final size and each batch is decoded into them and dropped: peak memory
  * stays near the column bytes however large the file.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Message, RecordBatchReader, type Data, type DataType, type RecordBatch, type Schema as ArrowSchema } from 'apache-arrow';
 import { DataError } from '../util/errors.js';
@@ -22,6 +22,7 @@ import { indexTasks, type Part, type PartData } from './part.js';
 import { allocatePart } from './part-ops.js';
 import { multiOffsets, multiStride, type Schema } from './schema.js';
 import { rowErrorAt, validatePartData } from './validate.js';
+import { openForRead } from '../util/files.js';
 
 const MAGIC = 'ARROW1';
 /** "ARROW1" plus two bytes of padding open the file. */
@@ -65,12 +66,7 @@ class ArrowFile {
   }
 
   static async open(path: string): Promise<ArrowFile> {
-    let fd: number;
-    try {
-      fd = openSync(path, 'r');
-    } catch (e) {
-      throw new DataError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-    }
+    const fd = openForRead(path);
     try {
       const size = fstatSync(fd).size;
       const head = readAt(fd, 0, Math.min(HEAD, size));

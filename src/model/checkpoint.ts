@@ -9,7 +9,8 @@
  * data, and the npm packages for it load whole files into memory or pull in a tensor
  * library; here a 90 MB model streams table by table.
  */
-import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
+import { closeSync, readSync, fstatSync } from 'node:fs';
+import { openForRead } from '../util/files.js';
 import { schemaFromJson, schemaToJson, type Schema } from '../data/schema.js';
 import { DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -99,7 +100,7 @@ function readHeader(fd: number, path: string): Header {
 
 /** Schema, dims and info of a checkpoint, without reading its tensors. */
 export function readCheckpointMeta(path: string): CheckpointMeta {
-  const fd = openCkpt(path);
+  const fd = openForRead(path);
   try {
     const h = readHeader(fd, path);
     if (!h.meta.schema || !h.meta.dims) throw new DataError(`${path}: no metaheac metadata (schema, dims) in the header; load it with an explicit config`);
@@ -113,20 +114,13 @@ export function readCheckpointMeta(path: string): CheckpointMeta {
   }
 }
 
-function openCkpt(path: string): number {
-  try {
-    return openSync(path, 'r');
-  } catch (e) {
-    throw new DataError(`${path}: cannot open checkpoint (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
-}
 
 /**
  * Read a checkpoint into `p`. Names may carry the reference's `model.` prefix. Refused with
  * the first mismatch named when a tensor is missing, extra, or of another shape or dtype.
  */
 export function loadCheckpoint(path: string, p: Params): Record<string, unknown> {
-  const fd = openCkpt(path);
+  const fd = openForRead(path);
   try {
     const h = readHeader(fd, path);
     const L: Layout = p.layout;

@@ -8,7 +8,7 @@
  * arrive (./list.ts) and their memo slots released, and only allow-listed globals
  * (./globals.ts) are ever resolved.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync } from 'node:fs';
 import { DataError } from '../../../util/errors.js';
 import { ByteReader, TruncatedError } from './byte-reader.js';
 import type { CellPack } from './cell-pack.js';
@@ -18,6 +18,7 @@ import { Memo, RELEASED } from './memo.js';
 import { NdArray } from './numpy.js';
 import { parseIntLiteral, parseQuotedString, parseRawUnicodeEscape } from './text-args.js';
 import { PickleError, PyDict, isBuildable, isCallable, typeName } from './values.js';
+import { openForRead } from '../../../util/files.js';
 
 export interface UnpickleOptions {
   /** Called now and then with the number of bytes read so far. */
@@ -463,12 +464,7 @@ function checkNotCompressed(path: string, fd: number, size: number): void {
  * truncation, hostile globals and unsupported constructs are all DataErrors.
  */
 export function unpickleFile(path: string, opts: UnpickleOptions = {}): unknown {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch (e) {
-    throw new DataError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  const fd = openForRead(path);
   try {
     const size = fstatSync(fd).size;
     checkNotCompressed(path, fd, size);
