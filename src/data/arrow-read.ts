@@ -221,7 +221,7 @@ function planColumns(path: string, s: Schema, arrow: ArrowSchema, out: PartData)
  * columns; integer widths, variable lists and extra numeric columns accepted). Every
  * problem is a DataError naming the file, the column, the first bad row and the value.
  */
-export async function readPart(path: string, schema: Schema): Promise<Part> {
+export async function readPart(path: string, schema: Schema, onProgress?: (rows: number, total: number) => void): Promise<Part> {
   const file = await ArrowFile.open(path);
   try {
     const nRows = file.batches.reduce((a, b) => a + b.rows, 0);
@@ -239,6 +239,7 @@ export async function readPart(path: string, schema: Schema): Promise<Part> {
         }
       }
       row0 += batch.numRows;
+      onProgress?.(row0, nRows);
     }
     validatePartData(data, schema, path);
     return { ...data, path, schema, tasks: indexTasks(data.aid) };
