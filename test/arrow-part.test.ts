@@ -32,7 +32,9 @@ test('writePart/readPart round trip across several record batches', async (t) =>
   d.extra.score32 = Float32Array.from({ length: 1000 }, (_, i) => i / 7);
   d.extra.bucket = Int32Array.from({ length: 1000 }, (_, i) => i % 5);
   await writePart(path, S, d, { batchRows: 300 });
-  const p = await readPart(path, S);
+  const progress: number[] = [];
+  const p = await readPart(path, S, (rows, total) => progress.push(rows, total));
+  assert.deepEqual(progress, [300, 1000, 600, 1000, 900, 1000, 1000, 1000]);
   assert.equal(p.nRows, 1000);
   for (const k of COLS) assert.deepEqual(p[k], d[k], k);
   assert.deepEqual(p.extra, d.extra);
