@@ -68,3 +68,25 @@ test('infer: hot and cold in one run, per-task results, metrics JSON; parallel e
   const again = await run(1);
   assert.deepEqual(again[0]!.splits.map((s) => s.auc), splits.map((s) => s.auc));
 });
+
+test('train gives the same checkpoint bytes on 1 and 2 engine threads', async () => {
+  const bytes: Buffer[] = [];
+  for (const threads of [1, 2]) {
+    const out = mkdtempSync(join(tmpdir(), 'mh-thr-'));
+    // shapes large enough that gemm and Adam are shared out between threads
+    const cfg = loadConfig(null, [
+      ...tinyOverrides(dataDir, out),
+      'runner.epochs=1',
+      'hyper_parameters.embed_dim=32',
+      'hyper_parameters.mlp_dims=[256, 64]',
+      'hyper_parameters.num_expert=4',
+      'hyper_parameters.batch_size=128',
+    ]);
+    const ops = await createOps(threads);
+    assert.equal(ops.threads, threads);
+    const res = await runTrain(cfg, ops);
+    await ops.close();
+    bytes.push(readFileSync(res.checkpoints[0]!));
+  }
+  assert.ok(bytes[0]!.equals(bytes[1]!));
+});
