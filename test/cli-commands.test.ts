@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,4 +57,23 @@ test('train, then predict with the general model, in row order', async () => {
   assert.match(inf.out, /hot +3/);
   assert.match(inf.out, /cold +4/);
   assert.match(inf.out, /aid +20/);
+});
+
+test('demo: MetaHeac and the no-meta baseline on a dataset, one comparison table (and --json)', async () => {
+  const data = await tinyDataset();
+  const out = mkdtempSync(join(tmpdir(), 'mh-demo-'));
+  const o = tinyOverrides(data, out).flatMap((kv) => ['-o', kv]);
+  const r = cli(['demo', ...o, '--threads', '1']);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /model\s+hot AUC\s+hot GAUC\s+cold AUC\s+cold GAUC\s+time/);
+  assert.match(r.out, /\nMetaHeac\s+0\.\d{4}/);
+  assert.match(r.out, /\nno-meta\s+0\.\d{4}/);
+  assert.match(r.out, /cold GAUC: MetaHeac 0\.\d{4} vs no-meta 0\.\d{4}/);
+  assert.ok(existsSync(join(out, 'meta', '0', 'metrics.json')));
+  assert.ok(existsSync(join(out, 'nometa', '1', 'model.safetensors')));
+  const j = cli(['demo', ...o, '--threads', '1', '--json']);
+  assert.equal(j.code, 0, j.err);
+  const res = JSON.parse(j.out) as { arms: { name: string; splits: { name: string; gauc: number }[] }[] };
+  assert.deepEqual(res.arms.map((a) => a.name), ['MetaHeac', 'no-meta']);
+  assert.deepEqual(res.arms[0]!.splits.map((s) => s.name), ['hot', 'cold']);
 });
