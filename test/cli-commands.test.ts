@@ -77,3 +77,38 @@ test('demo: MetaHeac and the no-meta baseline on a dataset, one comparison table
   assert.deepEqual(res.arms.map((a) => a.name), ['MetaHeac', 'no-meta']);
   assert.deepEqual(res.arms[0]!.splits.map((s) => s.name), ['hot', 'cold']);
 });
+
+test('the real-data path end to end: generate-raw → prepare → train and infer with configs/tencent.yaml', () => {
+  const root = mkdtempSync(join(tmpdir(), 'mh-raw-e2e-'));
+  const raw = join(root, 'raw');
+  const data = join(root, 'tencent');
+  assert.equal(cli(['generate-raw', '--out', raw, '--scale', '0.001']).code, 0);
+  const p = cli(['prepare', '--raw', raw, '--out', data]);
+  assert.equal(p.code, 0, p.err);
+  assert.match(p.out, /max_idxs: \[\[/);
+  const config = fileURLToPath(new URL('../../configs/tencent.yaml', import.meta.url));
+  // fake raw files have their own vocabularies: size the tables from the data (max_idxs=null)
+  const o = [
+    `runner.train_data_dir=${data}`,
+    `runner.test_data_dir=${data}`,
+    `runner.model_save_path=${join(root, 'out')}`,
+    `runner.infer_load_path=${join(root, 'out')}`,
+    'hyper_parameters.max_idxs=null',
+    'hyper_parameters.embed_dim=8',
+    'hyper_parameters.mlp_dims=[16]',
+    'hyper_parameters.num_expert=2',
+    'hyper_parameters.num_output=2',
+  ].flatMap((kv) => ['-o', kv]);
+  const t = cli(['train', '-m', config, ...o, '--threads', '1']);
+  assert.equal(t.code, 0, t.err);
+  assert.ok(existsSync(join(root, 'out', '0', 'model.safetensors')));
+  const i = cli(['infer', '-m', config, ...o, '--threads', '2', '--json']);
+  assert.equal(i.code, 0, i.err);
+  const res = JSON.parse(i.out) as { splits: { name: string; tasks: number }[] }[];
+  const names = res[0]!.splits.map((s) => s.name);
+  assert.ok(names.includes('hot') || names.includes('cold'), names.join(','));
+  // the fake files' LBS vocabulary exceeds the preset's: its max_idxs are refused, naming the field
+  const bad = cli(['train', '-m', config, ...o.slice(0, 8), '--threads', '1']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.err, /max_idxs\[0\]\[2\] \(LBS\) is 855, below the dataset schema's \d+/);
+});

@@ -55,7 +55,8 @@ const optimizerSchema = z.strictObject({
 });
 
 const hyperSchema = z.strictObject({
-  max_idxs: z.array(z.array(nonNegInt)).length(3).optional(),
+  /** null (e.g. `-o hyper_parameters.max_idxs=null`): the data's own sizes. */
+  max_idxs: z.array(z.array(nonNegInt)).length(3).nullish(),
   embed_dim: posInt.default(64),
   mlp_dims: z.array(posInt).min(1).default([64, 64]),
   local_lr: posNum.default(0.0002),

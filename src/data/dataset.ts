@@ -142,8 +142,8 @@ export async function loadPart(path: string): Promise<Part> {
  * config's `max_idxs`, which may exceed the data's largest ids but never fall below them;
  * the message names both files and the first field that does not fit.
  */
-export function modelSchema(schema: Schema, configured: number[][] | undefined, configPath: string, schemaPath: string): Schema {
-  if (configured === undefined) return schema;
+export function modelSchema(schema: Schema, configured: number[][] | null | undefined, configPath: string, schemaPath: string): Schema {
+  if (configured === undefined || configured === null) return schema;
   const bad = maxIdxsTooSmall(schema, configured);
   if (bad) throw new ConfigError(`${configPath}: hyper_parameters.${bad} (${schemaPath})`);
   return withMaxIdxs(schema, configured);

@@ -14,5 +14,5 @@ export async function resolveDataPath(path: string, cfg: Config, log: (line: str
   if (!existsSync(path) || !statSync(path).isDirectory() || existsSync(join(path, SCHEMA_FILE))) return path;
   if (listPickles(path).length === 0) return path;
   log(`${path}: PaddleRec pickles; using (or making) their Arrow copy`);
-  return ensureArrowFromPaddleDir(path, { cacheDir: cfg.runner.cache_dir, maxIdxs: cfg.hyper_parameters.max_idxs });
+  return ensureArrowFromPaddleDir(path, { cacheDir: cfg.runner.cache_dir, maxIdxs: cfg.hyper_parameters.max_idxs ?? undefined });
 }
