@@ -1,18 +1,16 @@
 /** The metaheac command: help, one-line errors with exit code 1, predict on a trained checkpoint. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { runCli } from './helpers/cli.js';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tinyDataset, tinyOverrides } from './helpers/tiny-dataset.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-
 function cli(args: string[]): { code: number; out: string; err: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+  const r = runCli(...args);
+  return { code: r.code ?? -1, out: r.stdout, err: r.stderr };
 }
 
 test('every command has --help', () => {

@@ -1,18 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { runCli } from './helpers/cli.js';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { tempDir } from './helpers/fixtures.js';
 import { fixture, writePickle } from './helpers/pickles.js';
 
-const MAIN = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-
-function run(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8' });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+const run = runCli;
 
 test('import-pkl --json writes the dataset and reports parts, schema and peak memory', (t) => {
   const out = join(tempDir(t), 'ds');
