@@ -102,27 +102,33 @@ export function columnNames(s: Schema): string[] {
 }
 
 /**
- * Compare a config's `max_idxs` with a dataset's schema; returns the first mismatch as a
- * sentence, or null when they agree.
+ * The first field where `configured` max_idxs fail `ok(configured, actual)` against the
+ * schema's, as a sentence ending in `said(actual)`; or a group-shape mismatch; or null.
  */
-export function maxIdxsMismatch(s: Schema, configured: number[][]): string | null {
+function firstMaxIdxsProblem(s: Schema, configured: number[][], ok: (c: number, a: number) => boolean, said: (a: number) => string): string | null {
   const groups = ['user single', 'user multi', 'task'];
   const actual = maxIdxs(s);
   if (configured.length !== 3) return `max_idxs must have 3 groups (user single, user multi, task), found ${configured.length}`;
   for (let g = 0; g < 3; g++) {
     const a = actual[g]!;
     const c = configured[g]!;
-    if (a.length !== c.length) {
-      return `max_idxs group ${g} (${groups[g]}) has ${c.length} fields, the dataset schema has ${a.length}`;
-    }
+    if (a.length !== c.length) return `max_idxs group ${g} (${groups[g]}) has ${c.length} fields, the dataset schema has ${a.length}`;
     for (let i = 0; i < a.length; i++) {
-      if (a[i] !== c[i]) {
+      if (!ok(c[i]!, a[i]!)) {
         const name = [s.userSingle, s.userMulti, s.task][g]![i]!.name;
-        return `max_idxs[${g}][${i}] (${name}) is ${c[i]}, the dataset schema says ${a[i]}`;
+        return `max_idxs[${g}][${i}] (${name}) is ${c[i]}, ${said(a[i]!)}`;
       }
     }
   }
   return null;
+}
+
+/**
+ * Compare a config's `max_idxs` with a dataset's schema; returns the first mismatch as a
+ * sentence, or null when they agree.
+ */
+export function maxIdxsMismatch(s: Schema, configured: number[][]): string | null {
+  return firstMaxIdxsProblem(s, configured, (c, a) => c === a, (a) => `the dataset schema says ${a}`);
 }
 
 /**
@@ -131,21 +137,7 @@ export function maxIdxsMismatch(s: Schema, configured: number[][]): string | nul
  * fields) but never fall below them. Returns the first violation, or null.
  */
 export function maxIdxsTooSmall(data: Schema, configured: number[][]): string | null {
-  const groups = ['user single', 'user multi', 'task'];
-  const actual = maxIdxs(data);
-  if (configured.length !== 3) return `max_idxs must have 3 groups (user single, user multi, task), found ${configured.length}`;
-  for (let g = 0; g < 3; g++) {
-    const a = actual[g]!;
-    const c = configured[g]!;
-    if (a.length !== c.length) return `max_idxs group ${g} (${groups[g]}) has ${c.length} fields, the dataset schema has ${a.length}`;
-    for (let i = 0; i < a.length; i++) {
-      if (c[i]! < a[i]!) {
-        const name = [data.userSingle, data.userMulti, data.task][g]![i]!.name;
-        return `max_idxs[${g}][${i}] (${name}) is ${c[i]}, below the dataset schema's ${a[i]}`;
-      }
-    }
-  }
-  return null;
+  return firstMaxIdxsProblem(data, configured, (c, a) => c >= a, (a) => `below the dataset schema's ${a}`);
 }
 
 /** The data's schema with the table sizes of `configured` (checked with maxIdxsTooSmall first). */
