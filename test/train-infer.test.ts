@@ -8,6 +8,7 @@ import { loadConfig } from '../src/config/config.js';
 import { createOps } from '../src/kernels/index.js';
 import { runTrain } from '../src/meta/run-train.js';
 import { runInfer } from '../src/meta/run-infer.js';
+import { DataError } from '../src/util/errors.js';
 import { tinyDataset, tinyOverrides } from './helpers/tiny-dataset.js';
 
 const dataDir = await tinyDataset();
@@ -67,6 +68,11 @@ test('infer: hot and cold in one run, per-task results, metrics JSON; parallel e
   assert.deepEqual(parallel[0]!.splits.map((s) => s.auc), splits.map((s) => s.auc));
   const again = await run(1);
   assert.deepEqual(again[0]!.splits.map((s) => s.auc), splits.map((s) => s.auc));
+  // a checkpoint that does not fit the config is refused by name before workers start
+  const cfg = loadConfig(null, [...tinyOverrides(dataDir, out), 'runner.threads=2', 'hyper_parameters.mlp_dims=[7, 5]']);
+  const ops = await createOps(1);
+  await assert.rejects(runInfer(cfg, ops), (e: Error) => e instanceof DataError && /tensor "mlp\.0\.mlp\.0\.weight" has shape \[6, 16\], the config gives \[7, 16\]/.test(e.message));
+  await ops.close();
 });
 
 test('train gives the same checkpoint bytes on 1 and 2 engine threads', async () => {

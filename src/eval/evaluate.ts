@@ -37,10 +37,11 @@ export interface SplitResult extends Omit<SplitMetrics, 'perTask'> {
   perTask: TaskResult[];
 }
 
-/** How to adapt: in this thread with `params`, or over `threads` workers that load `checkpoint`. */
+/** How to adapt: in this thread with `params()`, or over `threads` workers that load `checkpoint` themselves. */
 export interface AdaptRun {
   ops: Ops;
-  params: Params;
+  /** The general model; called only when adapting in this thread. */
+  params: () => Params;
   checkpoint: string;
   dims: ModelDims;
   opts: AdaptOptions;
@@ -71,7 +72,7 @@ function seedRows(stage1: Part): (aid: number) => Int32Array {
 
 /** Adapt and score every task of stage 2 in this thread; returns the scores in stage-2 row order. */
 function adaptSerial(run: AdaptRun, name: string, stage1: Part, stage2: Part, onTask?: (t: TaskResult) => void): { scores: Float64Array; perTask: TaskResult[] } {
-  const adapter = new Adapter(run.ops, run.params, run.opts);
+  const adapter = new Adapter(run.ops, run.params(), run.opts);
   const seedsOf = seedRows(stage1);
   const scores = new Float64Array(stage2.nRows);
   const perTask: TaskResult[] = [];

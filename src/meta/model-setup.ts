@@ -10,7 +10,7 @@ import { DataError } from '../util/errors.js';
 import { buildLayout, type Layout, type ModelDims } from '../model/layout.js';
 import type { Ops } from '../model/ops.js';
 import { allocParams, initParams, type Params } from '../model/params.js';
-import { loadCheckpoint, readCheckpointMeta } from '../model/checkpoint.js';
+import { checkCheckpoint, loadCheckpoint, readCheckpointMeta } from '../model/checkpoint.js';
 
 export function modelDims(cfg: Config): ModelDims {
   const hp = cfg.hyper_parameters;
@@ -33,8 +33,11 @@ export function freshParams(ops: Ops, L: Layout, seed: number): Params {
   return p;
 }
 
-/** Load a checkpoint into a model shaped by the config and schema; the checkpoint's own schema must agree. */
-export function paramsFromCheckpoint(ops: Ops, L: Layout, path: string): { params: Params; info: Record<string, unknown> } {
+/**
+ * Check, without reading its tensors, that a checkpoint fits a model of layout L: the same
+ * schema (field names and table sizes) and exactly L's tensors.
+ */
+export function verifyCheckpoint(L: Layout, path: string): void {
   const meta = readCheckpointMeta(path);
   const bad = maxIdxsMismatch(L.schema, maxIdxs(meta.schema));
   if (bad) throw new DataError(`${path}: the checkpoint's schema differs from the data's: ${bad.replace('the dataset schema says', 'the data says')}`);
@@ -48,6 +51,12 @@ export function paramsFromCheckpoint(ops: Ops, L: Layout, path: string): { param
       if (f.name !== b[i]!.name) throw new DataError(`${path}: the checkpoint's field ${i} is "${f.name}", the data's is "${b[i]!.name}"`);
     });
   }
+  checkCheckpoint(path, L);
+}
+
+/** Load a checkpoint into a model shaped by the config and schema, after verifyCheckpoint. */
+export function paramsFromCheckpoint(ops: Ops, L: Layout, path: string): { params: Params; info: Record<string, unknown> } {
+  verifyCheckpoint(L, path);
   const params = allocParams(L, ops);
   const info = loadCheckpoint(path, params);
   return { params, info };

@@ -12,7 +12,7 @@ import { ConfigError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Ops } from '../model/ops.js';
 import { evaluateSplit, type SplitResult, type TaskResult } from '../eval/evaluate.js';
-import { schemaFor, layoutFor, paramsFromCheckpoint } from './model-setup.js';
+import { schemaFor, layoutFor, paramsFromCheckpoint, verifyCheckpoint } from './model-setup.js';
 import { checkpointPath } from './run-train.js';
 import { availableParallelism } from 'node:os';
 
@@ -53,7 +53,9 @@ export async function runInfer(cfg: LoadedConfig, ops: Ops, log: (line: string) 
       // the engine's arena is a stack: free this split's model and buffers after it
       const mark = ops.mark();
       const L = layoutFor(cfg, schemaFor(cfg, p.stage1.schema, p.stage1.path));
-      const { params } = paramsFromCheckpoint(ops, L, ck);
+      // refuse a mismatching checkpoint here, with its message, before any worker reads it
+      verifyCheckpoint(L, ck);
+      const params = () => paramsFromCheckpoint(ops, L, ck).params;
       const opts = { lr: hp.optimizer.local_test_learning_rate, epochs: r.infer_train_epoch, batchSize: hp.batch_size, seed: r.seed };
       const res = await evaluateSplit({ ops, params, checkpoint: ck, dims: L.dims, opts, threads: threads(r.threads) }, p.name, p.stage1, p.stage2, (t) => onTask?.(p.name, t));
       log(`${p.name}: ${res.tasks} tasks, AUC ${res.auc.toFixed(4)}, GAUC ${res.gauc.toFixed(4)} in ${res.seconds.toFixed(1)} s`);

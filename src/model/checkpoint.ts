@@ -24,19 +24,26 @@ export interface CheckpointMeta {
   info: Record<string, unknown>;
 }
 
-interface TensorRef {
+interface TensorSpec {
   name: string;
   shape: number[];
-  data: Float32Array;
+  /** Where it lives: table i, or the flat dense array at an offset. */
+  table: number;
+  offset: number;
+  size: number;
 }
 
-function tensors(p: Params): TensorRef[] {
-  const L = p.layout;
-  const out: TensorRef[] = [];
+/** Every tensor of a model of layout L, tables first, in the order they are written. */
+function tensorSpecs(L: Layout): TensorSpec[] {
   const E = L.dims.embedDim;
-  L.embeddings.forEach((e, i) => out.push({ name: e.name, shape: [e.rows, E], data: asF32(p.tables[i]!) }));
-  for (const d of L.dense) out.push({ name: d.name, shape: d.shape, data: asF32(p.dense.subarray(d.offset, d.offset + d.size)) });
-  return out;
+  return [
+    ...L.embeddings.map((e, i) => ({ name: e.name, shape: [e.rows, E], table: i, offset: 0, size: e.rows * E })),
+    ...L.dense.map((d) => ({ name: d.name, shape: d.shape, table: -1, offset: d.offset, size: d.size })),
+  ];
+}
+
+function tensorData(p: Params, t: TensorSpec): Float32Array {
+  return asF32(t.table >= 0 ? p.tables[t.table]! : p.dense.subarray(t.offset, t.offset + t.size));
 }
 
 function asF32(v: Float32Array | Float64Array): Float32Array {
@@ -45,7 +52,7 @@ function asF32(v: Float32Array | Float64Array): Float32Array {
 
 /** Write params to `path` atomically. */
 export function saveCheckpoint(path: string, p: Params, info: Record<string, unknown> = {}): void {
-  const ts = tensors(p);
+  const ts = tensorSpecs(p.layout).map((t) => ({ ...t, data: tensorData(p, t) }));
   const header: Record<string, unknown> = {
     __metadata__: {
       format: 'pt',
@@ -115,39 +122,52 @@ export function readCheckpointMeta(path: string): CheckpointMeta {
 }
 
 
+type Entries = Map<string, { dtype: string; shape: number[]; begin: number; end: number }>;
+
 /**
- * Read a checkpoint into `p`. Names may carry the reference's `model.` prefix. Refused with
- * the first mismatch named when a tensor is missing, extra, or of another shape or dtype.
+ * The header's tensors, checked against layout L: names may carry the reference's `model.`
+ * prefix; a tensor missing, extra, or of another shape or dtype is refused, first one named.
  */
+function matchTensors(path: string, h: Header, L: Layout): Entries {
+  const want = tensorSpecs(L);
+  const strip = (k: string): string => (k.startsWith('model.') ? k.slice(6) : k);
+  const have: Entries = new Map([...h.entries].map(([k, v]) => [strip(k), v]));
+  for (const t of want) {
+    const e = have.get(t.name);
+    if (!e) throw new DataError(`${path}: tensor "${t.name}" is missing (the config's schema or hyper-parameters differ from the checkpoint's)`);
+    if (e.dtype !== 'F32') throw new DataError(`${path}: tensor "${t.name}" has dtype ${e.dtype}, expected F32`);
+    if (e.shape.join(',') !== t.shape.join(',')) {
+      throw new DataError(`${path}: tensor "${t.name}" has shape [${e.shape.join(', ')}], the config gives [${t.shape.join(', ')}]`);
+    }
+  }
+  const names = new Set(want.map((t) => t.name));
+  for (const k of have.keys()) if (!names.has(k)) throw new DataError(`${path}: unexpected tensor "${k}" (the config's schema or hyper-parameters differ from the checkpoint's)`);
+  return have;
+}
+
+/** Check, from its header alone, that a checkpoint holds exactly the tensors of layout L. */
+export function checkCheckpoint(path: string, L: Layout): void {
+  const fd = openForRead(path);
+  try {
+    matchTensors(path, readHeader(fd, path), L);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Read a checkpoint into `p`, refused as checkCheckpoint refuses; returns its info metadata. */
 export function loadCheckpoint(path: string, p: Params): Record<string, unknown> {
   const fd = openForRead(path);
   try {
     const h = readHeader(fd, path);
-    const L: Layout = p.layout;
-    const want = tensors(p);
-    const strip = (k: string): string => (k.startsWith('model.') ? k.slice(6) : k);
-    const have = new Map([...h.entries].map(([k, v]) => [strip(k), v]));
-    for (const t of want) {
-      const e = have.get(t.name);
-      if (!e) throw new DataError(`${path}: tensor "${t.name}" is missing (the config's schema or hyper-parameters differ from the checkpoint's)`);
-      if (e.dtype !== 'F32') throw new DataError(`${path}: tensor "${t.name}" has dtype ${e.dtype}, expected F32`);
-      if (e.shape.join(',') !== t.shape.join(',')) {
-        throw new DataError(`${path}: tensor "${t.name}" has shape [${e.shape.join(', ')}], the config gives [${t.shape.join(', ')}]`);
-      }
-    }
-    const names = new Set(want.map((t) => t.name));
-    for (const k of have.keys()) if (!names.has(k)) throw new DataError(`${path}: unexpected tensor "${k}" (the config's schema or hyper-parameters differ from the checkpoint's)`);
-    for (const t of want) {
+    const have = matchTensors(path, h, p.layout);
+    for (const t of tensorSpecs(p.layout)) {
       const e = have.get(t.name)!;
       const buf = new Uint8Array(e.end - e.begin);
       readSync(fd, buf, 0, buf.length, h.dataStart + e.begin);
       const f = new Float32Array(buf.buffer, 0, buf.length / 4);
-      const target = L.embeddings.find((x) => x.name === t.name);
-      if (target) p.tables[L.embeddings.indexOf(target)]!.set(f);
-      else {
-        const d = L.dense.find((x) => x.name === t.name)!;
-        p.dense.set(f, d.offset);
-      }
+      if (t.table >= 0) p.tables[t.table]!.set(f);
+      else p.dense.set(f, t.offset);
     }
     return h.meta.info ? (JSON.parse(h.meta.info) as Record<string, unknown>) : {};
   } finally {
