@@ -6,7 +6,7 @@ import { generateRaw, shapeAtScale } from '../../raw/generate.js';
 export function register(program: Command): void {
   program
     .command('generate-raw')
-    .description('Write fake userFeature.data, adFeature.csv, train.csv and test1_truth.csv with the real files\' shape, scaled (no signal in them).')
+    .description('write fake userFeature.data, adFeature.csv, train.csv and test1_truth.csv with the real files\' shape, scaled (no signal in them)')
     .requiredOption('--out <dir>', 'directory to write the four files into')
     .option('--scale <x>', 'fraction of the real sizes (11.4 M users, 8.8 M + 2.3 M rows)', fractionArg, 0.001)
     .option('--seed <n>', 'random seed', nonNegativeIntArg, 1)

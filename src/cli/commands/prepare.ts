@@ -38,9 +38,9 @@ export function register(program: Command): void {
   program
     .command('prepare')
     .description(
-      `Convert the raw Tencent Look-alike 2018 files (${Object.values(RAW_FILES).join(', ')}) into a dataset directory ` +
+      `convert the raw Tencent Look-alike 2018 files (${Object.values(RAW_FILES).join(', ')}) into a dataset directory ` +
         '(schema.json + train_stage1, test_{hot,cold}_stage{1,2} .arrow parts) with the official MetaHeac preprocessing, ' +
-        'and print the max_idxs line for the config.',
+        'and print the max_idxs line for the config',
     )
     .requiredOption('--raw <dir>', 'directory holding the four raw files')
     .requiredOption('--out <dir>', 'dataset directory to write (created if needed; existing parts are replaced)')
