@@ -28,6 +28,12 @@ test('alloc: 64-byte aligned, zeroed, stack-style release', async () => {
   await e.close();
 });
 
+test('alloc: at the wasm32 maximum the error says what to shrink', async () => {
+  const e = await Engine.create({ threads: 1, memoryMiB: 4096 });
+  assert.throws(() => e.allocF32(2 ** 30), /engine memory exhausted: .*the 4096 MiB of a wasm32 memory are all reserved: use smaller tables/);
+  await e.close();
+});
+
 test('alloc: exhaustion is a clear user error', async () => {
   const e = await Engine.create({ threads: 1, memoryMiB: 8 });
   e.allocF32(3);

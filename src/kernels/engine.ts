@@ -320,9 +320,10 @@ export class Engine {
     const bytes = n * elemBytes;
     const at = alignUp(this.top);
     if (at + bytes > this.buffer.byteLength) {
-      throw new UserError(
-        `engine memory exhausted: asked ${bytes} bytes, ${this.freeBytes} free; raise memoryMiB`,
-      );
+      const hint = this.buffer.byteLength >= MAX_MEMORY_MIB * 1024 * 1024
+        ? `the ${MAX_MEMORY_MIB} MiB of a wasm32 memory are all reserved: use smaller tables (max_idxs, embed_dim) or batches`
+        : 'raise memoryMiB';
+      throw new UserError(`engine memory exhausted: asked ${bytes} bytes, ${this.freeBytes} free; ${hint}`);
     }
     this.top = at + bytes;
     // Memory handed back by release() still holds old values; above the high-water mark it
