@@ -81,7 +81,7 @@ export async function bench(): Promise<Record<string, unknown>> {
   const fwd: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    for (let s = 0; s < rows.length; s += B) model.forward(src, params.dense, part, rows, s, B);
+    for (let s = 0; s < rows.length; s += B) model.forward(src, params.dense, part, rows, s, B, false);
     fwd.push((performance.now() - t0) / 1000);
   }
   const fwdRowsPerSec = rows.length / median(fwd);

@@ -84,7 +84,7 @@ export class Adapter {
     }
     for (let s = 0; s < testRows.length; s += opts.batchSize) {
       const n = Math.min(opts.batchSize, testRows.length - s);
-      model.forward(this.view, this.dense, test, testRows, s, n);
+      model.forward(this.view, this.dense, test, testRows, s, n, false);
       const p = model.p;
       for (let i = 0; i < n; i++) out[s + i] = p[i]!;
     }
@@ -100,7 +100,7 @@ export function predictRows(ops: Ops, params: Params, part: PartData, batchSize:
   for (let i = 0; i < rows.length; i++) rows[i] = i;
   for (let s = 0; s < rows.length; s += batchSize) {
     const n = Math.min(batchSize, rows.length - s);
-    model.forward(src, params.dense, part, rows, s, n);
+    model.forward(src, params.dense, part, rows, s, n, false);
     out.set(model.p.subarray(0, n), s);
   }
 }

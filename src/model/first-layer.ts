@@ -21,11 +21,12 @@ import type { Ops, Vec } from './ops.js';
 export type ProjectionMode = 'auto' | 'never' | 'always';
 
 /**
- * Cost of the pooled adds of one id (forward and backward) against one multiply-add of a
- * matrix product: scattered, memory-bound adds run about 8x slower than the packed product
- * here; measured on the Tencent shapes, 4 to 32 all beat never projecting by about 30%.
+ * Cost of one pooled add against one multiply-add of a matrix product: scattered,
+ * memory-bound adds run about 8x slower than the packed product here (for training, twice
+ * that in total, forward and backward: 4 to 32 all beat never projecting by about 30% on
+ * the Tencent shapes).
  */
-const POOL_ADD_COST = 16;
+const POOL_ADD_COST = 8;
 
 export class FirstLayer {
   /** Per user field: projected in the current batch. */
@@ -48,14 +49,19 @@ export class FirstLayer {
     this.proj = ops.alloc(maxU * this.N);
   }
 
-  /** Decide which fields to project for this batch. */
-  private plan(b: Batch): void {
+  /**
+   * Decide which fields to project for this batch. A training step pays three products
+   * (forward, dW, dx or dT) and two pooled passes (pool, scatter); scoring one of each.
+   */
+  private plan(b: Batch, needGrad: boolean): void {
     const E = this.L.dims.embedDim;
     const F = this.L.nUser;
+    const products = needGrad ? 3 : 1;
+    const pools = needGrad ? 2 : 1;
     for (let e = 0; e < F; e++) {
       const f = b.fields[e]!;
-      // three products of U x E x N against three of B x E x N, plus the pooled adds
-      this.projected[e] = this.mode === 'always' || (this.mode === 'auto' && 3 * f.nUniq * E + POOL_ADD_COST * f.nIds < 3 * b.n * E);
+      // products of U x E x N and the pooled adds, against products of B x E x N
+      this.projected[e] = this.mode === 'always' || (this.mode === 'auto' && products * f.nUniq * E + pools * POOL_ADD_COST * f.nIds < products * b.n * E);
     }
     this.runs = [];
     for (let e = 0; e < F; e++) {
@@ -66,14 +72,17 @@ export class FirstLayer {
     }
   }
 
-  /** H [B, N] = x W1^T (no bias); W1 = P at the first expert layer's offset, [N, F*E]. */
-  forward(P: Vec, x: Vec, b: Batch, local: Vec[], H: Vec): void {
+  /**
+   * H [B, N] = x W1^T (no bias); W1 = P at the first expert layer's offset, [N, F*E].
+   * `needGrad`: a backward follows (it changes which fields are worth projecting).
+   */
+  forward(P: Vec, x: Vec, b: Batch, local: Vec[], H: Vec, needGrad: boolean): void {
     const { ops, L, N } = this;
     const E = L.dims.embedDim;
     const D = L.inDim;
     const B = b.n;
     const W1 = P.subarray(L.at.expertW[0]!);
-    this.plan(b);
+    this.plan(b, needGrad);
     let beta: 0 | 1 = 0;
     for (const [from, to] of this.runs) {
       ops.gemm(false, true, B, N, (to - from) * E, x.subarray(from * E), W1.subarray(from * E), H, beta, D, D, N);

@@ -53,14 +53,17 @@ export class Model {
     return this.net.p;
   }
 
-  /** Forward rows[start .. start+n) of `part` with dense weights P and the tables as `view` sees them. */
-  forward(view: TableView, P: Vec, part: PartData, rows: ArrayLike<number>, start: number, n: number): Batch {
+  /**
+   * Forward rows[start .. start+n) of `part` with dense weights P and the tables as `view`
+   * sees them; `needGrad` false when only the predictions are wanted (scoring).
+   */
+  forward(view: TableView, P: Vec, part: PartData, rows: ArrayLike<number>, start: number, n: number, needGrad = true): Batch {
     const b = this.builder.build(part, rows, start, n);
     gatherRows(this.ops, view, b, this.local, this.L.dims.embedDim);
     poolForward(this.ops, this.L, b, this.local, this.x, this.a);
-    this.first.forward(P, this.x, b, this.local, this.net.h0);
+    this.first.forward(P, this.x, b, this.local, this.net.h0, needGrad);
     this.net.forward(P, this.a, n);
-    this.P = P;
+    this.P = needGrad ? P : null;
     return b;
   }
 
