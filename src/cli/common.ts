@@ -32,8 +32,8 @@ export function configFrom(opts: CommonOpts): LoadedConfig {
 }
 
 /** Log lines go to stderr so that stdout carries only results (and --json). */
-export function logger(_opts: CommonOpts): (line: string) => void {
-  return (line) => process.stderr.write(`${line}\n`);
+export function logLine(line: string): void {
+  process.stderr.write(`${line}\n`);
 }
 
 export async function withOps<T>(cfg: LoadedConfig, f: (ops: RunOps) => Promise<T>): Promise<T> {

@@ -14,7 +14,6 @@ const LOG_CLAMP = -100;
 const BCE_EPS = 1e-12;
 
 export class DenseNet {
-  readonly capacity: number;
   // activations
   private readonly h: Vec[]; // per expert layer j: [B, K*d_j] after ReLU
   private readonly g1: Vec; // expert gate hidden [B, dL]
@@ -41,7 +40,6 @@ export class DenseNet {
     private readonly L: Layout,
     capacity: number,
   ) {
-    this.capacity = capacity;
     const { numExpert: K, numOutput: C, mlpDims } = L.dims;
     const dL = L.dLast;
     this.h = mlpDims.map((d) => ops.alloc(capacity * K * d));

@@ -14,7 +14,7 @@ import type { SplitResult } from '../../eval/evaluate.js';
 import { runInfer } from '../../meta/run-infer.js';
 import { runTrain, type TrainSummary } from '../../meta/run-train.js';
 import { ConfigError } from '../../util/errors.js';
-import { configFrom, logger, withConfigOptions, withOps, type CommonOpts } from '../common.js';
+import { configFrom, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
 import { fmtFixed, table } from '../format.js';
 import { progressBar } from '../progress.js';
 
@@ -35,7 +35,7 @@ export function register(program: Command): void {
   withConfigOptions(program.command('demo').description('the main job on the built-in synthetic data: generate it if absent, meta-train + adapt MetaHeac, the same for the no-meta baseline, one comparison table')).action(
     async (opts: CommonOpts) => {
       const cfg = configFrom({ ...opts, config: opts.config ?? DEMO_CONFIG });
-      const log = logger(opts);
+      const log = logLine;
       const data = cfg.runner.train_data_dir;
       if (!data) throw new ConfigError(`${cfg.source}: runner.train_data_dir is not set`);
       if (!existsSync(join(data, SCHEMA_FILE))) {
