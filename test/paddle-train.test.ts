@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.js';
 import { maxIdxs, TENCENT_SCHEMA } from '../src/data/schema.js';
 import { createOps } from '../src/kernels/index.js';
-import { runInfer } from '../src/meta/run-infer.js';
-import { runTrain } from '../src/meta/run-train.js';
+import { runInfer } from '../src/pipeline/run-infer.js';
+import { runTrain } from '../src/pipeline/run-train.js';
 import { SAMPLE, SAMPLE_SKIP } from './helpers/pickles.js';
 
 test('train_data_dir / test_data_dir pointing at PaddleRec pickle folders: converted once, then reused', { skip: SAMPLE_SKIP }, async () => {

@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.js';
 import { createOps } from '../src/kernels/index.js';
-import { runTrain } from '../src/meta/run-train.js';
-import { runInfer } from '../src/meta/run-infer.js';
+import { runTrain } from '../src/pipeline/run-train.js';
+import { runInfer } from '../src/pipeline/run-infer.js';
 import { DataError } from '../src/util/errors.js';
 import { tinyDataset, tinyOverrides } from './helpers/tiny-dataset.js';
 

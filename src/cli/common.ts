@@ -2,6 +2,8 @@
 import { Command, Option } from 'commander';
 import { ignoredKeys, loadConfig, type LoadedConfig } from '../config/config.js';
 import { createOps, type RunOps } from '../kernels/index.js';
+import type { Reporter } from '../util/progress.js';
+import { progressBar } from './progress.js';
 
 export interface CommonOpts {
   config?: string;
@@ -35,6 +37,9 @@ export function configFrom(opts: CommonOpts): LoadedConfig {
 export function logLine(line: string): void {
   process.stderr.write(`${line}\n`);
 }
+
+/** Log lines on stderr, bars on a terminal: what every command passes to the work it runs. */
+export const cliReporter: Reporter = { log: logLine, progress: progressBar };
 
 export async function withOps<T>(cfg: LoadedConfig, f: (ops: RunOps) => Promise<T>): Promise<T> {
   const ops = await createOps(cfg.runner.threads);

@@ -4,13 +4,7 @@
  * is noise, and commands print their own periodic log lines instead.
  */
 import cliProgress from 'cli-progress';
-
-export interface Progress {
-  /** Set the absolute position; `payload` fills the {tokens} of the format. */
-  update(value: number, payload?: Record<string, string | number>): void;
-  increment(delta?: number, payload?: Record<string, string | number>): void;
-  stop(): void;
-}
+import { noProgress, type Progress, type ProgressFactory } from '../util/progress.js';
 
 let quiet = false;
 
@@ -19,14 +13,9 @@ export function setProgressQuiet(q: boolean): void {
   quiet = q;
 }
 
-/**
- * A bar for `total` units. `extra` is a format suffix with {tokens} filled from payloads,
- * e.g. ' | loss {loss}'.
- */
-export function progressBar(label: string, total: number, extra = ''): Progress {
-  if (quiet || !process.stderr.isTTY) {
-    return { update: () => {}, increment: () => {}, stop: () => {} };
-  }
+/** A bar on stderr, drawn only on a terminal and when not quiet. */
+export const progressBar: ProgressFactory = (label, total, extra = ''): Progress => {
+  if (quiet || !process.stderr.isTTY) return noProgress(label, total);
   const bar = new cliProgress.SingleBar(
     {
       format: `${label} [{bar}] {percentage}% {value}/{total} | {duration_formatted} < {eta_formatted}${extra}`,
@@ -44,4 +33,4 @@ export function progressBar(label: string, total: number, extra = ''): Progress 
     increment: (d = 1, p) => bar.increment(d, p),
     stop: () => bar.stop(),
   };
-}
+};

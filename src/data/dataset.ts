@@ -7,7 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { progressBar, type Progress } from '../cli/progress.js';
+import { noProgress, type Progress, type ProgressFactory } from '../util/progress.js';
 import { readPart } from './arrow-part.js';
 import { STANDARD_PARTS, type Part } from './part.js';
 import { maxIdxsTooSmall, readSchemaFile, schemaToJson, withMaxIdxs, type Schema } from './schema.js';
@@ -125,12 +125,12 @@ export function schemaPathFor(partPath: string): string {
 const PROGRESS_ROWS = 1_000_000;
 
 /** Read a part with the schema found by schemaPathFor. */
-export async function loadPart(path: string): Promise<Part> {
+export async function loadPart(path: string, progress: ProgressFactory = noProgress): Promise<Part> {
   requireExists(path);
   let bar: Progress | null = null;
   try {
     return await readPart(path, readSchemaFile(schemaPathFor(path)), (rows, total) => {
-      if (total >= PROGRESS_ROWS) (bar ??= progressBar(`load ${basename(path)}`, total)).update(rows);
+      if (total >= PROGRESS_ROWS) (bar ??= progress(`load ${basename(path)}`, total)).update(rows);
     });
   } finally {
     (bar as Progress | null)?.stop();

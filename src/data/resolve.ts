@@ -9,10 +9,11 @@ import type { Config } from '../config/config.js';
 import { SCHEMA_FILE } from './dataset.js';
 import { ensureArrowFromPaddleDir } from './importers/paddle-cache.js';
 import { listPickles } from './importers/pickle-import.js';
+import { silent, type Reporter } from '../util/progress.js';
 
-export async function resolveDataPath(path: string, cfg: Config, log: (line: string) => void = () => {}): Promise<string> {
+export async function resolveDataPath(path: string, cfg: Config, report: Reporter = silent): Promise<string> {
   if (!existsSync(path) || !statSync(path).isDirectory() || existsSync(join(path, SCHEMA_FILE))) return path;
   if (listPickles(path).length === 0) return path;
-  log(`${path}: PaddleRec pickles; using (or making) their Arrow copy`);
-  return ensureArrowFromPaddleDir(path, { cacheDir: cfg.runner.cache_dir, maxIdxs: cfg.hyper_parameters.max_idxs ?? undefined });
+  report.log(`${path}: PaddleRec pickles; using (or making) their Arrow copy`);
+  return ensureArrowFromPaddleDir(path, { cacheDir: cfg.runner.cache_dir, maxIdxs: cfg.hyper_parameters.max_idxs ?? undefined, progress: report.progress });
 }

@@ -9,7 +9,7 @@ import type { ModelDims } from '../model/layout.js';
 import type { Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
 import { Adapter, type AdaptOptions } from '../meta/adapt.js';
-import { progressBar } from '../cli/progress.js';
+import { noProgress, type ProgressFactory } from '../util/progress.js';
 import type { InferJob, InferTaskDone } from './infer-worker.js';
 import { auc, precisionRecallAtK, splitMetrics, type SplitMetrics } from './metrics.js';
 
@@ -46,6 +46,7 @@ export interface AdaptRun {
   dims: ModelDims;
   opts: AdaptOptions;
   threads: number;
+  progress?: ProgressFactory;
 }
 
 function taskResult(stage1: Part, stage2: Part, scores: Float64Array, aid: number, seeds: Int32Array, rows: Int32Array, steps: number): TaskResult {
@@ -76,7 +77,7 @@ function adaptSerial(run: AdaptRun, name: string, stage1: Part, stage2: Part, on
   const seedsOf = seedRows(stage1);
   const scores = new Float64Array(stage2.nRows);
   const perTask: TaskResult[] = [];
-  const bar = progressBar(`adapt ${name}`, stage2.tasks.length);
+  const bar = (run.progress ?? noProgress)(`adapt ${name}`, stage2.tasks.length);
   for (const task of stage2.tasks) {
     const seeds = seedsOf(task.aid);
     const pred = new Float64Array(task.rows.length);
@@ -109,7 +110,7 @@ async function adaptParallel(run: AdaptRun, name: string, stage1: Part, stage2: 
   }
   const scores = new Float64Array(stage2.nRows);
   const steps = new Int32Array(stage2.tasks.length);
-  const bar = progressBar(`adapt ${name} (${nw} workers)`, stage2.tasks.length);
+  const bar = (run.progress ?? noProgress)(`adapt ${name} (${nw} workers)`, stage2.tasks.length);
   await Promise.all(
     assigned.map(
       (tasks) =>

@@ -41,7 +41,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DataError } from '../util/errors.js';
-import { progressBar } from '../cli/progress.js';
+import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { writePart } from '../data/arrow-part.js';
 import { PART_EXT, writeSchema } from '../data/dataset.js';
 import { STANDARD_PARTS } from '../data/part.js';
@@ -63,6 +63,7 @@ export interface PrepareOptions {
   /** Seed of the aid split (the official script's random.seed). */
   seed?: number;
   multiVocab?: MultiVocabBasis;
+  progress?: ProgressFactory;
 }
 
 export type TaskSplitName = 'train' | 'hot' | 'cold';
@@ -115,9 +116,9 @@ export function maxIdxsYaml(schema: Schema): string {
 }
 
 /** Run `read` under a bytes-based bar for `path`; returns its result and the file's throughput. */
-function timedRead<T>(label: string, path: string, read: (onProgress: (bytes: number) => void) => T, lines: (v: T) => number): { value: T; io: FileThroughput } {
+function timedRead<T>(progress: ProgressFactory, label: string, path: string, read: (onProgress: (bytes: number) => void) => T, lines: (v: T) => number): { value: T; io: FileThroughput } {
   const size = fileSize(path);
-  const bar = progressBar(label, size);
+  const bar = progress(label, size);
   const t0 = performance.now();
   try {
     const value = read((b) => bar.update(b));
@@ -142,6 +143,7 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
   const coldThreshold = opts.coldThreshold ?? DEFAULT_COLD_THRESHOLD[coldBasis];
   const seed = opts.seed ?? 2021;
   const multiVocab = opts.multiVocab ?? 'users';
+  const progress = opts.progress ?? noProgress;
   const paths = Object.fromEntries(Object.entries(RAW_FILES).map(([k, f]) => [k, join(opts.rawDir, f)])) as Record<RawFileRole, string>;
   const missingFiles = Object.values(RAW_FILES).filter((f) => !existsSync(join(opts.rawDir, f)));
   if (missingFiles.length > 0) {
@@ -149,10 +151,10 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
   }
   const schema = TENCENT_SCHEMA;
 
-  const ads = timedRead(RAW_FILES.ads, paths.ads, () => readAdFeatures(paths.ads, schema.task.map((f) => f.name)), (t) => t.byAid.size + 1);
+  const ads = timedRead(progress, RAW_FILES.ads, paths.ads, () => readAdFeatures(paths.ads, schema.task.map((f) => f.name)), (t) => t.byAid.size + 1);
   const rowCount = (r: LabelledRows): number => r.n;
-  const s1 = timedRead(RAW_FILES.stage1, paths.stage1, (p) => readLabelledRows(paths.stage1, true, p), rowCount);
-  const s2 = timedRead(RAW_FILES.stage2, paths.stage2, (p) => readLabelledRows(paths.stage2, false, p), rowCount);
+  const s1 = timedRead(progress, RAW_FILES.stage1, paths.stage1, (p) => readLabelledRows(paths.stage1, true, p), rowCount);
+  const s2 = timedRead(progress, RAW_FILES.stage2, paths.stage2, (p) => readLabelledRows(paths.stage2, false, p), rowCount);
   const stages = [s1.value, s2.value];
 
   // Each row's user index; the index then tells the stream which lines to keep.
@@ -162,7 +164,7 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
     for (let i = 0; i < rows.n; i++) user[i] = index.add(rows.uid[i]!);
     return user;
   });
-  const uf = timedRead(RAW_FILES.users, paths.users, (p) => readUserFeatures(paths.users, schema, index, multiVocab, p), (u) => u.stats.lines);
+  const uf = timedRead(progress, RAW_FILES.users, paths.users, (p) => readUserFeatures(paths.users, schema, index, multiVocab, p), (u) => u.stats.lines);
   const users = uf.value;
 
   const enc = buildEncoders(schema, stages, users, ads.value);
@@ -217,7 +219,7 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
     for (let i = 0; i < st.rows.n; i++) if (splitOf[st.aid[i]!] === p.split) select.push(i);
     return Int32Array.from(select);
   });
-  const bar = progressBar('write parts (rows)', selections.reduce((n, s) => n + s.length, 0));
+  const bar = progress('write parts (rows)', selections.reduce((n, s) => n + s.length, 0));
   for (const [k, p] of PLAN.entries()) {
     const data = gatherPart(schema, joined[p.stage]!, selections[k]!, users, enc);
     try {

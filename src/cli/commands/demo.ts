@@ -11,10 +11,10 @@ import type { LoadedConfig } from '../../config/config.js';
 import { synthesize } from '../../data/synth.js';
 import { SCHEMA_FILE } from '../../data/dataset.js';
 import type { SplitResult } from '../../eval/evaluate.js';
-import { runInfer } from '../../meta/run-infer.js';
-import { runTrain, type TrainSummary } from '../../meta/run-train.js';
+import { runInfer } from '../../pipeline/run-infer.js';
+import { runTrain, type TrainSummary } from '../../pipeline/run-train.js';
 import { ConfigError } from '../../util/errors.js';
-import { configFrom, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
+import { cliReporter, configFrom, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
 import { fmtFixed, table } from '../format.js';
 import { progressBar } from '../progress.js';
 
@@ -49,9 +49,9 @@ export function register(program: Command): void {
         for (const [name, sub, meta] of [['MetaHeac', 'meta', true], ['no-meta', 'nometa', false]] as const) {
           const c = armConfig(cfg, sub, meta);
           log(`== ${name}: train`);
-          const train = await runTrain(c, ops, log);
+          const train = await runTrain(c, ops, cliReporter);
           log(`== ${name}: adapt and evaluate`);
-          const [res] = await runInfer(c, ops, log);
+          const [res] = await runInfer(c, ops, cliReporter);
           arms.push({ name, train, splits: res!.splits });
         }
       });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { runInfer } from '../../meta/run-infer.js';
-import { splitTable, taskLine } from '../../eval/report.js';
-import { configFrom, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
+import { runInfer } from '../../pipeline/run-infer.js';
+import { splitTable, taskLine } from '../eval-text.js';
+import { cliReporter, configFrom, withConfigOptions, withOps, type CommonOpts } from '../common.js';
 
 export function register(program: Command): void {
   withConfigOptions(
@@ -12,7 +12,7 @@ export function register(program: Command): void {
   ).action(async (opts: CommonOpts & { tasks: boolean }) => {
     const cfg = configFrom(opts);
     const print = !opts.json && opts.tasks;
-    const res = await withOps(cfg, (ops) => runInfer(cfg, ops, logLine, print ? (s, t) => process.stdout.write(`${taskLine(s, t)}\n`) : undefined));
+    const res = await withOps(cfg, (ops) => runInfer(cfg, ops, cliReporter, print ? (s, t) => process.stdout.write(`${taskLine(s, t)}\n`) : undefined));
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
       return;

@@ -9,6 +9,7 @@ import { modelDims, paramsFromCheckpoint } from '../../meta/model-setup.js';
 import { createOps } from '../../kernels/index.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { nonNegativeIntArg, positiveIntArg } from '../args.js';
+import { progressBar } from '../progress.js';
 
 interface PredictOpts {
   model: string;
@@ -32,7 +33,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'worker threads (0 = one per core)', nonNegativeIntArg, 0)
     .option('--json', 'print a summary as JSON')
     .action(async (opts: PredictOpts) => {
-      const part = await loadPart(opts.data);
+      const part = await loadPart(opts.data, progressBar);
       const meta = readCheckpointMeta(opts.model);
       const dims = opts.config ? modelDims(loadConfig(opts.config)) : meta.dims;
       // the checkpoint's table sizes, which may exceed the data's largest ids (config max_idxs)

@@ -1,6 +1,6 @@
 /** `metaheac prepare`: raw Tencent Look-alike files to a dataset directory. */
 import { Option, type Command } from 'commander';
-import { setProgressQuiet } from '../progress.js';
+import { progressBar, setProgressQuiet } from '../progress.js';
 import { nonNegativeIntArg } from '../args.js';
 import { prepareRaw, maxIdxsYaml, type PrepareSummary } from '../../raw/prepare.js';
 import { RAW_FILES } from '../../raw/files.js';
@@ -58,6 +58,7 @@ export function register(program: Command): void {
         coldThreshold: o.coldThreshold,
         seed: o.seed,
         multiVocab: o.multiVocab,
+        progress: progressBar,
       });
       if (o.json) process.stdout.write(`${JSON.stringify({ ...summary, maxIdxsYaml: maxIdxsYaml(summary.schema) }, null, 2)}\n`);
       else process.stdout.write(`${summaryLines(summary).join('\n')}\n`);

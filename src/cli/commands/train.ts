@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { runTrain } from '../../meta/run-train.js';
-import { configFrom, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
+import { runTrain } from '../../pipeline/run-train.js';
+import { cliReporter, configFrom, withConfigOptions, withOps, type CommonOpts } from '../common.js';
 
 export function register(program: Command): void {
   withConfigOptions(
@@ -9,7 +9,7 @@ export function register(program: Command): void {
       .description('meta-train the general model on the training tasks (PaddleRec: trainer.py -m config.yaml); hyper_parameters.meta=false trains the no-meta baseline'),
   ).action(async (opts: CommonOpts) => {
     const cfg = configFrom(opts);
-    const res = await withOps(cfg, (ops) => runTrain(cfg, ops, logLine));
+    const res = await withOps(cfg, (ops) => runTrain(cfg, ops, cliReporter));
     if (opts.json) process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
     else process.stdout.write(`trained (${res.mode}) ${res.epochs} epoch(s) x ${res.stepsPerEpoch} steps in ${res.seconds.toFixed(1)} s, final loss ${res.finalLoss.toFixed(5)}; checkpoints: ${res.checkpoints.join(', ')}\n`);
   });

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { progressBar } from '../../cli/progress.js';
+import { noProgress, type ProgressFactory } from '../../util/progress.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { DataError } from '../../util/errors.js';
 import { PART_EXT, SCHEMA_FILE } from '../dataset.js';
@@ -89,7 +89,7 @@ function upToDate(target: string, want: Omit<Manifest, 'parts'>): boolean {
  * no up-to-date cache. `maxIdxs` (the config's max_idxs) fixes the vocabulary and is
  * checked against every id; without it each folder's schema is its own largest ids.
  */
-export async function ensureArrowFromPaddleDir(dir: string, opts: { cacheDir?: string; maxIdxs?: number[][] } = {}): Promise<string> {
+export async function ensureArrowFromPaddleDir(dir: string, opts: { cacheDir?: string; maxIdxs?: number[][]; progress?: ProgressFactory } = {}): Promise<string> {
   const files = existsSync(dir) ? listPickles(dir) : [];
   if (files.length === 0) throw new DataError(`${dir}: no *.pkl or *.pickle files to read`);
   const target = paddleCacheDir(dir, opts.cacheDir);
@@ -105,7 +105,7 @@ export async function ensureArrowFromPaddleDir(dir: string, opts: { cacheDir?: s
     throw new DataError(`${dirname(tmp)}: cannot write the converted copy of the pickles (${code}); set runner.cache_dir to a writable folder`);
   }
   try {
-    await importPickles(sources, tmp, { maxIdxs: opts.maxIdxs, progress: (label, total) => progressBar(`convert ${label.replace(/^read /, '')}`, total) });
+    await importPickles(sources, tmp, { maxIdxs: opts.maxIdxs, progress: (label, total) => (opts.progress ?? noProgress)(`convert ${label.replace(/^read /, '')}`, total) });
     const manifest: Manifest = { ...key, parts: sources.map((s) => s.name) };
     writeFileAtomic(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     const old = `${target}.old-${process.pid}`;

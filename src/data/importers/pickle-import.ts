@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { Progress } from '../../cli/progress.js';
+import type { Progress, ProgressFactory } from '../../util/progress.js';
 import { DataError } from '../../util/errors.js';
 import { DEFAULT_BATCH_ROWS, PartWriter } from '../arrow-part.js';
 import { PART_EXT, writeSchema } from '../dataset.js';
@@ -39,8 +39,8 @@ export interface PickleImportResult {
 }
 
 export interface ImportOptions extends PickleImportOptions {
-  /** A progress bar over each file's bytes (the CLI passes progressBar). */
-  progress?: (label: string, total: number) => Progress;
+  /** A progress bar over each file's bytes (the caller decides what it shows). */
+  progress?: ProgressFactory;
 }
 
 /** The pickles directly inside `dir`, sorted by name. */

@@ -10,13 +10,13 @@ import { findTrainPart, loadPart } from '../data/dataset.js';
 import { resolveDataPath } from '../data/resolve.js';
 import { ConfigError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { progressBar } from '../cli/progress.js';
+import { silent, type Reporter } from '../util/progress.js';
 import { saveCheckpoint } from '../model/checkpoint.js';
 import { parameterCount, type Layout } from '../model/layout.js';
 import type { Part } from '../data/part.js';
 import type { Ops } from '../model/ops.js';
-import { schemaFor, freshParams, layoutFor, paramsFromCheckpoint } from './model-setup.js';
-import { JointTrainer, MetaTrainer, type MetaOptions } from './train.js';
+import { schemaFor, freshParams, layoutFor, paramsFromCheckpoint } from '../meta/model-setup.js';
+import { JointTrainer, MetaTrainer, type MetaOptions } from '../meta/train.js';
 
 export const CHECKPOINT_FILE = 'model.safetensors';
 
@@ -42,25 +42,26 @@ export function checkpointPath(dir: string, epoch: number): string {
   return join(dir, String(epoch), CHECKPOINT_FILE);
 }
 
-export async function runTrain(cfg: LoadedConfig, ops: Ops, log: (line: string) => void = () => {}): Promise<TrainSummary> {
+export async function runTrain(cfg: LoadedConfig, ops: Ops, report: Reporter = silent): Promise<TrainSummary> {
+  const { log } = report;
   const r = cfg.runner;
   const hp = cfg.hyper_parameters;
   if (!r.train_data_dir) throw new ConfigError(`${cfg.source}: runner.train_data_dir is not set`);
   if (hp.meta_order === 'second') throw new ConfigError(`${cfg.source}: hyper_parameters.meta_order "second" is not implemented yet; use "first"`);
-  const path = findTrainPart(await resolveDataPath(r.train_data_dir, cfg, log));
+  const path = findTrainPart(await resolveDataPath(r.train_data_dir, cfg, report));
   log(`loading ${path}`);
-  const part = await loadPart(path);
+  const part = await loadPart(path, report.progress);
   const L = layoutFor(cfg, schemaFor(cfg, part.schema, path));
   // the engine's arena is a stack: everything below is freed when training ends
   const mark = ops.mark();
   try {
-    return trainLoop(cfg, ops, L, part, log);
+    return trainLoop(cfg, ops, L, part, report);
   } finally {
     ops.release(mark);
   }
 }
 
-function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, log: (line: string) => void): TrainSummary {
+function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, { log, progress }: Reporter): TrainSummary {
   const r = cfg.runner;
   const hp = cfg.hyper_parameters;
   const params = r.model_init_path ? paramsFromCheckpoint(ops, L, r.model_init_path).params : freshParams(ops, L, r.seed);
@@ -84,7 +85,7 @@ function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, log: (lin
   let rowsSeen = 0;
   let last = NaN;
   for (let epoch = 0; epoch < r.epochs; epoch++) {
-    const bar = progressBar(`epoch ${epoch}`, steps, ' | loss {loss} | {tps} tasks/s | {rps} rows/s');
+    const bar = progress(`epoch ${epoch}`, steps, ' | loss {loss} | {tps} tasks/s | {rps} rows/s');
     let running = 0;
     let runN = 0;
     const te = performance.now();

@@ -12,9 +12,10 @@ import { ConfigError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Ops } from '../model/ops.js';
 import { evaluateSplit, type SplitResult, type TaskResult } from '../eval/evaluate.js';
-import { schemaFor, layoutFor, paramsFromCheckpoint, verifyCheckpoint } from './model-setup.js';
+import { schemaFor, layoutFor, paramsFromCheckpoint, verifyCheckpoint } from '../meta/model-setup.js';
 import { checkpointPath } from './run-train.js';
 import { availableParallelism } from 'node:os';
+import { silent, type Reporter } from '../util/progress.js';
 
 /** runner.threads, 0 meaning one per core. */
 export function threads(n: number): number {
@@ -28,21 +29,22 @@ export interface InferResult {
   metricsPath: string;
 }
 
-export async function runInfer(cfg: LoadedConfig, ops: Ops, log: (line: string) => void = () => {}, onTask?: (split: string, t: TaskResult) => void): Promise<InferResult[]> {
+export async function runInfer(cfg: LoadedConfig, ops: Ops, report: Reporter = silent, onTask?: (split: string, t: TaskResult) => void): Promise<InferResult[]> {
+  const { log } = report;
   const r = cfg.runner;
   const hp = cfg.hyper_parameters;
   if (!r.test_data_dir) throw new ConfigError(`${cfg.source}: runner.test_data_dir is not set`);
   if (r.infer_end_epoch <= r.infer_start_epoch) throw new ConfigError(`${cfg.source}: runner.infer_end_epoch (${r.infer_end_epoch}) must be above infer_start_epoch (${r.infer_start_epoch})`);
   const dirs = Array.isArray(r.test_data_dir) ? r.test_data_dir : [r.test_data_dir];
   const splits = [];
-  for (const d of dirs) splits.push(...findTestSplits(await resolveDataPath(d, cfg, log)));
+  for (const d of dirs) splits.push(...findTestSplits(await resolveDataPath(d, cfg, report)));
   const loadDir = r.infer_load_path ?? r.model_save_path;
   const out: InferResult[] = [];
   const parts = [];
   for (const s of splits) {
     log(`loading ${s.name}: ${s.stage1}, ${s.stage2}`);
-    const stage1 = await loadPart(s.stage1);
-    const stage2 = await loadPart(s.stage2);
+    const stage1 = await loadPart(s.stage1, report.progress);
+    const stage2 = await loadPart(s.stage2, report.progress);
     parts.push({ name: s.name, stage1, stage2 });
   }
   for (let epoch = r.infer_start_epoch; epoch < r.infer_end_epoch; epoch++) {
@@ -57,7 +59,7 @@ export async function runInfer(cfg: LoadedConfig, ops: Ops, log: (line: string) 
       verifyCheckpoint(L, ck);
       const params = () => paramsFromCheckpoint(ops, L, ck).params;
       const opts = { lr: hp.optimizer.local_test_learning_rate, epochs: r.infer_train_epoch, batchSize: hp.batch_size, seed: r.seed };
-      const res = await evaluateSplit({ ops, params, checkpoint: ck, dims: L.dims, opts, threads: threads(r.threads) }, p.name, p.stage1, p.stage2, (t) => onTask?.(p.name, t));
+      const res = await evaluateSplit({ ops, params, checkpoint: ck, dims: L.dims, opts, threads: threads(r.threads), progress: report.progress }, p.name, p.stage1, p.stage2, (t) => onTask?.(p.name, t));
       log(`${p.name}: ${res.tasks} tasks, AUC ${res.auc.toFixed(4)}, GAUC ${res.gauc.toFixed(4)} in ${res.seconds.toFixed(1)} s`);
       results.push(res);
       ops.release(mark);

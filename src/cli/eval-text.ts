@@ -1,6 +1,6 @@
 /** Readable text for evaluation results: per-task lines and a summary table per split. */
-import { table } from '../cli/format.js';
-import type { SplitResult, TaskResult } from './evaluate.js';
+import { table } from './format.js';
+import type { SplitResult, TaskResult } from '../eval/evaluate.js';
 
 const f4 = (x: number | null): string => (x === null || Number.isNaN(x) ? '   -  ' : x.toFixed(4));
 
