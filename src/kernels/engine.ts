@@ -278,13 +278,15 @@ export class Engine {
     for (const x of [p, m, v, g, ids]) if (x.buffer !== this.buffer) throw new TypeError('adamRows: arrays must be allocated by this engine');
     const T = Math.max(1, Math.min(this.threads, Math.floor((n * E) / ADAM_MIN_PER_THREAD)));
     const part = (t: number): [number, number] => [Math.floor((n * t) / T), Math.floor((n * (t + 1)) / T)];
+    // 1 - β in double, as torch.optim.Adam's Python does, rounded to f32 once on the way in.
+    const floats = [stepSize, bc2, 1 - b1, b2, 1 - b2, eps];
     for (let t = 1; t < T; t++) {
       const [a, b] = part(t);
-      this.post(t, OP_ADAM, [p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset + 4 * a, b - a, E], [stepSize, bc2, b1, b2, eps]);
+      this.post(t, OP_ADAM, [p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset + 4 * a, b - a, E], floats);
     }
     try {
       const [a, b] = part(0);
-      this.k.adamRows(p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset + 4 * a, b - a, E, stepSize, bc2, b1, b2, eps);
+      this.k.adamRows(p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset + 4 * a, b - a, E, stepSize, bc2, 1 - b1, b2, 1 - b2, eps);
     } finally {
       for (let t = 1; t < T; t++) this.await(t);
     }

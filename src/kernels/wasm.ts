@@ -24,7 +24,7 @@ export interface KernelExports {
   poolRows(out: number, ldo: number, t: number, n: number, idx: number, w: number, cnt: number, scale: number, b: number, acc: number): void;
   scatterRows(d: number, n: number, idx: number, w: number, cnt: number, scale: number, b: number, src: number, lds: number, alpha: number): void;
   gatherRows(out: number, base: number, ids: number, n: number, e: number, over: number, mark: number, mode: number): void;
-  adamRows(p: number, m: number, v: number, g: number, ids: number, n: number, e: number, stepSize: number, bc2: number, b1: number, b2: number, eps: number): void;
+  adamRows(p: number, m: number, v: number, g: number, ids: number, n: number, e: number, stepSize: number, bc2: number, ib1: number, b2: number, ib2: number, eps: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;

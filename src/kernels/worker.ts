@@ -31,7 +31,7 @@ for (;;) {
   if (op === OP_GEMM || op === OP_GEMM_ROWS || op === OP_ADAM) {
     try {
       if (op === OP_ADAM) {
-        k.adamRows(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), argF(7), argF(8), argF(9), argF(10), argF(11));
+        k.adamRows(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), argF(7), argF(8), argF(9), argF(10), argF(11), argF(12));
       } else if (op === OP_GEMM) {
         k.gemm(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), arg(10), arg(11), arg(12));
       } else {

@@ -33,14 +33,17 @@ export function gatherRows(out: usize, base: usize, ids: usize, n: i32, E: i32, 
 
 /**
  * Adam (PyTorch's formula) on rows ids[0..n) of p, with moments m, v and gradient g, all
- * [rows, E]: m += (g - m)(1 - b1); v = b2 v + (1 - b2) g²; p -= stepSize m / (sqrt(v)/bc2 + eps).
+ * [rows, E]: m += (g - m)·ib1; v = v·b2 + (ib2·g)·g; p -= stepSize m / (sqrt(v)/bc2 + eps),
+ * each operation rounded to f32 in torch.optim.Adam's order (lerp_, mul_ + addcmul_, addcdiv_).
+ * ib1 = 1 - β1 and ib2 = 1 - β2 come in from the caller, computed in double from the double β
+ * as Python does: 1 - f32(0.999) would make every v about 1.3e-5 relative low.
  */
-export function adamRows(p: usize, m: usize, v: usize, g: usize, ids: usize, n: i32, E: i32, stepSize: f32, bc2: f32, b1: f32, b2: f32, eps: f32): void {
+export function adamRows(p: usize, m: usize, v: usize, g: usize, ids: usize, n: i32, E: i32, stepSize: f32, bc2: f32, ib1s: f32, b2s: f32, ib2s: f32, eps: f32): void {
   const rowB = <usize>E << 2;
   const vecEnd = E & ~3;
-  const ib1 = f32x4.splat(<f32>1 - b1);
-  const vb2 = f32x4.splat(b2);
-  const ib2 = f32x4.splat(<f32>1 - b2);
+  const ib1 = f32x4.splat(ib1s);
+  const vb2 = f32x4.splat(b2s);
+  const ib2 = f32x4.splat(ib2s);
   const vss = f32x4.splat(stepSize);
   const vbc = f32x4.splat(bc2);
   const veps = f32x4.splat(eps);
@@ -52,7 +55,7 @@ export function adamRows(p: usize, m: usize, v: usize, g: usize, ids: usize, n: 
       const gj = v128.load(g + o);
       const mj0 = v128.load(m + o);
       const mj = f32x4.add(mj0, f32x4.mul(f32x4.sub(gj, mj0), ib1));
-      const vj = f32x4.add(f32x4.mul(v128.load(v + o), vb2), f32x4.mul(f32x4.mul(gj, gj), ib2));
+      const vj = f32x4.add(f32x4.mul(v128.load(v + o), vb2), f32x4.mul(f32x4.mul(ib2, gj), gj));
       v128.store(m + o, mj);
       v128.store(v + o, vj);
       const den = f32x4.add(f32x4.div(f32x4.sqrt(vj), vbc), veps);
@@ -62,8 +65,8 @@ export function adamRows(p: usize, m: usize, v: usize, g: usize, ids: usize, n: 
       const o = off + (<usize>j << 2);
       const gj = load<f32>(g + o);
       const mj0 = load<f32>(m + o);
-      const mj = mj0 + (gj - mj0) * (<f32>1 - b1);
-      const vj = load<f32>(v + o) * b2 + gj * gj * (<f32>1 - b2);
+      const mj = mj0 + (gj - mj0) * ib1s;
+      const vj = load<f32>(v + o) * b2s + ib2s * gj * gj;
       store<f32>(m + o, mj);
       store<f32>(v + o, vj);
       store<f32>(p + o, load<f32>(p + o) - (stepSize * mj) / (sqrt<f32>(vj) / bc2 + eps));
