@@ -9,14 +9,14 @@ import type { Ops, Vec } from '../model/ops.js';
 import { RowSet, type TableView } from '../model/row-set.js';
 import type { ModelGrad } from '../optim/adam.js';
 
-/** Add the row gradients of the model's last backward, times `scale`, into `rows` by id. */
-function addRows(model: Model, rows: RowSet[], scale: number): void {
+/** Add per-unique-row gradients of the model's last batch (default: its backward's), times `scale`, into `rows` by id. */
+function addRows(model: Model, rows: RowSet[], scale: number, local: Vec[] = model.dLocal): void {
   const E = model.L.dims.embedDim;
   model.batch.fields.forEach((f, e) => {
     const r = rows[e]!;
     for (let u = 0; u < f.nUniq; u++) r.add(f.uniq[u]!);
     // local row u goes to row uniq[u]: a scatter with one id per "batch row"
-    model.ops.scatterRows(r.data, E, f.uniq, 1, null, null, f.nUniq, model.dLocal[e]!, E, scale);
+    model.ops.scatterRows(r.data, E, f.uniq, 1, null, null, f.nUniq, local[e]!, E, scale);
   });
 }
 
@@ -58,10 +58,14 @@ export class GradSum implements ModelGrad {
 
   /** Add the model's last backward. */
   add(model: Model): void {
-    const g = model.grad;
+    this.addScaled(model, model.grad, model.dLocal, 1);
+  }
+
+  /** Add `scale` times a gradient-shaped result on the model's last batch (dense, per unique row). */
+  addScaled(model: Model, dense: Vec, local: Vec[], scale: number): void {
     const d = this.dense;
-    for (let i = 0; i < d.length; i++) d[i] = d[i]! + g[i]!;
-    addRows(model, this.rows, 1);
+    for (let i = 0; i < d.length; i++) d[i] = d[i]! + scale * dense[i]!;
+    addRows(model, this.rows, scale, local);
   }
 
   scale(c: number): void {

@@ -7,8 +7,8 @@
  *     θ'_t     = θ - α g_t                      (FastWeights: dense copy + sparse row delta)
  *     G       += ∇θ' L_query_t(θ'_t)
  *   θ ← Adam(θ, G / task_count)
- * The query gradient is taken at θ'_t and applied to θ; a second-order step would multiply it
- * by (I - α H_support_t) at the marked place before summing.
+ * The query gradient is taken at θ'_t and applied to θ; the second-order step (the official
+ * code's) multiplies it by (I - α H_support_t) first (task-grad.ts).
  */
 import type { PartData, TaskRows } from '../data/part.js';
 import type { Layout } from '../model/layout.js';
@@ -18,7 +18,8 @@ import type { Params } from '../model/params.js';
 import { plainView, type TableView } from '../model/row-set.js';
 import { ModelAdam } from '../optim/adam.js';
 import { Rng } from '../util/rng.js';
-import { FastWeights, GradSum } from './learner.js';
+import { GradSum } from './learner.js';
+import { TaskMetaGrad, type MetaOrder } from './task-grad.js';
 import { TaskSampler, type TaskSampling } from './sampler.js';
 
 export interface MetaOptions {
@@ -29,6 +30,8 @@ export interface MetaOptions {
   sampling: TaskSampling;
   withReplacement: boolean;
   seed: number;
+  /** The meta-gradient: first order (default) or the exact second order. */
+  order?: MetaOrder;
 }
 
 export interface StepResult {
@@ -70,7 +73,7 @@ abstract class Trainer {
 
 export class MetaTrainer extends Trainer {
   private readonly sampler: TaskSampler;
-  private readonly fast: FastWeights;
+  private readonly task: TaskMetaGrad;
 
   constructor(
     ops: Ops,
@@ -81,28 +84,20 @@ export class MetaTrainer extends Trainer {
   ) {
     super(ops, params, opts);
     this.sampler = new TaskSampler(tasks, opts.sampling, opts.withReplacement);
-    this.fast = new FastWeights(ops, params.layout, params.tables);
+    this.task = new TaskMetaGrad(ops, params.layout, params.tables, this.model, opts.order ?? 'first');
   }
 
   step(): StepResult {
-    const { model, fast, grads: sum, sampler, rng, params, opts } = this;
+    const { task, grads: sum, sampler, rng, params, opts, part } = this;
     const picked = sampler.drawTasks(rng, opts.taskCount);
     sum.clear();
     let loss = 0;
     let rows = 0;
     for (const t of picked) {
       const support = sampler.drawRows(rng, t, opts.batchSize);
-      model.forward(this.base, params.dense, this.part, support, 0, support.length);
-      model.backward();
-      fast.adapt(params.dense, model, opts.localLr);
-      rows += support.length;
       const query = sampler.drawRows(rng, t, opts.batchSize);
-      model.forward(fast.view, fast.dense, this.part, query, 0, query.length);
-      loss += model.loss();
-      model.backward();
-      // second order would apply (I - α H_support) to these gradients here
-      sum.add(model);
-      rows += query.length;
+      loss += task.add(params.dense, this.base, opts.localLr, part, support, support.length, part, query, query.length, sum);
+      rows += support.length + query.length;
     }
     sum.scale(1 / picked.length);
     this.adam.apply(params.dense, params.tables, sum);

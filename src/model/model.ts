@@ -16,9 +16,9 @@ export class Model {
   readonly builder: BatchBuilder;
   readonly first: FirstLayer;
   readonly net: DenseNet;
-  private readonly x: Vec;
-  private readonly dx: Vec;
-  private readonly a: Vec;
+  readonly x: Vec;
+  readonly dx: Vec;
+  readonly a: Vec;
   /** Gathered unique rows per table, and their gradients after backward. */
   readonly local: Vec[];
   readonly dLocal: Vec[];

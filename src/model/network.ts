@@ -14,24 +14,24 @@ const LOG_CLAMP = -100;
 const BCE_EPS = 1e-12;
 
 export class DenseNet {
-  // activations
-  private readonly h: Vec[]; // per expert layer j: [B, K*d_j] after ReLU
-  private readonly g1: Vec; // expert gate hidden [B, dL]
-  private readonly g: Vec; // expert gate softmax [B, K]
-  private readonly c1: Vec; // critic gate hidden [B, dL]
-  private readonly w: Vec; // critic gate softmax [B, C]
-  private readonly fea: Vec; // [B, dL]
-  private readonly s: Vec; // critic sigmoids [B, C]
+  // activations and their gradients: the Hessian-vector product (network-hvp.ts) reads them
+  readonly h: Vec[]; // per expert layer j: [B, K*d_j] after ReLU
+  readonly g1: Vec; // expert gate hidden [B, dL]
+  readonly g: Vec; // expert gate softmax [B, K]
+  readonly c1: Vec; // critic gate hidden [B, dL]
+  readonly w: Vec; // critic gate softmax [B, C]
+  readonly fea: Vec; // [B, dL]
+  readonly s: Vec; // critic sigmoids [B, C]
   readonly p: Vec; // predictions [B]
   // gradients of activations
-  private readonly dh: Vec[];
-  private readonly dg1: Vec;
-  private readonly dgl: Vec; // [B, K] gradient of the expert gate logits
-  private readonly dc1: Vec;
-  private readonly dwl: Vec; // [B, C] gradient of the critic gate logits
-  private readonly dfea: Vec;
-  private readonly du: Vec; // [B, C] gradient of the critic logits
-  private readonly dp: Vec;
+  readonly dh: Vec[];
+  readonly dg1: Vec;
+  readonly dgl: Vec; // [B, K] gradient of the expert gate logits
+  readonly dc1: Vec;
+  readonly dwl: Vec; // [B, C] gradient of the critic gate logits
+  readonly dfea: Vec;
+  readonly du: Vec; // [B, C] gradient of the critic logits
+  readonly dp: Vec;
   /** Gradient w.r.t. the task vectors, filled by backward. */
   readonly da: Vec;
 

@@ -1,0 +1,76 @@
+/**
+ * One task's meta-gradient (spec section 4, steps 3-5), for meta-training and for the
+ * meta-grad diagnostic:
+ *
+ *   g    = ∇θ L_support(θ)
+ *   θ'   = θ - α g                                   (FastWeights)
+ *   q    = ∇θ' L_query(θ')
+ *   first order:  q
+ *   second order: (I - α H_support(θ)) q = q - α H_support q   (ModelHvp, exact)
+ *
+ * Second order keeps the support batch's activations for the Hessian-vector product, so the
+ * query runs on a model of its own.
+ */
+import type { PartData } from '../data/part.js';
+import { ModelHvp } from '../model/hvp.js';
+import type { Layout } from '../model/layout.js';
+import { Model } from '../model/model.js';
+import type { Ops, Vec } from '../model/ops.js';
+import { RowSet, type TableView } from '../model/row-set.js';
+import { FastWeights, type GradSum, copyRowGrads } from './learner.js';
+
+export type MetaOrder = 'first' | 'second';
+
+export class TaskMetaGrad {
+  readonly query: Model;
+  private readonly fast: FastWeights;
+  private readonly hvp: ModelHvp | null;
+  /** Second order: the query gradient's rows as table-shaped arrays (the HVP's direction). */
+  private readonly qRows: RowSet[] | null;
+
+  constructor(
+    ops: Ops,
+    L: Layout,
+    tables: Vec[],
+    readonly support: Model,
+    readonly order: MetaOrder,
+  ) {
+    this.fast = new FastWeights(ops, L, tables);
+    if (order === 'second') {
+      this.query = new Model(ops, L, support.capacity);
+      this.hvp = new ModelHvp(support);
+      this.qRows = L.embeddings.map((e) => new RowSet(ops, e.rows, L.dims.embedDim));
+    } else {
+      this.query = support;
+      this.hvp = null;
+      this.qRows = null;
+    }
+  }
+
+  /**
+   * Adds the task's meta-gradient at (dense, base) into `sum` and returns its query loss.
+   * Support rows sRows[0..nS) of sPart, query rows qRows[0..nQ) of qPart.
+   */
+  add(
+    dense: Vec, base: TableView, alpha: number,
+    sPart: PartData, sRows: ArrayLike<number>, nS: number,
+    qPart: PartData, qRows: ArrayLike<number>, nQ: number,
+    sum: GradSum,
+  ): number {
+    const { support, query, fast } = this;
+    support.forward(base, dense, sPart, sRows, 0, nS);
+    support.backward();
+    fast.adapt(dense, support, alpha);
+    query.forward(fast.view, fast.dense, qPart, qRows, 0, nQ);
+    const loss = query.loss();
+    query.backward();
+    sum.add(query);
+    if (this.hvp && this.qRows) {
+      for (const r of this.qRows) r.clear();
+      copyRowGrads(query, this.qRows);
+      this.hvp.apply(dense, query.grad, this.qRows.map((r) => r.data));
+      sum.addScaled(support, this.hvp.hv, this.hvp.rLocalGrad, -alpha);
+    }
+    return loss;
+  }
+}
