@@ -43,17 +43,22 @@ export async function bench(): Promise<Record<string, unknown>> {
   initParams(params, 1);
   const part = syntheticPart(TENCENT_SCHEMA, 200_000, 200, 7);
   const tasks = indexTasks(part.aid);
-  const trainer = new MetaTrainer(ops, params, { batchSize: B, taskCount: 5, localLr: 0.0002, globalLr: 0.001, sampling: 'normal', withReplacement: false, seed: 1 }, part, tasks);
-  const timeSteps = (n: number, warm: number): number[] => {
+  const metaOpts = { batchSize: B, taskCount: 5, localLr: 0.0002, globalLr: 0.001, sampling: 'normal', withReplacement: false, seed: 1 } as const;
+  const trainer = new MetaTrainer(ops, params, metaOpts, part, tasks);
+  const second = new MetaTrainer(ops, params, { ...metaOpts, order: 'second' }, part, tasks);
+  const timeSteps = (n: number, warm: number, t: MetaTrainer = trainer): number[] => {
     const out: number[] = [];
     for (let i = 0; i < n + warm; i++) {
       const t0 = performance.now();
-      trainer.step();
+      t.step();
       if (i >= warm) out.push((performance.now() - t0) / 1000);
     }
     return out;
   };
   const metaStep = timeSteps(reps, 2);
+  // second order (the official code's exact meta-gradient), one step of each order in turn so
+  // that both see the same machine load
+  const pairs = Array.from({ length: reps }, () => [timeSteps(1, 0)[0]!, timeSteps(1, 0, second)[0]!] as const);
   // Late in a real epoch nearly every row has Adam moments, and PyTorch's dense semantics
   // move them all at every step: give every row moments (a zero gradient does), then time again.
   const all = new GradSum(ops, L);
@@ -93,6 +98,9 @@ export async function bench(): Promise<Record<string, unknown>> {
     shapes: { batch: B, tasks: 5, embed: 64, experts: 8, critics: 5, mlp: [64, 64], threads: ops.threads },
     metaStepSeconds: median(metaStep),
     metaStepSecondsAllRowsMoving: median(metaStepAllRows),
+    metaStepSecondsFirstOrderPaired: median(pairs.map((p) => p[0])),
+    metaStepSecondsSecondOrder: median(pairs.map((p) => p[1])),
+    secondOrderRatio: +median(pairs.map((p) => p[1] / p[0])).toFixed(3),
     tableRows: L.embeddings.reduce((a, e) => a + e.rows, 0),
     adaptStepMs: median(adaptMs),
     forwardRowsPerSecond: Math.round(fwdRowsPerSec),

@@ -38,6 +38,9 @@ test('train: a checkpoint per epoch, a loss curve, and the same bytes for the sa
   const j = await trainOnce(['hyper_parameters.meta=false']);
   assert.ok(!a.bytes[1]!.equals(j.bytes[1]!), 'the joint baseline trains differently');
   for (const sampling of ['sqrt', 'unit']) await trainOnce([`hyper_parameters.task_sampling=${sampling}`, 'hyper_parameters.task_replacement=true']);
+  const s2 = await trainOnce(['hyper_parameters.meta_order=second']);
+  assert.ok(!a.bytes[1]!.equals(s2.bytes[1]!), 'second order trains differently');
+  assert.ok(s2.bytes[1]!.equals((await trainOnce(['hyper_parameters.meta_order=second'])).bytes[1]!), 'second order is deterministic');
 });
 
 test('infer: hot and cold in one run, per-task results, metrics JSON; parallel equals serial', async () => {

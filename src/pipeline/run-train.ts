@@ -45,9 +45,7 @@ export function checkpointPath(dir: string, epoch: number): string {
 export async function runTrain(cfg: LoadedConfig, ops: Ops, report: Reporter = silent): Promise<TrainSummary> {
   const { log } = report;
   const r = cfg.runner;
-  const hp = cfg.hyper_parameters;
   if (!r.train_data_dir) throw new ConfigError(`${cfg.source}: runner.train_data_dir is not set`);
-  if (hp.meta_order === 'second') throw new ConfigError(`${cfg.source}: hyper_parameters.meta_order "second" is not implemented yet; use "first"`);
   const path = findTrainPart(await resolveDataPath(r.train_data_dir, cfg, report));
   log(`loading ${path}`);
   const part = await loadPart(path, report.progress);
@@ -73,12 +71,13 @@ function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, { log, pr
     sampling: hp.task_sampling,
     withReplacement: hp.task_replacement,
     seed: r.seed,
+    order: hp.meta_order,
   };
   const allRows = Int32Array.from({ length: part.nRows }, (_, i) => i);
   const trainer = hp.meta ? new MetaTrainer(ops, params, opts, part, part.tasks) : new JointTrainer(ops, params, opts, part, allRows);
   const steps = trainer.stepsPerEpoch(part);
   const mode = hp.meta ? 'meta' : 'joint';
-  log(`${mode} training: ${part.nRows} rows, ${part.tasks.length} tasks, ${parameterCount(L).toLocaleString('en-US')} parameters, ${r.epochs} epoch(s) x ${steps} steps`);
+  log(`${mode} training${hp.meta ? ` (${hp.meta_order} order)` : ''}: ${part.nRows} rows, ${part.tasks.length} tasks, ${parameterCount(L).toLocaleString('en-US')} parameters, ${r.epochs} epoch(s) x ${steps} steps`);
   const curve: LossPoint[] = [];
   const checkpoints: string[] = [];
   const t0 = performance.now();
