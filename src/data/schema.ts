@@ -156,7 +156,7 @@ interface SchemaJsonField {
   width?: number;
 }
 
-interface SchemaJson {
+export interface SchemaJson {
   format: 'metaheac-schema';
   version: 1;
   user_single: SchemaJsonField[];

@@ -50,8 +50,8 @@ function asF32(v: Float32Array | Float64Array): Float32Array {
   return v instanceof Float32Array ? v : Float32Array.from(v);
 }
 
-/** Write params to `path` atomically. */
-export function saveCheckpoint(path: string, p: Params, info: Record<string, unknown> = {}): void {
+/** Write params to `path` atomically; `extra` adds string keys to the header's metadata. */
+export function saveCheckpoint(path: string, p: Params, info: Record<string, unknown> = {}, extra: Record<string, string> = {}): void {
   const ts = tensorSpecs(p.layout).map((t) => ({ ...t, data: tensorData(p, t) }));
   const header: Record<string, unknown> = {
     __metadata__: {
@@ -60,6 +60,7 @@ export function saveCheckpoint(path: string, p: Params, info: Record<string, unk
       schema: JSON.stringify(schemaToJson(p.layout.schema)),
       dims: JSON.stringify(p.layout.dims),
       info: JSON.stringify(info),
+      ...extra,
     },
   };
   let off = 0;

@@ -5,6 +5,7 @@ import { register as generateRaw } from './generate-raw.js';
 import { register as importPkl } from './import-pkl.js';
 import { register as infer } from './infer.js';
 import { register as inspect } from './inspect.js';
+import { register as metaGrad } from './meta-grad.js';
 import { register as predict } from './predict.js';
 import { register as prepare } from './prepare.js';
 import { register as synth } from './synth.js';
@@ -12,4 +13,4 @@ import { register as train } from './train.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, train, infer, predict, synth, inspect, prepare, importPkl, generateRaw];
+export const commands: Register[] = [demo, train, infer, predict, synth, inspect, prepare, importPkl, generateRaw, metaGrad];
