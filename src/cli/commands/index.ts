@@ -1,6 +1,7 @@
 /** The registry of subcommands: one module per command, in the order --help lists them. */
 import type { Command } from 'commander';
 import { register as demo } from './demo.js';
+import { register as exportOnnx } from './export-onnx.js';
 import { register as generateRaw } from './generate-raw.js';
 import { register as importPkl } from './import-pkl.js';
 import { register as infer } from './infer.js';
@@ -13,4 +14,4 @@ import { register as train } from './train.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, train, infer, predict, synth, inspect, prepare, importPkl, generateRaw, metaGrad];
+export const commands: Register[] = [demo, train, infer, predict, exportOnnx, synth, inspect, prepare, importPkl, generateRaw, metaGrad];
