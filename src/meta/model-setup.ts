@@ -10,7 +10,7 @@ import { DataError } from '../util/errors.js';
 import { buildLayout, type Layout, type ModelDims } from '../model/layout.js';
 import type { Ops } from '../model/ops.js';
 import { allocParams, initParams, type Params } from '../model/params.js';
-import { checkCheckpoint, loadCheckpoint, readCheckpointMeta } from '../model/checkpoint.js';
+import { checkCheckpoint, loadCheckpoint, readCheckpointMetaIfAny, type CheckpointMeta } from '../model/checkpoint.js';
 
 export function modelDims(cfg: Config): ModelDims {
   const hp = cfg.hyper_parameters;
@@ -35,10 +35,17 @@ export function freshParams(ops: Ops, L: Layout, seed: number): Params {
 
 /**
  * Check, without reading its tensors, that a checkpoint fits a model of layout L: the same
- * schema (field names and table sizes) and exactly L's tensors.
+ * schema (field names and table sizes) and exactly L's tensors. A checkpoint without
+ * metaheac's metadata (saved from PyTorch) has no field names to compare: its tensor
+ * names and shapes must then match the layout the config gives.
  */
 export function verifyCheckpoint(L: Layout, path: string): void {
-  const meta = readCheckpointMeta(path);
+  const meta = readCheckpointMetaIfAny(path);
+  if (meta) checkMeta(L, path, meta);
+  checkCheckpoint(path, L);
+}
+
+function checkMeta(L: Layout, path: string, meta: CheckpointMeta): void {
   const bad = maxIdxsMismatch(L.schema, maxIdxs(meta.schema));
   if (bad) throw new DataError(`${path}: the checkpoint's schema differs from the data's: ${bad.replace('the dataset schema says', 'the data says')}`);
   const groups = [
@@ -51,7 +58,6 @@ export function verifyCheckpoint(L: Layout, path: string): void {
       if (f.name !== b[i]!.name) throw new DataError(`${path}: the checkpoint's field ${i} is "${f.name}", the data's is "${b[i]!.name}"`);
     });
   }
-  checkCheckpoint(path, L);
 }
 
 /** Load a checkpoint into a model shaped by the config and schema, after verifyCheckpoint. */

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
 import { loadPart, modelSchema } from '../../data/dataset.js';
 import { maxIdxs } from '../../data/schema.js';
-import { readCheckpointMeta } from '../../model/checkpoint.js';
+import { readCheckpointMetaIfAny } from '../../model/checkpoint.js';
+import { UserError } from '../../util/errors.js';
 import { buildLayout } from '../../model/layout.js';
 import { predictRows } from '../../meta/adapt.js';
 import { modelDims, paramsFromCheckpoint } from '../../meta/model-setup.js';
@@ -34,10 +35,16 @@ export function register(program: Command): void {
     .option('--json', 'print a summary as JSON')
     .action(async (opts: PredictOpts) => {
       const part = await loadPart(opts.data, progressBar);
-      const meta = readCheckpointMeta(opts.model);
-      const dims = opts.config ? modelDims(loadConfig(opts.config)) : meta.dims;
+      const meta = readCheckpointMetaIfAny(opts.model);
+      const cfg = opts.config ? loadConfig(opts.config) : null;
+      if (!meta && !cfg) {
+        throw new UserError(`${opts.model}: no metaheac metadata in the checkpoint (one saved from PyTorch?); pass --config with its hyper-parameters (and max_idxs when its tables are larger than the data's ids)`);
+      }
+      const dims = cfg ? modelDims(cfg) : meta!.dims;
       // the checkpoint's table sizes, which may exceed the data's largest ids (config max_idxs)
-      const L = buildLayout(modelSchema(part.schema, maxIdxs(meta.schema), opts.model, opts.data), dims);
+      const L = meta
+        ? buildLayout(modelSchema(part.schema, maxIdxs(meta.schema), opts.model, opts.data), dims)
+        : buildLayout(modelSchema(part.schema, cfg!.hyper_parameters.max_idxs, opts.config!, opts.data), dims);
       const ops = await createOps(opts.threads);
       try {
         const { params } = paramsFromCheckpoint(ops, L, opts.model);
