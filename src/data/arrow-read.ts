@@ -1,12 +1,14 @@
 /**
  * Reading parts from Arrow IPC files written by writePart or by any Arrow writer. Row
- * counts come from the record-batch headers first, so the row-major arrays are allocated
- * once at their final size and each batch is decoded into them and dropped: peak memory
- * stays near the column bytes however large the file.
+ * counts come from the record-batch headers first (checked against the bytes that back
+ * them), so the row-major arrays are allocated once at their final size and each batch is
+ * decoded into them and dropped: peak memory stays near the column bytes however large
+ * the file.
  */
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import { Message, RecordBatchReader, type Data, type DataType, type RecordBatch, type Schema as ArrowSchema } from 'apache-arrow';
+import { Message, RecordBatchReader, type Data, type DataType, type Schema as ArrowSchema } from 'apache-arrow';
+import { BatchError, checkCodec, checkColumn, fieldSlots, readColumn, type BatchHeader, type BatchSource, type FieldSlots } from './arrow-batch.js';
 import { DataError } from '../util/errors.js';
 import {
   ChunkError,
@@ -42,28 +44,29 @@ interface Block {
   bodyLength: number;
 }
 
+interface Batch extends Block {
+  header: BatchHeader;
+  /** Where each field's nodes and buffers start in this batch. */
+  slots: FieldSlots[];
+  /** File offset of the body. */
+  bodyAt: number;
+}
+
 /**
- * An open Arrow IPC file, read one record batch at a time. Each batch's bytes are read into
- * one reused buffer behind the schema (and any dictionary) messages and parsed as a tiny
- * IPC stream, so the decoded columns are views into that buffer and no per-batch garbage
- * piles up between collections.
+ * An open Arrow IPC file whose record batches have been checked against the file and the
+ * schema (blocks inside the file and apart, one message per block, as many nodes and
+ * buffers as the schema lays out, a known codec). Bodies are read one at a time into one
+ * reused buffer, and only the columns asked for are decoded (./arrow-batch.ts).
  */
-class ArrowFile {
-  private buf: Buffer;
-  private readonly prefixLength: number;
+export class ArrowFile {
+  private buf = Buffer.alloc(0);
 
   private constructor(
     readonly path: string,
     private readonly fd: number,
     readonly schema: ArrowSchema,
-    readonly batches: (Block & { rows: number })[],
-    prefix: Buffer,
-  ) {
-    this.prefixLength = prefix.length;
-    const largest = Math.max(0, ...batches.map((b) => b.metaDataLength + b.bodyLength));
-    this.buf = Buffer.alloc(prefix.length + largest);
-    prefix.copy(this.buf);
-  }
+    readonly batches: Batch[],
+  ) {}
 
   static async open(path: string): Promise<ArrowFile> {
     const fd = openForRead(path);
@@ -74,28 +77,39 @@ class ArrowFile {
       if (size < HEAD + 4 + 6 || readAt(fd, size - 6, 6).toString('latin1') !== MAGIC) {
         throw new DataError(`${path}: truncated Arrow file (no footer: the file ends without the ARROW1 magic)`);
       }
+      const footerAt = size - 10 - readAt(fd, size - 10, 4).readInt32LE(0);
       const { schema, records, dictionaries } = await readFooter(path);
-      const prefix = Buffer.concat([schemaMessage(schema), ...dictionaries.map((b) => readAt(fd, b.offset, b.metaDataLength + b.bodyLength))]);
-      const batches = records.map((b) => ({ ...b, rows: batchRows(path, fd, b) }));
-      return new ArrowFile(path, fd, schema, batches, prefix);
+      checkBlocks(path, fd, [...records, ...dictionaries], footerAt);
+      const batches = records.map((b, i) => {
+        try {
+          return { ...b, ...batchHeader(fd, b, schema) };
+        } catch (e) {
+          if (e instanceof BatchError) throw new DataError(`${path}: corrupt Arrow file: record batch ${i} ${e.message}`);
+          throw e;
+        }
+      });
+      return new ArrowFile(path, fd, schema, batches);
     } catch (e) {
       closeSync(fd);
       throw e instanceof DataError ? e : new DataError(`${path}: corrupt Arrow file (${(e as Error).message})`);
     }
   }
 
-  read(i: number): RecordBatch {
+  /** Batch i's header and a reader of its body regions straight from the file (for checks before loading). */
+  peek(i: number): BatchSource {
     const b = this.batches[i]!;
-    const n = b.metaDataLength + b.bodyLength;
-    if (readSync(this.fd, this.buf, this.prefixLength, n, b.offset) !== n) throw new DataError(`${this.path}: truncated Arrow file (record batch ${i} ends past the end of the file)`);
-    let batch: RecordBatch | undefined;
-    try {
-      batch = RecordBatchReader.from(this.buf.subarray(0, this.prefixLength + n)).readAll()[0];
-    } catch (e) {
-      throw new DataError(`${this.path}: corrupt Arrow file in record batch ${i} (${(e as Error).message})`);
+    return { header: b.header, bodyLength: b.bodyLength, body: (r) => readAt(this.fd, b.bodyAt + r.offset, r.length) };
+  }
+
+  /** Batch i with its body read into memory. */
+  load(i: number): BatchSource {
+    const b = this.batches[i]!;
+    if (this.buf.length < b.bodyLength) this.buf = Buffer.alloc(b.bodyLength);
+    if (readSync(this.fd, this.buf, 0, b.bodyLength, b.bodyAt) !== b.bodyLength) {
+      throw new DataError(`${this.path}: truncated Arrow file (record batch ${i} ends past the end of the file)`);
     }
-    if (!batch || batch.numRows !== b.rows) throw new DataError(`${this.path}: corrupt Arrow file (record batch ${i} unreadable)`);
-    return batch;
+    const buf = this.buf;
+    return { header: b.header, bodyLength: b.bodyLength, body: (r) => buf.subarray(r.offset, r.offset + r.length) };
   }
 
   close(): void {
@@ -110,28 +124,60 @@ function readAt(fd: number, position: number, n: number): Buffer {
 }
 
 /**
- * The schema as an encapsulated IPC stream message. Built from the footer's schema rather
- * than copied from the file: apache-arrow's own file writer does not repeat the schema
- * message after the magic, as pyarrow's does.
+ * The footer's blocks must tile the data section as every writer lays it out: the first
+ * one right after the magic or after the schema message, each next one where the previous
+ * ends, the last one followed only by the end-of-stream marker. A block pointing elsewhere,
+ * or bytes that no block covers (a record batch left out of the footer would silently
+ * shorten the part), make the file corrupt.
  */
-function schemaMessage(schema: ArrowSchema): Buffer {
-  const fb = Message.encode(Message.from(schema));
-  const padded = (fb.byteLength + 8 + 7) & ~7;
-  const out = Buffer.alloc(padded);
-  out.writeInt32LE(-1, 0);
-  out.writeInt32LE(padded - 8, 4);
-  out.set(fb, 8);
-  return out;
+function checkBlocks(path: string, fd: number, blocks: Block[], footerAt: number): void {
+  if (blocks.length === 0) return;
+  const sorted = [...blocks].sort((a, b) => a.offset - b.offset);
+  const pre = readAt(fd, HEAD, 8);
+  const schemaEnd = pre.length < 8 ? HEAD : pre.readInt32LE(0) === -1 ? HEAD + 8 + pre.readInt32LE(4) : HEAD + 4 + pre.readInt32LE(0);
+  const corrupt = (what: string) => new DataError(`${path}: corrupt Arrow file (${what})`);
+  let end = sorted[0]!.offset;
+  if (end !== HEAD && end !== schemaEnd) throw corrupt(`its first block starts at byte ${end}, not after the schema at byte ${schemaEnd}`);
+  for (const b of sorted) {
+    if (b.offset !== end) throw corrupt(`bytes ${Math.min(end, b.offset)}..${Math.max(end, b.offset)} ${b.offset > end ? 'belong to no block listed in the footer (a record batch missing from it?)' : 'are claimed by two blocks'}`);
+    if (b.metaDataLength < 8 || b.bodyLength < 0) throw corrupt(`a block at byte ${b.offset} with metadata of ${b.metaDataLength} and a body of ${b.bodyLength} bytes`);
+    end = b.offset + b.metaDataLength + b.bodyLength;
+  }
+  const tail = footerAt - end;
+  if (tail !== 0 && tail !== 4 && tail !== 8) {
+    throw corrupt(tail < 0 ? `its last block ends at byte ${end}, inside the footer (byte ${footerAt})` : `bytes ${end}..${footerAt} belong to no block listed in the footer (a record batch missing from it?)`);
+  }
 }
 
-/** A record batch's row count from its message header, so arrays are sized before any body is read. */
-function batchRows(path: string, fd: number, b: Block): number {
+/**
+ * A record batch's message, checked against its block and the schema's layout, so arrays
+ * are sized from numbers that the file backs before any body is read.
+ */
+function batchHeader(fd: number, b: Block, schema: ArrowSchema): { header: BatchHeader; slots: FieldSlots[]; bodyAt: number } {
   const pre = readAt(fd, b.offset, 8);
   // Modern IPC: 0xFFFFFFFF continuation then the length; legacy: the length alone.
   const skip = pre.readInt32LE(0) === -1 ? 8 : 4;
-  const m = Message.decode(readAt(fd, b.offset + skip, b.metaDataLength - skip));
-  if (!m.isRecordBatch()) throw new DataError(`${path}: corrupt Arrow file (block at byte ${b.offset} is not a record batch)`);
-  return m.header().length;
+  const metaLength = pre.readInt32LE(skip - 4);
+  if (metaLength <= 0 || skip + metaLength > b.metaDataLength) throw new BatchError(`has a message of ${metaLength} bytes in a block of ${b.metaDataLength}`);
+  const m = Message.decode(readAt(fd, b.offset + skip, metaLength));
+  if (!m.isRecordBatch()) throw new BatchError('is not a record batch message');
+  if (m.bodyLength !== b.bodyLength) throw new BatchError(`says its body has ${m.bodyLength} bytes, the footer says ${b.bodyLength}`);
+  const h = m.header();
+  const header: BatchHeader = {
+    length: Number(h.length),
+    nodes: h.nodes.map((n) => ({ length: Number(n.length), nullCount: Number(n.nullCount) })),
+    buffers: h.buffers.map((r) => ({ offset: Number(r.offset), length: Number(r.length) })),
+    compression: h.compression ? h.compression.type : null,
+    variadicCounts: h.variadicBufferCounts.map(Number),
+  };
+  if (!Number.isSafeInteger(header.length) || header.length < 0) throw new BatchError(`has length ${header.length}`);
+  const layout = fieldSlots(schema.fields, schema.metadataVersion, header.variadicCounts);
+  if (header.variadicCounts.length !== layout.variadic) throw new BatchError(`has ${header.variadicCounts.length} variadic buffer counts, the schema has ${layout.variadic} view columns`);
+  if (header.nodes.length !== layout.nodes || header.buffers.length !== layout.buffers) {
+    throw new BatchError(`has ${header.nodes.length} field nodes and ${header.buffers.length} buffers, the schema lays out ${layout.nodes} and ${layout.buffers}`);
+  }
+  checkCodec(header.compression);
+  return { header, slots: layout.slots, bodyAt: b.offset + b.metaDataLength };
 }
 
 /** The footer, through apache-arrow's own file reader (it reads only the footer and schema). */
@@ -142,7 +188,11 @@ async function readFooter(path: string): Promise<{ schema: ArrowSchema; records:
     await reader.open();
     const footer = reader.footer;
     if (!reader.isFile() || !footer) throw new DataError(`${path}: not an Arrow IPC file`);
-    const blocks = (n: number, get: (i: number) => Block | null) => Array.from({ length: n }, (_, i) => get(i)!);
+    const blocks = (n: number, get: (i: number) => Block | null) =>
+      Array.from({ length: n }, (_, i) => {
+        const b = get(i)!;
+        return { offset: Number(b.offset), metaDataLength: b.metaDataLength, bodyLength: Number(b.bodyLength) };
+      });
     return {
       schema: reader.schema,
       records: blocks(footer.numRecordBatches, (i) => footer.getRecordBatch(i)),
@@ -161,19 +211,25 @@ function describeExpected(kind: 'int' | 'list', width?: number): string {
   return kind === 'int' ? 'an integer type (Int32)' : `FixedSizeList<Int32>[${width}] or List<Int32|Int64>`;
 }
 
-/** One column to decode: where it goes in PartData. */
+/** One column to decode, and where it goes once the part is allocated. */
 interface Plan {
   name: string;
   index: number;
-  copy: (d: Data, row0: number) => void;
+  type: DataType;
+  /** Most list items a batch of n rows may hold (lists are cut to the width). */
+  maxItems: (rows: number) => number;
+  bind: (out: PartData) => (d: Data, row0: number) => void;
 }
 
-function planColumns(path: string, s: Schema, arrow: ArrowSchema, out: PartData): Plan[] {
+/** Lists average at most this many times their field's width per row. */
+const LIST_SLACK = 64;
+
+function planColumns(path: string, s: Schema, arrow: ArrowSchema): Plan[] {
   const byName = new Map<string, number>();
   arrow.fields.forEach((f, i) => byName.set(f.name, i));
   const plans: Plan[] = [];
   const missing: string[] = [];
-  const need = (name: string, kind: 'int' | 'list', width: number | undefined, copy: Plan['copy']): void => {
+  const need = (name: string, kind: 'int' | 'list', width: number | undefined, bind: Plan['bind']): void => {
     const i = byName.get(name);
     if (i === undefined) {
       missing.push(`"${name}" (${describeExpected(kind, width)})`);
@@ -182,14 +238,17 @@ function planColumns(path: string, s: Schema, arrow: ArrowSchema, out: PartData)
     const t = arrow.fields[i]!.type as DataType;
     const ok = kind === 'int' ? isIntegerType(t) : isIntegerListType(t);
     if (!ok) throw new DataError(`${path}: column "${name}" has type ${String(t)}, expected ${describeExpected(kind, width)}`);
-    plans.push({ name, index: i, copy });
+    plans.push({ name, index: i, type: t, maxItems: (rows) => rows * (width ?? 1) * LIST_SLACK + 1024, bind });
   };
   /** An integer column into a row-major matrix of `stride` columns at column `col`. */
-  const intInto = (dst: Int32Array, stride: number, col: number) => (d: Data, row0: number) => {
-    const v = toInt32(d);
-    for (let i = 0; i < v.length; i++) dst[(row0 + i) * stride + col] = v[i]!;
+  const intInto = (pick: (out: PartData) => Int32Array, stride: number, col: number) => (out: PartData) => {
+    const dst = pick(out);
+    return (d: Data, row0: number) => {
+      const v = toInt32(d);
+      for (let i = 0; i < v.length; i++) dst[(row0 + i) * stride + col] = v[i]!;
+    };
   };
-  need('label', 'int', undefined, (d, row0) => {
+  need('label', 'int', undefined, (out) => (d, row0) => {
     const v = toInt32(d);
     for (let i = 0; i < v.length; i++) {
       // Checked before narrowing to Uint8, where -1 or 256 would wrap into range.
@@ -197,48 +256,75 @@ function planColumns(path: string, s: Schema, arrow: ArrowSchema, out: PartData)
       out.label[row0 + i] = v[i]!;
     }
   });
-  need('aid', 'int', undefined, intInto(out.aid, 1, 0));
-  s.userSingle.forEach((f, i) => need(f.name, 'int', undefined, intInto(out.single, s.userSingle.length, i)));
+  need('aid', 'int', undefined, intInto((o) => o.aid, 1, 0));
+  s.userSingle.forEach((f, i) => need(f.name, 'int', undefined, intInto((o) => o.single, s.userSingle.length, i)));
   const stride = multiStride(s);
   const offs = multiOffsets(s);
-  s.userMulti.forEach((f, i) => need(f.name, 'list', f.width, (d, row0) => copyListChunk(d, f.width, out.multi, row0, stride, offs[i]!)));
-  s.userMulti.forEach((f, i) => need(`${f.name}_length`, 'int', undefined, intInto(out.multiLen, s.userMulti.length, i)));
-  s.task.forEach((f, i) => need(f.name, 'int', undefined, intInto(out.task, s.task.length, i)));
+  s.userMulti.forEach((f, i) => need(f.name, 'list', f.width, (out) => (d, row0) => copyListChunk(d, f.width, out.multi, row0, stride, offs[i]!)));
+  s.userMulti.forEach((f, i) => need(`${f.name}_length`, 'int', undefined, intInto((o) => o.multiLen, s.userMulti.length, i)));
+  s.task.forEach((f, i) => need(f.name, 'int', undefined, intInto((o) => o.task, s.task.length, i)));
   if (missing.length > 0) throw new DataError(`${path}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
   const used = new Set(plans.map((p) => p.name));
   arrow.fields.forEach((f, i) => {
     const t = f.type as DataType;
     if (used.has(f.name) || !isExtraType(t)) return;
-    const dst = extraArray(t, out.nRows);
-    out.extra[f.name] = dst;
-    plans.push({ name: f.name, index: i, copy: (d, row0) => copyExtraChunk(d, dst, row0) });
+    plans.push({
+      name: f.name,
+      index: i,
+      type: t,
+      maxItems: () => 0,
+      bind: (out) => {
+        const dst = extraArray(t, out.nRows);
+        out.extra[f.name] = dst;
+        return (d, row0) => copyExtraChunk(d, dst, row0);
+      },
+    });
   });
   return plans;
 }
 
 /**
  * Read and validate a part written by writePart or by any Arrow writer (spec section 7
- * columns; integer widths, variable lists and extra numeric columns accepted). Every
- * problem is a DataError naming the file, the column, the first bad row and the value.
+ * columns; integer widths, variable lists, extra numeric columns and LZ4/ZSTD bodies
+ * accepted). Every batch's header is checked against the file and the schema before the
+ * part is allocated, so its size is backed by the file's bytes. Every problem is a
+ * DataError naming the file, the column, the first bad row and the value.
  */
 export async function readPart(path: string, schema: Schema, onProgress?: (rows: number, total: number) => void): Promise<Part> {
   const file = await ArrowFile.open(path);
   try {
-    const nRows = file.batches.reduce((a, b) => a + b.rows, 0);
+    const plans = planColumns(path, schema, file.schema);
+    const inBatch = <T>(b: number, p: Plan, f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        if (e instanceof BatchError) throw new DataError(`${path}: corrupt Arrow file: record batch ${b}, column "${p.name}": ${e.message}`);
+        throw e;
+      }
+    };
+    let nRows = 0;
+    for (let b = 0; b < file.batches.length; b++) {
+      const src = file.peek(b);
+      const slots = file.batches[b]!.slots;
+      for (const p of plans) inBatch(b, p, () => checkColumn(src, { type: p.type, slots: slots[p.index]! }, p.maxItems(src.header.length)));
+      nRows += src.header.length;
+    }
     const data = allocatePart(schema, nRows);
-    const plans = planColumns(path, schema, file.schema, data);
+    const copies = plans.map((p) => p.bind(data));
     let row0 = 0;
     for (let b = 0; b < file.batches.length; b++) {
-      const batch = file.read(b);
-      for (const p of plans) {
+      const src = file.load(b);
+      const slots = file.batches[b]!.slots;
+      plans.forEach((p, k) => {
+        const d = inBatch(b, p, () => readColumn(src, { type: p.type, slots: slots[p.index]! }));
         try {
-          p.copy(batch.data.children[p.index]!, row0);
+          copies[k]!(d, row0);
         } catch (e) {
           if (e instanceof ChunkError) throw rowErrorAt(path, p.name, row0 + e.row, e.what);
           throw e;
         }
-      }
-      row0 += batch.numRows;
+      });
+      row0 += src.header.length;
       onProgress?.(row0, nRows);
     }
     validatePartData(data, schema, path);
