@@ -8,6 +8,7 @@
 import { closeSync, fstatSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { Message, RecordBatchReader, type Data, type DataType, type Schema as ArrowSchema } from 'apache-arrow';
+import { checkFooter, checkMessage, FlatbufferError } from './arrow-flatbuffers.js';
 import { BatchError, checkCodec, checkColumn, fieldSlots, readColumn, type BatchHeader, type BatchSource, type FieldSlots } from './arrow-batch.js';
 import { DataError } from '../util/errors.js';
 import {
@@ -77,7 +78,10 @@ export class ArrowFile {
       if (size < HEAD + 4 + 6 || readAt(fd, size - 6, 6).toString('latin1') !== MAGIC) {
         throw new DataError(`${path}: truncated Arrow file (no footer: the file ends without the ARROW1 magic)`);
       }
-      const footerAt = size - 10 - readAt(fd, size - 10, 4).readInt32LE(0);
+      const footerLength = readAt(fd, size - 10, 4).readInt32LE(0);
+      const footerAt = size - 10 - footerLength;
+      if (footerLength <= 0 || footerAt < HEAD) throw new DataError(`${path}: corrupt Arrow file (a footer of ${footerLength} bytes in a file of ${size})`);
+      checkMetadata(path, fd, footerAt, footerLength, size);
       const { schema, records, dictionaries } = await readFooter(path);
       checkBlocks(path, fd, [...records, ...dictionaries], footerAt);
       const batches = records.map((b, i) => {
@@ -124,6 +128,37 @@ function readAt(fd: number, position: number, n: number): Buffer {
 }
 
 /**
+ * Bounds-check the footer's flatbuffer, and the messages of the dictionary blocks that
+ * apache-arrow reads on opening, before apache-arrow decodes them (./arrow-flatbuffers.ts).
+ */
+function checkMetadata(path: string, fd: number, footerAt: number, footerLength: number, size: number): void {
+  try {
+    for (const d of checkFooter(readAt(fd, footerAt, footerLength))) {
+      if (d.offset < HEAD || d.metaDataLength < 8 || d.offset + d.metaDataLength > footerAt) {
+        throw new FlatbufferError(`a dictionary block at byte ${d.offset} lies outside the data section`);
+      }
+      checkMessage(messageBytes(fd, d.offset, d.metaDataLength, size));
+    }
+  } catch (e) {
+    if (e instanceof FlatbufferError) throw new DataError(`${path}: corrupt Arrow file (footer: ${e.message})`);
+    throw e;
+  }
+}
+
+/** The flatbuffer of the message at `offset` in a block of `metaDataLength` bytes. */
+function messageBytes(fd: number, offset: number, metaDataLength: number, size: number): Buffer {
+  const pre = readAt(fd, offset, 8);
+  if (pre.length < 8) throw new FlatbufferError(`a message at byte ${offset} past the end of the file`);
+  // Modern IPC: 0xFFFFFFFF continuation then the length; legacy: the length alone.
+  const skip = pre.readInt32LE(0) === -1 ? 8 : 4;
+  const length = pre.readInt32LE(skip - 4);
+  if (length <= 0 || skip + length > metaDataLength || offset + skip + length > size) {
+    throw new FlatbufferError(`a message of ${length} bytes at byte ${offset}, in a block of ${metaDataLength}`);
+  }
+  return readAt(fd, offset + skip, length);
+}
+
+/**
  * The footer's blocks must tile the data section as every writer lays it out: the first
  * one right after the magic or after the schema message, each next one where the previous
  * ends, the last one followed only by the end-of-stream marker. A block pointing elsewhere,
@@ -154,12 +189,15 @@ function checkBlocks(path: string, fd: number, blocks: Block[], footerAt: number
  * are sized from numbers that the file backs before any body is read.
  */
 function batchHeader(fd: number, b: Block, schema: ArrowSchema): { header: BatchHeader; slots: FieldSlots[]; bodyAt: number } {
-  const pre = readAt(fd, b.offset, 8);
-  // Modern IPC: 0xFFFFFFFF continuation then the length; legacy: the length alone.
-  const skip = pre.readInt32LE(0) === -1 ? 8 : 4;
-  const metaLength = pre.readInt32LE(skip - 4);
-  if (metaLength <= 0 || skip + metaLength > b.metaDataLength) throw new BatchError(`has a message of ${metaLength} bytes in a block of ${b.metaDataLength}`);
-  const m = Message.decode(readAt(fd, b.offset + skip, metaLength));
+  let bytes: Buffer;
+  try {
+    bytes = messageBytes(fd, b.offset, b.metaDataLength, Number.MAX_SAFE_INTEGER);
+    checkMessage(bytes);
+  } catch (e) {
+    if (e instanceof FlatbufferError) throw new BatchError(`has damaged metadata (${e.message})`);
+    throw e;
+  }
+  const m = Message.decode(bytes);
   if (!m.isRecordBatch()) throw new BatchError('is not a record batch message');
   if (m.bodyLength !== b.bodyLength) throw new BatchError(`says its body has ${m.bodyLength} bytes, the footer says ${b.bodyLength}`);
   const h = m.header();
