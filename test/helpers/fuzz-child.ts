@@ -61,7 +61,10 @@ async function main(): Promise<void> {
   process.stdout.write(`${JSON.stringify({ loaded, refused, maxRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) })}\n`);
 }
 
-main().catch((e: unknown) => {
-  process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exit(1);
-});
+// `node --test dist/test/` also loads this file, without arguments: then it does nothing.
+if (process.argv.length > 2) {
+  main().catch((e: unknown) => {
+    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  });
+}
