@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from './helpers/cli.js';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,7 +14,7 @@ function cli(args: string[]): { code: number; out: string; err: string } {
 }
 
 test('every command has --help', () => {
-  for (const c of ['demo', 'train', 'infer', 'predict', 'export-onnx', 'synth', 'inspect', 'prepare', 'import-pkl', 'generate-raw', 'meta-grad']) {
+  for (const c of ['demo', 'train', 'infer', 'report', 'predict', 'export-onnx', 'synth', 'inspect', 'prepare', 'import-pkl', 'generate-raw', 'meta-grad']) {
     const r = cli([c, '--help']);
     assert.equal(r.code, 0, `${c} --help`);
     assert.match(r.out, /Usage: metaheac/);
@@ -69,11 +69,15 @@ test('demo: MetaHeac and the no-meta baseline on a dataset, one comparison table
   assert.match(r.out, /cold GAUC: MetaHeac 0\.\d{4} vs no-meta 0\.\d{4}/);
   assert.ok(existsSync(join(out, 'meta', '0', 'metrics.json')));
   assert.ok(existsSync(join(out, 'nometa', '1', 'model.safetensors')));
-  const j = cli(['demo', ...o, '--threads', '1', '--json']);
+  assert.ok(r.out.includes(`report (charts, every campaign): ${join(out, 'report.html')}`), r.out);
+  assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /MetaHeac.*no-meta/);
+  rmSync(join(out, 'report.html'));
+  const j = cli(['demo', ...o, '--threads', '1', '--json', '--no-report']);
   assert.equal(j.code, 0, j.err);
   const res = JSON.parse(j.out) as { arms: { name: string; splits: { name: string; gauc: number }[] }[] };
   assert.deepEqual(res.arms.map((a) => a.name), ['MetaHeac', 'no-meta']);
   assert.deepEqual(res.arms[0]!.splits.map((s) => s.name), ['hot', 'cold']);
+  assert.ok(!existsSync(join(out, 'report.html')), '--no-report');
 });
 
 test('the real-data path end to end: generate-raw → prepare → train and infer with configs/tencent.yaml', () => {

@@ -3,7 +3,7 @@
  * split of runner.test_data_dir, adapt per task and evaluate; writes everything as JSON
  * (runner.metrics_path, else metrics.json beside the checkpoint).
  */
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { existsSync } from 'node:fs';
 import type { LoadedConfig } from '../config/config.js';
 import { findTestSplits, loadPart } from '../data/dataset.js';
@@ -16,6 +16,8 @@ import { schemaFor, layoutFor, paramsFromCheckpoint, verifyCheckpoint } from '..
 import { checkpointPath } from './run-train.js';
 import { availableParallelism } from 'node:os';
 import { silent, type Reporter } from '../util/progress.js';
+import { runContext } from './run-record.js';
+import { besideMetrics, campaignsCsv } from './report/campaigns-csv.js';
 
 /** runner.threads, 0 meaning one per core. */
 export function threads(n: number): number {
@@ -65,7 +67,9 @@ export async function runInfer(cfg: LoadedConfig, ops: Ops, report: Reporter = s
       ops.release(mark);
     }
     const metricsPath = r.metrics_path ? (r.infer_end_epoch - r.infer_start_epoch > 1 ? r.metrics_path.replace(/(\.json)?$/, `.${epoch}.json`) : r.metrics_path) : join(dirname(ck), 'metrics.json');
-    writeFileAtomic(metricsPath, `${JSON.stringify({ epoch, checkpoint: ck, splits: results }, null, 2)}\n`);
+    const context = runContext(cfg, parts.flatMap((p) => [p.stage1, p.stage2].map((part) => ({ name: basename(part.path, '.arrow'), part }))));
+    writeFileAtomic(metricsPath, `${JSON.stringify({ epoch, checkpoint: ck, splits: results, ...context }, null, 2)}\n`);
+    writeFileAtomic(besideMetrics(metricsPath, 'campaigns.csv'), campaignsCsv(results));
     out.push({ epoch, checkpoint: ck, splits: results, metricsPath });
   }
   return out;

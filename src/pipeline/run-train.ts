@@ -4,7 +4,7 @@
  * saving a checkpoint per epoch under runner.model_save_path/<epoch>/ and the loss curve
  * beside them.
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
 import { findTrainPart, loadPart } from '../data/dataset.js';
 import { resolveDataPath } from '../data/resolve.js';
@@ -17,6 +17,7 @@ import type { Part } from '../data/part.js';
 import type { Ops } from '../model/ops.js';
 import { schemaFor, freshParams, layoutFor, paramsFromCheckpoint } from '../meta/model-setup.js';
 import { JointTrainer, MetaTrainer, type MetaOptions } from '../meta/train.js';
+import { runContext, TRAIN_RECORD_FILE } from './run-record.js';
 
 export const CHECKPOINT_FILE = 'model.safetensors';
 
@@ -118,5 +119,7 @@ function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, { log, pr
   writeFileAtomic(lossCurve, ['epoch,step,loss\n', ...curve.map((c) => `${c.epoch},${c.step},${c.loss}\n`)]);
   writeFileAtomic(join(r.model_save_path, 'loss.json'), JSON.stringify(curve));
   const seconds = (performance.now() - t0) / 1000;
-  return { mode, checkpoints, epochs: r.epochs, stepsPerEpoch: steps, finalLoss: last, seconds, rowsPerSecond: rowsSeen / seconds, parameters: parameterCount(L), lossCurve };
+  const summary: TrainSummary = { mode, checkpoints, epochs: r.epochs, stepsPerEpoch: steps, finalLoss: last, seconds, rowsPerSecond: rowsSeen / seconds, parameters: parameterCount(L), lossCurve };
+  writeFileAtomic(join(r.model_save_path, TRAIN_RECORD_FILE), `${JSON.stringify({ ...summary, ...runContext(cfg, [{ name: basename(part.path, '.arrow'), part }]) }, null, 2)}\n`);
+  return summary;
 }

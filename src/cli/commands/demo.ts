@@ -15,6 +15,7 @@ import { runInfer } from '../../pipeline/run-infer.js';
 import { runTrain, type TrainSummary } from '../../pipeline/run-train.js';
 import { ConfigError } from '../../util/errors.js';
 import { cliReporter, configFrom, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
+import { writeReport } from '../../pipeline/report/write-report.js';
 import { fmtFixed, table } from '../format.js';
 import { progressBar } from '../progress.js';
 
@@ -32,8 +33,13 @@ function armConfig(cfg: LoadedConfig, sub: string, meta: boolean): LoadedConfig 
 }
 
 export function register(program: Command): void {
-  withConfigOptions(program.command('demo').description('the main job on the built-in synthetic data: generate it if absent, meta-train + adapt MetaHeac, the same for the no-meta baseline, one comparison table')).action(
-    async (opts: CommonOpts) => {
+  withConfigOptions(
+    program
+      .command('demo')
+      .description('the main job on the built-in synthetic data: generate it if absent, meta-train + adapt MetaHeac, the same for the no-meta baseline, one comparison table')
+      .option('--no-report', 'do not write the HTML report (report.html in the output folder)'),
+  ).action(
+    async (opts: CommonOpts & { report: boolean }) => {
       const cfg = configFrom({ ...opts, config: opts.config ?? DEMO_CONFIG });
       const log = logLine;
       const data = cfg.runner.train_data_dir;
@@ -45,6 +51,7 @@ export function register(program: Command): void {
         (bar as ReturnType<typeof progressBar> | null)?.stop();
       }
       const arms: Arm[] = [];
+      const armDirs: string[] = [];
       await withOps(cfg, async (ops) => {
         for (const [name, sub, meta] of [['MetaHeac', 'meta', true], ['no-meta', 'nometa', false]] as const) {
           const c = armConfig(cfg, sub, meta);
@@ -53,8 +60,10 @@ export function register(program: Command): void {
           log(`== ${name}: adapt and evaluate`);
           const [res] = await runInfer(c, ops, cliReporter);
           arms.push({ name, train, splits: res!.splits });
+          armDirs.push(c.runner.model_save_path);
         }
       });
+      const report = opts.report ? (await writeReport(armDirs, join(cfg.runner.model_save_path, 'report.html'), { title: 'metaheac demo: MetaHeac vs the no-meta baseline' })).out : null;
       const split = (a: Arm, n: string): SplitResult | undefined => a.splits.find((s) => s.name === n);
       const oracle = arms[0]!.splits;
       const row = (name: string, get: (n: string) => { auc: number; gauc: number } | null | undefined, secs: string): string[] => [
@@ -74,6 +83,7 @@ export function register(program: Command): void {
       const m = split(arms[0]!, 'cold')?.gauc ?? NaN;
       const b = split(arms[1]!, 'cold')?.gauc ?? NaN;
       process.stdout.write(`\ncold GAUC: MetaHeac ${fmtFixed(m)} vs no-meta ${fmtFixed(b)} (${m > b ? 'meta-learning helps' : 'meta-learning does not help here'})\n`);
+      if (report) process.stdout.write(`report (charts, every campaign): ${report}\n`);
     },
   );
 }

@@ -9,9 +9,10 @@ import { register as inspect } from './inspect.js';
 import { register as metaGrad } from './meta-grad.js';
 import { register as predict } from './predict.js';
 import { register as prepare } from './prepare.js';
+import { register as report } from './report.js';
 import { register as synth } from './synth.js';
 import { register as train } from './train.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, train, infer, predict, exportOnnx, synth, inspect, prepare, importPkl, generateRaw, metaGrad];
+export const commands: Register[] = [demo, train, infer, report, predict, exportOnnx, synth, inspect, prepare, importPkl, generateRaw, metaGrad];

@@ -1,18 +1,24 @@
 import type { Command } from 'commander';
 import { runInfer } from '../../pipeline/run-infer.js';
 import { splitTable, taskLine } from '../eval-text.js';
-import { cliReporter, configFrom, withConfigOptions, withOps, type CommonOpts } from '../common.js';
+import { cliReporter, configFrom, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
+import { besideMetrics } from '../../pipeline/report/campaigns-csv.js';
+import { writeReport } from '../../pipeline/report/write-report.js';
 
 export function register(program: Command): void {
   withConfigOptions(
     program
       .command('infer')
       .description('adapt the general model to each test task\'s seeds and evaluate on its candidates (PaddleRec: infer_meta.py -m config.yaml)')
-      .option('--no-tasks', 'do not print the per-task lines'),
-  ).action(async (opts: CommonOpts & { tasks: boolean }) => {
+      .option('--no-tasks', 'do not print the per-task lines')
+      .option('--no-report', 'do not write the HTML report (report.html) beside the metrics'),
+  ).action(async (opts: CommonOpts & { tasks: boolean; report: boolean }) => {
     const cfg = configFrom(opts);
     const print = !opts.json && opts.tasks;
     const res = await withOps(cfg, (ops) => runInfer(cfg, ops, cliReporter, print ? (s, t) => process.stdout.write(`${taskLine(s, t)}\n`) : undefined));
+    if (opts.report) {
+      for (const r of res) logLine(`report written to ${(await writeReport([r.metricsPath], besideMetrics(r.metricsPath, 'report.html'))).out}`);
+    }
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
       return;

@@ -1,0 +1,159 @@
+/**
+ * The runs a report is made of, read back from what `train` and `infer` wrote: a model folder
+ * (train.json, loss.json, <epoch>/metrics.json), an epoch folder, or a metrics JSON. Every file is
+ * validated: a report never draws from a file it misread, and a bad one is named with its key.
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { DataError } from '../../util/errors.js';
+import { TRAIN_RECORD_FILE } from '../run-record.js';
+
+/** NaN and ±Infinity are written as null by JSON.stringify. */
+const num = z.number().nullable();
+const count = z.number().int().nonnegative();
+
+const distribution = z.object({ min: z.number(), median: z.number(), p90: z.number(), max: z.number() });
+const partReport = z.object({ name: z.string(), rows: count, tasks: count, positives: count, labelRate: num, positivesPerTask: distribution.nullable() });
+const field = z.object({ name: z.string(), max_idx: count, width: count.optional() });
+
+const context = {
+  seed: z.number().int().optional(),
+  configSource: z.string().nullable().optional(),
+  config: z.object({ runner: z.record(z.string(), z.unknown()), hyper_parameters: z.record(z.string(), z.unknown()) }).optional(),
+  versions: z.record(z.string(), z.string()).optional(),
+  data: z.object({ schema: z.object({ user_single: z.array(field), user_multi: z.array(field), task: z.array(field) }), parts: z.array(partReport) }).optional(),
+};
+
+const lossCurve = z.array(z.object({ epoch: count, step: count, loss: num }));
+
+const trainRecord = z.object({
+  mode: z.enum(['meta', 'joint']),
+  epochs: count,
+  stepsPerEpoch: count,
+  finalLoss: num,
+  seconds: z.number(),
+  rowsPerSecond: num,
+  parameters: count,
+  ...context,
+});
+
+const taskResult = z.object({
+  aid: z.number().int(),
+  seedRows: count,
+  seeds: count,
+  rows: count,
+  positives: count,
+  auc: num,
+  precision: num,
+  recall: num,
+  adaptSteps: count,
+});
+
+const splitResult = z.object({
+  name: z.string(),
+  tasks: count,
+  rows: count,
+  positives: count,
+  auc: num,
+  gauc: num,
+  gaucSkipped: count,
+  precision: num,
+  recall: num,
+  logloss: num,
+  oracle: z.object({ auc: num, gauc: num }).nullable(),
+  seconds: z.number(),
+  perTask: z.array(taskResult),
+});
+
+const metricsRecord = z.object({ epoch: count, checkpoint: z.string(), splits: z.array(splitResult), ...context });
+
+export type LossCurve = z.infer<typeof lossCurve>;
+export type TrainRecord = z.infer<typeof trainRecord>;
+export type MetricsRecord = z.infer<typeof metricsRecord>;
+export type SplitRecord = z.infer<typeof splitResult>;
+export type TaskRecord = z.infer<typeof taskResult>;
+export type PartRecord = z.infer<typeof partReport>;
+
+export interface ReportRun {
+  /** How the report labels this run: MetaHeac / no-meta by training mode, else its folder. */
+  name: string;
+  /** The folder the run's files were found in. */
+  dir: string;
+  train: TrainRecord | null;
+  loss: LossCurve | null;
+  metrics: MetricsRecord | null;
+  metricsPath: string | null;
+}
+
+function readJson<T>(path: string, schema: z.ZodType<T>): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new DataError(`${path}: ${e instanceof SyntaxError ? `not valid JSON (${e.message})` : `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`}`);
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new DataError(`${path}: key "${issue.path.map(String).join('.') || '(root)'}": ${issue.message}`);
+  }
+  return r.data;
+}
+
+const optional = <T>(path: string, schema: z.ZodType<T>): T | null => (existsSync(path) ? readJson(path, schema) : null);
+
+/** The highest-numbered epoch folder of a model folder that holds a metrics.json. */
+function latestMetrics(dir: string): string | null {
+  const epochs = readdirSync(dir)
+    .filter((e) => /^\d+$/.test(e) && existsSync(join(dir, e, 'metrics.json')))
+    .map(Number)
+    .sort((a, b) => b - a);
+  return epochs.length ? join(dir, String(epochs[0]), 'metrics.json') : null;
+}
+
+const isModelDir = (dir: string): boolean => existsSync(join(dir, TRAIN_RECORD_FILE)) || existsSync(join(dir, 'loss.json'));
+
+/**
+ * One run from a path: a model folder (its latest evaluated epoch), an epoch folder, or a
+ * metrics JSON (its training found through the folder above, or the checkpoint it names).
+ */
+export function loadRun(path: string): ReportRun {
+  if (!existsSync(path)) throw new DataError(`${path}: no such file or folder`);
+  let modelDir: string | null = null;
+  let metricsPath: string | null = null;
+  if (statSync(path).isFile()) {
+    metricsPath = path;
+  } else if (isModelDir(path)) {
+    modelDir = path;
+    metricsPath = latestMetrics(path);
+  } else if (existsSync(join(path, 'metrics.json'))) {
+    metricsPath = join(path, 'metrics.json');
+  } else {
+    throw new DataError(`${path}: not a run (expected a model folder with ${TRAIN_RECORD_FILE} or loss.json, an epoch folder with metrics.json, or a metrics JSON file)`);
+  }
+  const metrics = metricsPath ? readJson(metricsPath, metricsRecord) : null;
+  if (!modelDir && metricsPath && metrics) {
+    // metrics.json sits in <model>/<epoch>/ by default; elsewhere (runner.metrics_path) the checkpoint names the model folder
+    const candidates = [dirname(dirname(resolve(metricsPath))), dirname(dirname(resolve(metrics.checkpoint)))];
+    modelDir = candidates.find((d) => isModelDir(d)) ?? null;
+  }
+  const train = modelDir ? optional(join(modelDir, TRAIN_RECORD_FILE), trainRecord) : null;
+  const loss = modelDir ? optional(join(modelDir, 'loss.json'), lossCurve) : null;
+  const meta = train?.mode ?? (metrics?.config ? (metrics.config.hyper_parameters.meta === false ? 'joint' : 'meta') : null);
+  const dir = modelDir ?? dirname(metricsPath!);
+  return { name: meta === 'meta' ? 'MetaHeac' : meta === 'joint' ? 'no-meta' : basename(resolve(dir)), dir, train, loss, metrics, metricsPath };
+}
+
+/** Several runs; two with the same label are told apart by their folders. */
+export function loadRuns(paths: string[]): ReportRun[] {
+  const runs = paths.map(loadRun);
+  const uses = new Map<string, number>();
+  for (const r of runs) uses.set(r.name, (uses.get(r.name) ?? 0) + 1);
+  for (const r of runs) if (uses.get(r.name)! > 1) r.name = `${r.name} (${basename(resolve(r.dir))})`;
+  // still equal (same folder name twice): number them
+  runs.forEach((r, i) => {
+    if (runs.findIndex((o) => o.name === r.name) !== i) r.name = `${r.name} #${i + 1}`;
+  });
+  return runs;
+}
