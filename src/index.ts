@@ -41,5 +41,8 @@ export { MetaTrainer, JointTrainer, type MetaOptions, type StepResult } from './
 export { Adapter, predictRows, type AdaptOptions } from './meta/adapt.js';
 export { runTrain, checkpointPath, type TrainSummary } from './pipeline/run-train.js';
 export { runInfer, type InferResult } from './pipeline/run-infer.js';
+export { writeReport, type WrittenReport } from './pipeline/report/write-report.js';
+export { renderReport } from './pipeline/report/html.js';
+export { loadRun, loadRuns, type ReportRun } from './pipeline/report/runs.js';
 export { evaluateSplit, type SplitResult, type TaskResult } from './eval/evaluate.js';
 export { resolveDataPath } from './data/resolve.js';
