@@ -17,7 +17,7 @@ try {
   // from the top to the end of the per-campaign charts: what a reader sees first
   const box = await page.locator('#campaigns .row').boundingBox();
   if (!box) throw new Error(`${report}: no per-campaign charts`);
-  await page.screenshot({ path: out, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(box.y + box.height + 8) } });
+  await page.screenshot({ path: out, fullPage: true, clip: { x: 0, y: 0, width: 1280, height: Math.ceil(box.y + box.height + 8) } });
   process.stdout.write(`${out} written from ${report}\n`);
 } finally {
   await close();
