@@ -43,6 +43,9 @@ const TASKS = 5;
 
 interface ProjectFigures {
   metaStepSeconds: number;
+  /** Second order (the official code's exact meta-gradient), timed one step of each order in turn. */
+  metaStepSecondsSecondOrder: number;
+  secondOrderRatio: number;
   finetuneStepMs: number;
   forwardRowsPerSecond: number;
   foreignCores: number;
@@ -58,7 +61,9 @@ async function measureProject(threads: number, part: PartData, tasks: TaskRows[]
     const L = buildLayout(TENCENT_SCHEMA, DIMS);
     const params = allocParams(L, ops);
     initParams(params, 1);
-    const trainer = new MetaTrainer(ops, params, { batchSize: B, taskCount: TASKS, localLr: 0.0002, globalLr: 0.001, sampling: 'normal', withReplacement: false, seed: 1 }, part, tasks);
+    const metaOpts = { batchSize: B, taskCount: TASKS, localLr: 0.0002, globalLr: 0.001, sampling: 'normal', withReplacement: false, seed: 1 } as const;
+    const trainer = new MetaTrainer(ops, params, metaOpts, part, tasks);
+    const second = new MetaTrainer(ops, params, { ...metaOpts, order: 'second' }, part, tasks);
     for (let i = 0; i < 2; i++) trainer.step();
     const meta: number[] = [];
     const foreign: number[] = [];
@@ -68,6 +73,14 @@ async function measureProject(threads: number, part: PartData, tasks: TaskRows[]
       meta.push((performance.now() - t0) / 1000);
       foreign.push(f);
     }
+    second.step();
+    const pairs = Array.from({ length: reps }, () => {
+      const t1 = performance.now();
+      trainer.step();
+      const t2 = performance.now();
+      second.step();
+      return [t2 - t1, performance.now() - t2] as const;
+    });
     timed.on = true;
     const t0 = performance.now();
     trainer.step();
@@ -105,6 +118,8 @@ async function measureProject(threads: number, part: PartData, tasks: TaskRows[]
     }
     return {
       metaStepSeconds: median(meta),
+      metaStepSecondsSecondOrder: median(pairs.map((p) => p[1])) / 1000,
+      secondOrderRatio: +median(pairs.map((p) => p[1] / p[0])).toFixed(3),
       finetuneStepMs: median(ft),
       forwardRowsPerSecond: Math.round(rows.length / median(fwd)),
       foreignCores: +median(foreign).toFixed(2),
