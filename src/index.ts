@@ -43,3 +43,7 @@ export { runTrain, checkpointPath, type TrainSummary } from './pipeline/run-trai
 export { runInfer, type InferResult } from './pipeline/run-infer.js';
 export { evaluateSplit, type SplitResult, type TaskResult } from './eval/evaluate.js';
 export { resolveDataPath } from './data/resolve.js';
+export * from './expand/index.js';
+export { streamPart, countRows, type StreamOptions } from './data/arrow-read.js';
+export { writeTaskVocab, readTaskVocab, TASK_VOCAB_FILE, type TaskVocab } from './data/task-vocab.js';
+export { AdaptedModel, scoreRows, type Weights } from './meta/adapt.js';
