@@ -1,11 +1,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { expandCampaigns, DEFAULT_TOP, DEFAULT_MIN_SEEDS, type CampaignResult } from '../../expand/index.js';
 import { formatScore } from '../../expand/score-format.js';
-import { checkpointPath } from '../../meta/run-train.js';
+import { checkpointPath } from '../../pipeline/run-train.js';
 import { nonNegativeIntArg, positiveIntArg } from '../args.js';
 import { configFrom, logLine, withConfigOptions, type CommonOpts } from '../common.js';
 import { fmtFixed, fmtInt, table } from '../format.js';
-import { progressBar, type Progress } from '../progress.js';
+import { progressBar } from '../progress.js';
+import type { Progress } from '../../util/progress.js';
 
 interface ExpandOpts extends CommonOpts {
   model?: string;
