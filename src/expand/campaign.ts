@@ -74,6 +74,8 @@ export function parseCampaign(doc: unknown, baseDir: string, where = 'campaign')
   if (o.task !== undefined && o.task !== null) {
     if (typeof o.task !== 'object' || Array.isArray(o.task)) fail('key "task" must map task field names to values');
     for (const [k, v] of Object.entries(o.task as Record<string, unknown>)) {
+      // null, like an absent field, asks for the missing value's code
+      if (v === null) continue;
       const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
       if (!isUid(n)) fail(`key "task.${k}" must be a non-negative integer, found ${JSON.stringify(v)}`);
       task[k] = n as number;
