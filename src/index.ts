@@ -46,3 +46,7 @@ export { renderReport } from './pipeline/report/html.js';
 export { loadRun, loadRuns, type ReportRun } from './pipeline/report/runs.js';
 export { evaluateSplit, type SplitResult, type TaskResult } from './eval/evaluate.js';
 export { resolveDataPath } from './data/resolve.js';
+export * from './expand/index.js';
+export { streamPart, countRows, type StreamOptions } from './data/arrow-read.js';
+export { writeTaskVocab, readTaskVocab, TASK_VOCAB_FILE, type TaskVocab } from './data/task-vocab.js';
+export { AdaptedModel, scoreRows, type Weights } from './meta/adapt.js';

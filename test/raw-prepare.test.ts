@@ -83,17 +83,43 @@ test('prepare: summary of the basic fixture (split, counts, missing features, ma
     assert.deepEqual(s.missing, { userRows: { stage1: 1, stage2: 1 }, users: 1, adRows: { stage1: 2, stage2: 3 }, aids: [60] });
     assert.deepEqual(readdirSync(out).sort(), [
       'schema.json',
+      'task_vocab.json',
       'test_cold_stage1.arrow',
       'test_cold_stage2.arrow',
       'test_hot_stage1.arrow',
       'test_hot_stage2.arrow',
       'train_stage1.arrow',
+      'users.arrow',
     ]);
     const schema = readSchemaFile(join(out, 'schema.json'));
     assert.deepEqual(schema, s.schema);
     assert.deepEqual(schema.userMulti.map((f) => [f.name, f.width]), [
       ['interest1', 10], ['interest2', 10], ['interest3', 10], ['kw1', 5], ['kw2', 5], ['topic1', 5], ['topic2', 5],
     ]);
+  });
+});
+
+test('prepare: the user table holds every user line, encoded as the parts; unseen values take the missing code', async () => {
+  await prepared({}, async (s, out) => {
+    const { streamPart } = await import('../src/data/arrow-read.js');
+    const { readTaskVocab } = await import('../src/data/task-vocab.js');
+    const users: { uid: number; single: number[] }[] = [];
+    for await (const b of streamPart(join(out, 'users.arrow'), s.schema, { kind: 'users' })) {
+      for (let i = 0; i < b.data.nRows; i++) users.push({ uid: b.data.extra.uid![i]!, single: [...b.data.single.subarray(i * 7, i * 7 + 7)] });
+    }
+    assert.deepEqual(users.map((u) => u.uid), [1, 99, 2, 3, 4, 5, 6]);
+    // uid 4 as in its train row; uid 99 (in no row): age 4 and LBS 400 never seen in the rows
+    assert.deepEqual(users[4]!.single, [1, 3, 1, 4, 3, 1, 1]);
+    assert.deepEqual(users[1]!.single.slice(2, 4), [0, 0]);
+    assert.deepEqual(s.userTable.unseenValues, { LBS: 1, age: 1 });
+    assert.deepEqual(s.userTable.leftOut, {});
+    assert.equal(s.userTable.users, 7);
+    // the task vocabulary: raw values in code order, the missing value (aid 60 has no ad row) first
+    const v = readTaskVocab(join(out, 'task_vocab.json'));
+    assert.equal(v.fields.advertiserId![0], null);
+    assert.equal(v.fields.advertiserId!.length, s.schema.task[0]!.maxIdx + 1);
+    const train = await readPart(join(out, 'train_stage1.arrow'), s.schema);
+    assert.deepEqual([...train.extra.uid!], [4, 6, 13, 2, 5, 6, 1]);
   });
 });
 

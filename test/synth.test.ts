@@ -16,8 +16,10 @@ test('same seed, same bytes; another seed, other bytes', async (t) => {
   await synthesize({ out: join(dir, 'c'), preset: 'tiny', seed: 6 });
   assert.deepEqual(a.parts, b.parts);
   const files = readdirSync(join(dir, 'a')).sort();
-  assert.deepEqual(files, ['schema.json', 'test_cold_stage1.arrow', 'test_cold_stage2.arrow', 'test_hot_stage1.arrow', 'test_hot_stage2.arrow', 'train_stage1.arrow']);
-  for (const f of files) assert.deepEqual(readFileSync(join(dir, 'b', f)), readFileSync(join(dir, 'a', f)), f);
+  assert.deepEqual(files, ['campaigns', 'schema.json', 'test_cold_stage1.arrow', 'test_cold_stage2.arrow', 'test_hot_stage1.arrow', 'test_hot_stage2.arrow', 'train_stage1.arrow', 'users.arrow']);
+  const campaigns = readdirSync(join(dir, 'a', 'campaigns')).map((f) => join('campaigns', f));
+  assert.ok(campaigns.includes(join('campaigns', 'truth.arrow')));
+  for (const f of [...files.filter((x) => x !== 'campaigns'), ...campaigns]) assert.deepEqual(readFileSync(join(dir, 'b', f)), readFileSync(join(dir, 'a', f)), f);
   assert.notDeepEqual(readFileSync(join(dir, 'c', 'train_stage1.arrow')), readFileSync(join(dir, 'a', 'train_stage1.arrow')));
 });
 
@@ -111,4 +113,31 @@ test('bad options are user errors', async (t) => {
   const out = tempDir(t);
   await assert.rejects(synthesize({ out, preset: 'huge' }), { name: 'DataError', message: 'unknown preset "huge" (expected one of tiny, demo, tencent)' });
   await assert.rejects(synthesize({ out, preset: 'tiny', scale: 0 }), { name: 'DataError', message: /--scale must be a positive number/ });
+});
+
+test('the user table, campaign files and truth: seeds findable, truth equal to the rows\' p_true', async (t) => {
+  const dir = tempDir(t);
+  const s = await synthesize({ out: dir, preset: 'tiny' });
+  const { streamPart } = await import('../src/data/arrow-read.js');
+  const { readTruth } = await import('../src/expand/quality.js');
+  const { loadCampaignFile } = await import('../src/expand/campaign.js');
+  const { readExamples } = await import('../src/expand/id-list.js');
+  const uids: number[] = [];
+  const schema = (await loadPart(join(dir, 'train_stage1.arrow'))).schema;
+  for await (const b of streamPart(join(dir, 'users.arrow'), schema, { kind: 'users' })) uids.push(...b.data.extra.uid!);
+  assert.equal(uids.length, s.users.rows);
+  assert.equal(new Set(uids).size, uids.length, 'one row per user');
+  const truth = readTruth(s.campaigns.truth);
+  assert.deepEqual([...truth.uid], uids);
+  const hot = await loadPart(join(dir, 'test_hot_stage1.arrow'));
+  const task = hot.tasks[0]!;
+  const c = loadCampaignFile(join(dir, 'campaigns', `hot_${task.aid}.yaml`));
+  assert.equal(c.key, task.aid);
+  assert.ok(c.codes);
+  const ex = readExamples((c.examples as { file: string }).file);
+  assert.deepEqual(ex.uid, [...task.rows].map((r) => hot.extra.uid![r]!));
+  assert.deepEqual(ex.label, [...task.rows].map((r) => hot.label[r]!));
+  const col = truth.table.getChild(`hot_${task.aid}`)!.toArray() as Float32Array;
+  const at = new Map(uids.map((u, i) => [u, i]));
+  for (const r of task.rows) assert.equal(col[at.get(hot.extra.uid![r]!)!], Math.fround(hot.extra.p_true![r]!));
 });

@@ -21,8 +21,8 @@ import {
   isIntegerType,
   toInt32,
 } from './arrow-columns.js';
-import { indexTasks, type Part, type PartData } from './part.js';
-import { allocatePart } from './part-ops.js';
+import { indexTasks, type Part, type PartData, type PartKind } from './part.js';
+import { allocatePart, sliceRows } from './part-ops.js';
 import { multiOffsets, multiStride, type Schema } from './schema.js';
 import { rowErrorAt, validatePartData } from './validate.js';
 import { openForRead } from '../util/files.js';
@@ -262,7 +262,7 @@ interface Plan {
 /** Lists average at most this many times their field's width per row. */
 const LIST_SLACK = 64;
 
-function planColumns(path: string, s: Schema, arrow: ArrowSchema): Plan[] {
+function planColumns(path: string, s: Schema, arrow: ArrowSchema, kind: PartKind = 'part'): Plan[] {
   const byName = new Map<string, number>();
   arrow.fields.forEach((f, i) => byName.set(f.name, i));
   const plans: Plan[] = [];
@@ -286,7 +286,7 @@ function planColumns(path: string, s: Schema, arrow: ArrowSchema): Plan[] {
       for (let i = 0; i < v.length; i++) dst[(row0 + i) * stride + col] = v[i]!;
     };
   };
-  need('label', 'int', undefined, (out) => (d, row0) => {
+  if (kind === 'part') need('label', 'int', undefined, (out) => (d, row0) => {
     const v = toInt32(d);
     for (let i = 0; i < v.length; i++) {
       // Checked before narrowing to Uint8, where -1 or 256 would wrap into range.
@@ -294,13 +294,13 @@ function planColumns(path: string, s: Schema, arrow: ArrowSchema): Plan[] {
       out.label[row0 + i] = v[i]!;
     }
   });
-  need('aid', 'int', undefined, intInto((o) => o.aid, 1, 0));
+  if (kind === 'part') need('aid', 'int', undefined, intInto((o) => o.aid, 1, 0));
   s.userSingle.forEach((f, i) => need(f.name, 'int', undefined, intInto((o) => o.single, s.userSingle.length, i)));
   const stride = multiStride(s);
   const offs = multiOffsets(s);
   s.userMulti.forEach((f, i) => need(f.name, 'list', f.width, (out) => (d, row0) => copyListChunk(d, f.width, out.multi, row0, stride, offs[i]!)));
   s.userMulti.forEach((f, i) => need(`${f.name}_length`, 'int', undefined, intInto((o) => o.multiLen, s.userMulti.length, i)));
-  s.task.forEach((f, i) => need(f.name, 'int', undefined, intInto((o) => o.task, s.task.length, i)));
+  if (kind === 'part') s.task.forEach((f, i) => need(f.name, 'int', undefined, intInto((o) => o.task, s.task.length, i)));
   if (missing.length > 0) throw new DataError(`${path}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
   const used = new Set(plans.map((p) => p.name));
   arrow.fields.forEach((f, i) => {
@@ -367,6 +367,80 @@ export async function readPart(path: string, schema: Schema, onProgress?: (rows:
     }
     validatePartData(data, schema, path);
     return { ...data, path, schema, tasks: indexTasks(data.aid) };
+  } finally {
+    file.close();
+  }
+}
+
+/** Rows of an Arrow IPC file, from its record-batch headers (no body is read). */
+export async function countRows(path: string): Promise<number> {
+  const file = await ArrowFile.open(path);
+  try {
+    return file.batches.reduce((a, b) => a + Number(b.header.length), 0);
+  } finally {
+    file.close();
+  }
+}
+
+export interface StreamOptions {
+  kind?: PartKind;
+  /** Only rows [from, to) of the file (default: all). */
+  from?: number;
+  to?: number;
+}
+
+/**
+ * A part or user table read one record batch at a time, for files too large to hold (a
+ * user pool of millions): yields each batch's rows (cut to [from, to)) with the file row of
+ * its first, checked and validated like readPart. The yielded arrays are reused by the next
+ * batch. For a user table, `schema` is the dataset's (its task fields are ignored) and the
+ * data has no task columns (`task` empty), zero labels and aids.
+ */
+export async function* streamPart(path: string, schema: Schema, opts: StreamOptions = {}): AsyncGenerator<{ row0: number; data: PartData }> {
+  const kind = opts.kind ?? 'part';
+  const s = kind === 'users' ? { ...schema, task: [] } : schema;
+  const file = await ArrowFile.open(path);
+  try {
+    const plans = planColumns(path, s, file.schema, kind);
+    const rows = file.batches.map((b) => Number(b.header.length));
+    const total = rows.reduce((a, b) => a + b, 0);
+    const from = Math.max(0, opts.from ?? 0);
+    const to = Math.min(total, opts.to ?? total);
+    const buf = allocatePart(s, Math.max(0, ...rows));
+    const inBatch = <T>(b: number, p: Plan, f: () => T): T => {
+      try {
+        return f();
+      } catch (e) {
+        if (e instanceof BatchError) throw new DataError(`${path}: corrupt Arrow file: record batch ${b}, column "${p.name}": ${e.message}`);
+        throw e;
+      }
+    };
+    let start = 0;
+    for (let b = 0; b < file.batches.length; b++) {
+      const n = rows[b]!;
+      const row0 = start;
+      start += n;
+      if (start <= from || row0 >= to) continue;
+      const slots = file.batches[b]!.slots;
+      const peek = file.peek(b);
+      for (const p of plans) inBatch(b, p, () => checkColumn(peek, { type: p.type, slots: slots[p.index]! }, p.maxItems(n)));
+      const src = file.load(b);
+      const view = sliceRows(s, buf, 0, n);
+      for (const p of plans) {
+        const d = inBatch(b, p, () => readColumn(src, { type: p.type, slots: slots[p.index]! }));
+        try {
+          p.bind(view)(d, 0);
+        } catch (e) {
+          if (e instanceof ChunkError) throw rowErrorAt(path, p.name, row0 + e.row, e.what);
+          throw e;
+        }
+      }
+      const a = Math.max(from, row0) - row0;
+      const z = Math.min(to, start) - row0;
+      const data = sliceRows(s, view, a, z);
+      validatePartData(data, s, path, row0 + a);
+      yield { row0: row0 + a, data };
+    }
   } finally {
     file.close();
   }

@@ -20,7 +20,7 @@ import {
   type Data,
 } from 'apache-arrow';
 import { atomicTarget } from '../util/atomic.js';
-import type { PartData } from './part.js';
+import type { PartData, PartKind } from './part.js';
 import { allocatePart, copyRows, extraKind, type ExtraKind } from './part-ops.js';
 import { multiOffsets, multiStride, type Schema } from './schema.js';
 import { validatePartData } from './validate.js';
@@ -28,7 +28,7 @@ import { validatePartData } from './validate.js';
 export const DEFAULT_BATCH_ROWS = 65536;
 
 /** Arrow writes through this queue; writing each chunk to the fd at once keeps memory flat. */
-class FdSink extends AsyncByteQueue {
+export class FdSink extends AsyncByteQueue {
   constructor(private readonly fd: number) {
     super();
   }
@@ -52,25 +52,40 @@ function columnOf(m: Int32Array, stride: number, i: number, r0: number, r1: numb
 
 const EXTRA_TYPES = { float64: () => new Float64(), float32: () => new Float32(), int32: () => new Int32() };
 
-function arrowSchemaFor(s: Schema, extra: Record<string, ExtraKind>): ArrowSchema {
-  const fields: Field[] = [new Field('label', new Int8(), false), new Field('aid', new Int32(), false)];
+function arrowSchemaFor(s: Schema, extra: Record<string, ExtraKind>, kind: PartKind): ArrowSchema {
+  const extras = Object.entries(extra).map(([name, k]) => new Field(name, EXTRA_TYPES[k](), false));
+  // a user table leads with its extras (the uid) and has no label, aid or task columns
+  if (kind === 'users') return new ArrowSchema([...extras, ...userFieldsOf(s)]);
+  const fields: Field[] = [new Field('label', new Int8(), false), new Field('aid', new Int32(), false), ...userFieldsOf(s)];
+  for (const f of s.task) fields.push(new Field(f.name, new Int32(), false));
+  return new ArrowSchema([...fields, ...extras]);
+}
+
+function userFieldsOf(s: Schema): Field[] {
+  const fields: Field[] = [];
   for (const f of s.userSingle) fields.push(new Field(f.name, new Int32(), false));
   for (const f of s.userMulti) {
     fields.push(new Field(f.name, new FixedSizeList(f.width, new Field('item', new Int32(), false)), false));
   }
   for (const f of s.userMulti) fields.push(new Field(`${f.name}_length`, new Int32(), false));
-  for (const f of s.task) fields.push(new Field(f.name, new Int32(), false));
-  for (const [name, kind] of Object.entries(extra)) fields.push(new Field(name, EXTRA_TYPES[kind](), false));
-  return new ArrowSchema(fields);
+  return fields;
 }
 
 /** Rows [r0, r1) of `d` as one record batch, column-major as Arrow stores it. */
-function batchOf(schema: ArrowSchema, s: Schema, d: PartData, r0: number, r1: number): RecordBatch {
+function batchOf(schema: ArrowSchema, s: Schema, d: PartData, r0: number, r1: number, kind: PartKind): RecordBatch {
   const n = r1 - r0;
-  const children: Data[] = [
-    makeData({ type: new Int8(), length: n, nullCount: 0, data: new Int8Array(d.label.buffer, d.label.byteOffset + r0, n) }),
-    int32Data(d.aid.subarray(r0, r1)),
-  ];
+  const children: Data[] = [];
+  const extras = (): void => {
+    for (const v of Object.values(d.extra)) {
+      const type = schema.fields[children.length]!.type;
+      children.push(makeData({ type, length: n, nullCount: 0, data: v.subarray(r0, r1) } as Parameters<typeof makeData>[0]));
+    }
+  };
+  if (kind === 'users') extras();
+  else {
+    children.push(makeData({ type: new Int8(), length: n, nullCount: 0, data: new Int8Array(d.label.buffer, d.label.byteOffset + r0, n) }));
+    children.push(int32Data(d.aid.subarray(r0, r1)));
+  }
   s.userSingle.forEach((_, i) => children.push(int32Data(columnOf(d.single, s.userSingle.length, i, r0, r1))));
   const stride = multiStride(s);
   const offs = multiOffsets(s);
@@ -84,10 +99,9 @@ function batchOf(schema: ArrowSchema, s: Schema, d: PartData, r0: number, r1: nu
     children.push(makeData({ type, length: n, nullCount: 0, child: int32Data(ids) }));
   });
   s.userMulti.forEach((_, i) => children.push(int32Data(columnOf(d.multiLen, s.userMulti.length, i, r0, r1))));
-  s.task.forEach((_, i) => children.push(int32Data(columnOf(d.task, s.task.length, i, r0, r1))));
-  for (const v of Object.values(d.extra)) {
-    const type = schema.fields[children.length]!.type;
-    children.push(makeData({ type, length: n, nullCount: 0, data: v.subarray(r0, r1) } as Parameters<typeof makeData>[0]));
+  if (kind === 'part') {
+    s.task.forEach((_, i) => children.push(int32Data(columnOf(d.task, s.task.length, i, r0, r1))));
+    extras();
   }
   return new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }));
 }
@@ -96,6 +110,8 @@ export interface PartWriterOptions {
   /** Extra numeric columns every appended chunk carries (e.g. `{ p_true: 'float64' }`). */
   extra?: Record<string, ExtraKind>;
   batchRows?: number;
+  /** `users`: a user table (extras such as `uid` first, then the user fields; no label, aid or task columns). */
+  kind?: PartKind;
 }
 
 /**
@@ -112,6 +128,7 @@ export class PartWriter {
   private readonly buf: PartData;
   private buffered = 0;
   private done = false;
+  private readonly kind: PartKind;
   /** Rows appended so far. */
   rows = 0;
 
@@ -125,8 +142,10 @@ export class PartWriter {
       throw new Error(`batchRows must be a positive integer, got ${this.batchRows}`);
     }
     const extra = opts.extra ?? {};
-    this.arrowSchema = arrowSchemaFor(schema, extra);
-    this.buf = allocatePart(schema, this.batchRows, extra);
+    this.kind = opts.kind ?? 'part';
+    if (this.kind === 'users') this.schema = { ...schema, task: [] };
+    this.arrowSchema = arrowSchemaFor(this.schema, extra, this.kind);
+    this.buf = allocatePart(this.schema, this.batchRows, extra);
     this.target = atomicTarget(path);
     this.fd = openSync(this.target.tmp, 'w');
     // Starting with the schema makes a part with no rows still a valid file.
@@ -146,7 +165,7 @@ export class PartWriter {
     // Whole batches go straight from the caller's arrays; only remainders are buffered.
     if (this.buffered === 0) {
       for (; r + this.batchRows <= d.nRows; r += this.batchRows) {
-        this.writer.write(batchOf(this.arrowSchema, this.schema, d, r, r + this.batchRows));
+        this.writer.write(batchOf(this.arrowSchema, this.schema, d, r, r + this.batchRows, this.kind));
       }
     }
     while (r < d.nRows) {
@@ -160,7 +179,7 @@ export class PartWriter {
   }
 
   private flush(): void {
-    if (this.buffered > 0) this.writer.write(batchOf(this.arrowSchema, this.schema, this.buf, 0, this.buffered));
+    if (this.buffered > 0) this.writer.write(batchOf(this.arrowSchema, this.schema, this.buf, 0, this.buffered, this.kind));
     this.buffered = 0;
   }
 

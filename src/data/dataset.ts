@@ -3,7 +3,7 @@
  * (`train_stage1.arrow`, `test_hot_stage1.arrow`, ...). These helpers find parts by the
  * naming convention so commands can take either a directory or a single file.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ConfigError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -34,8 +34,33 @@ export interface TestSplit {
   stage2: string;
 }
 
-export function writeSchema(dir: string, schema: Schema): void {
-  writeFileAtomic(join(dir, SCHEMA_FILE), `${JSON.stringify(schemaToJson(schema), null, 2)}\n`);
+/** Files of a dataset beyond its parts, named in schema.json (paths relative to its folder). */
+export interface DatasetFiles {
+  /** The user table: one row per user, `uid` and the user fields (data/users.ts). */
+  users?: string;
+  /** The raw values behind the task fields' codes (data/task-vocab.ts), from `prepare`. */
+  task_vocab?: string;
+}
+
+export function writeSchema(dir: string, schema: Schema, files: DatasetFiles = {}): void {
+  writeFileAtomic(join(dir, SCHEMA_FILE), `${JSON.stringify({ ...schemaToJson(schema), ...files }, null, 2)}\n`);
+}
+
+/** The extra files a dataset's schema.json names, as paths (null when not named). */
+export function datasetFiles(schemaPath: string): { users: string | null; taskVocab: string | null } {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(schemaPath, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new DataError(`${schemaPath}: cannot read (${(e as Error).message})`);
+  }
+  const file = (key: string): string | null => {
+    const v = raw[key];
+    if (v === undefined) return null;
+    if (typeof v !== 'string' || v === '') throw new DataError(`${schemaPath}: key "${key}" must be a file name, found ${JSON.stringify(v)}`);
+    return join(dirname(schemaPath), v);
+  };
+  return { users: file('users'), taskVocab: file('task_vocab') };
 }
 
 function isDir(p: string): boolean {
@@ -50,9 +75,12 @@ function requireExists(p: string): void {
   if (!existsSync(p)) throw new DataError(`${p}: no such file or directory`);
 }
 
+/** The user table's usual name: an Arrow file beside the parts that is not one. */
+export const USERS_FILE = `users${PART_EXT}`;
+
 function partNames(dir: string): string[] {
   const names = readdirSync(dir)
-    .filter((f) => f.endsWith(PART_EXT) && !f.startsWith('.'))
+    .filter((f) => f.endsWith(PART_EXT) && !f.startsWith('.') && f !== USERS_FILE)
     .map((f) => f.slice(0, -PART_EXT.length));
   const std = STANDARD_PARTS.filter((n) => names.includes(n));
   const others = names.filter((n) => !(STANDARD_PARTS as readonly string[]).includes(n)).sort();

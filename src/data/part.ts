@@ -23,6 +23,12 @@ export interface PartData {
   extra: Record<string, Float64Array | Float32Array | Int32Array>;
 }
 
+/**
+ * What an Arrow file holds. `part`: a dataset part (label, aid, user and task fields).
+ * `users`: a user table (a `uid` column and the user fields, one row per user).
+ */
+export type PartKind = 'part' | 'users';
+
 /** The rows of one task, in ascending row order. */
 export interface TaskRows {
   aid: number;

@@ -28,6 +28,8 @@ export interface SynthPreset {
   /** Cold = at most this many positives over stage 1 + stage 2, at scale 1. */
   coldThreshold: number;
   defaultScale: number;
+  /** Users of the expansion pool beyond the test campaigns' seed users, at scale 1. */
+  poolUsers: number;
   /** One per userMulti field. */
   lengths: LengthSpec[];
 }
@@ -75,6 +77,7 @@ export const PRESETS: Record<string, SynthPreset> = {
     minStage2: 0,
     coldThreshold: 4,
     defaultScale: 1,
+    poolUsers: 600,
     lengths: [TENCENT_LENGTHS[0]!, TENCENT_LENGTHS[3]!, TENCENT_LENGTHS[5]!],
   },
   demo: {
@@ -98,6 +101,7 @@ export const PRESETS: Record<string, SynthPreset> = {
     minStage2: 500,
     coldThreshold: 40,
     defaultScale: 1,
+    poolUsers: 20_000,
     lengths: TENCENT_LENGTHS,
   },
   tencent: {
@@ -111,6 +115,7 @@ export const PRESETS: Record<string, SynthPreset> = {
     minStage2: 0,
     coldThreshold: 2000,
     defaultScale: 0.1,
+    poolUsers: 1_000_000,
     lengths: TENCENT_LENGTHS,
   },
 };

@@ -127,6 +127,9 @@ export interface Campaign {
   test: boolean;
 }
 
+/** Latent dimension of users, exported for callers that keep users' latent vectors. */
+export const LATENT_DIM = DIM;
+
 export class SynthWorld {
   readonly schema: Schema;
   readonly campaigns: Campaign[];
@@ -209,35 +212,46 @@ export class SynthWorld {
 
   /** Draw one (user, campaign) row into row `r` of `d`; returns the true response probability. */
   drawRow(rng: Rng, c: Campaign, d: PartData, r: number): number {
+    this.drawUser(rng, d, r);
+    d.aid[r] = c.aid;
+    d.task.set(c.taskIds, r * c.taskIds.length);
+    const p = this.pTrue(c, this.z, d, r);
+    d.label[r] = rng.float() < p ? 1 : 0;
+    return p;
+  }
+
+  /** The latent vector of the user drawn last (DIM values; overwritten by the next draw). */
+  get lastZ(): Float64Array {
+    return this.z;
+  }
+
+  /** Draw a user into row `r` of `d`: its latent vector (see lastZ), then its ids. */
+  drawUser(rng: Rng, d: PartData, r: number): void {
     const z = this.z;
     for (let i = 0; i < DIM; i++) z[i] = rng.normal();
-    const s = this.schema;
-    let logit = c.bias + dot(c.pref, z);
     const ns = this.singles.length;
-    for (let f = 0; f < ns; f++) {
-      const id = this.drawSingle(rng, this.singles[f]!);
-      d.single[r * ns + f] = id;
-      if (f === this.idSingle) logit += TAU_SINGLE * idScore(this.salt, id, c.category);
-    }
+    for (let f = 0; f < ns; f++) d.single[r * ns + f] = this.drawSingle(rng, this.singles[f]!);
+    const s = this.schema;
     const stride = multiStride(s);
     const offs = multiOffsets(s);
     const nm = this.multis.length;
-    for (let f = 0; f < nm; f++) {
-      const base = r * stride + offs[f]!;
-      const len = this.drawList(rng, this.multis[f]!, d.multi, base);
-      d.multiLen[r * nm + f] = len;
-      if (f === this.idMulti) {
-        const k = Math.min(len, this.multis[f]!.width);
-        let g = 0;
-        for (let j = 0; j < k; j++) g += idScore(this.salt ^ 0x2545f491, d.multi[base + j]!, c.category);
-        if (k > 0) logit += (TAU_MULTI * g) / k;
-      }
+    for (let f = 0; f < nm; f++) d.multiLen[r * nm + f] = this.drawList(rng, this.multis[f]!, d.multi, r * stride + offs[f]!);
+  }
+
+  /** Campaign `c`'s true response probability for the user with latent `z` and the ids of row `r` of `d`. */
+  pTrue(c: Campaign, z: Float64Array, d: PartData, r: number, zOff = 0): number {
+    let logit = c.bias + dot(c.pref, z, zOff);
+    const ns = this.singles.length;
+    if (this.idSingle >= 0) logit += TAU_SINGLE * idScore(this.salt, d.single[r * ns + this.idSingle]!, c.category);
+    const f = this.idMulti;
+    if (f >= 0) {
+      const base = r * multiStride(this.schema) + multiOffsets(this.schema)[f]!;
+      const k = Math.min(d.multiLen[r * this.multis.length + f]!, this.multis[f]!.width);
+      let g = 0;
+      for (let j = 0; j < k; j++) g += idScore(this.salt ^ 0x2545f491, d.multi[base + j]!, c.category);
+      if (k > 0) logit += (TAU_MULTI * g) / k;
     }
-    d.aid[r] = c.aid;
-    d.task.set(c.taskIds, r * c.taskIds.length);
-    const p = sigmoid(logit);
-    d.label[r] = rng.float() < p ? 1 : 0;
-    return p;
+    return sigmoid(logit);
   }
 
   private drawSingle(rng: Rng, f: SingleField): number {

@@ -8,11 +8,15 @@ import { DataError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { splitMetrics } from '../eval/metrics.js';
 import { PartWriter } from './arrow-part.js';
-import { writeSchema } from './dataset.js';
-import { STANDARD_PARTS } from './part.js';
+import { USERS_FILE, writeSchema } from './dataset.js';
+import { STANDARD_PARTS, type PartData } from './part.js';
+import { writeFileAtomic } from '../util/atomic.js';
+import { writeNumericTable } from './table-write.js';
+import { stringify } from 'yaml';
+import type { Schema } from './schema.js';
 import { allocatePart, sliceRows } from './part-ops.js';
 import { PRESET_NAMES, PRESETS } from './synth-presets.js';
-import { SynthWorld } from './synth-world.js';
+import { LATENT_DIM, SynthWorld, type Campaign } from './synth-world.js';
 
 export const DEFAULT_SYNTH_SEED = 2021;
 
@@ -53,7 +57,15 @@ export interface SynthSummary {
   parts: Record<string, PartSummary>;
   /** Metrics of p_true on stage 2 of the hot and cold test campaigns. */
   oracle: { hot: OracleSummary; cold: OracleSummary };
+  /** The user table: the test campaigns' stage-1 users, then fresh pool users. */
+  users: { path: string; rows: number; seedUsers: number; poolUsers: number };
+  /** One campaign file per test campaign, and the truth of every user for each. */
+  campaigns: { dir: string; files: string[]; truth: string };
 }
+
+/** Where synth puts its campaign files and their truth, inside the dataset. */
+export const CAMPAIGNS_DIR = 'campaigns';
+export const TRUTH_FILE = 'truth.arrow';
 
 export function resolvePreset(name: string) {
   const p = PRESETS[name];
@@ -79,7 +91,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
   if (!Number.isInteger(threshold) || threshold < 0) throw new DataError(`--cold-threshold must be a non-negative integer, got ${threshold}`);
   const s = preset.schema;
   const world = new SynthWorld(preset, seed, scale);
-  const writerOpts = { extra: { p_true: 'float64' as const }, batchRows: opts.batchRows };
+  const writerOpts = { extra: { p_true: 'float64' as const, uid: 'int32' as const }, batchRows: opts.batchRows };
   const open = (name: string) => new PartWriter(join(opts.out, `${name}.arrow`), s, writerOpts);
   const writers: PartWriter[] = [];
   const track = (w: PartWriter) => (writers.push(w), w);
@@ -102,14 +114,43 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
     const splits = { hot: split('hot'), cold: split('cold') };
     const total = world.campaigns.reduce((a, c) => a + c.n1 + (c.test ? c.n2 : 0), 0);
     const rowsRng = new Rng(seed ^ 0x3c6ef372);
+    // The user table: every test campaign's stage-1 users (seeds and non-seeds, so that a
+    // campaign file can name them), then fresh users; truth holds every one's p per test campaign.
+    const tests = world.campaigns.filter((c) => c.test);
+    const nPool = Math.max(1, Math.round(preset.poolUsers * scale));
+    const nSeedUsers = tests.reduce((a, c) => a + c.n1, 0);
+    const nUsers = nSeedUsers + nPool;
+    const truth = tests.map(() => new Float32Array(nUsers));
+    const truthUid = new Int32Array(nUsers);
+    const usersWriter = track(new PartWriter(join(opts.out, USERS_FILE), s, { kind: 'users', extra: { uid: 'int32' }, batchRows: opts.batchRows }));
+    let nextUser = 0;
+    const addUsers = (d: PartData, from: number, to: number, z: (r: number) => Float64Array) => {
+      for (let r = from; r < to; r++) {
+        truthUid[nextUser] = d.extra.uid![r]!;
+        tests.forEach((t, k) => (truth[k]![nextUser] = world.pTrue(t, z(r), d, r)));
+        nextUser++;
+      }
+      usersWriter.append(asUsers(s, d, from, to));
+    };
+    const files: string[] = [];
+    const testNames: string[] = [];
     let done = 0;
+    let uid = 0;
     for (const c of world.campaigns) {
       // One stream per campaign, forked in campaign order: the same seed gives the same rows.
       const rng = rowsRng.fork(c.aid);
       const n = c.n1 + (c.test ? c.n2 : 0);
-      const d = allocatePart(s, n, { p_true: 'float64' });
+      const d = allocatePart(s, n, { p_true: 'float64', uid: 'int32' });
       const pTrue = d.extra.p_true!;
-      for (let r = 0; r < n; r++) pTrue[r] = world.drawRow(rng, c, d, r);
+      const uids = d.extra.uid!;
+      // the latent vectors of the stage-1 users, for their truth in every test campaign
+      const zs = new Float64Array(c.test ? c.n1 * LATENT_DIM : 0);
+      for (let r = 0; r < n; r++) {
+        pTrue[r] = world.drawRow(rng, c, d, r);
+        uids[r] = ++uid;
+        if (c.test && r < c.n1) zs.set(world.lastZ, r * LATENT_DIM);
+      }
+      if (c.test) addUsers(d, 0, c.n1, (r) => zs.subarray(r * LATENT_DIM, (r + 1) * LATENT_DIM));
       let pos1 = 0;
       let pos2 = 0;
       for (let r = 0; r < n; r++) {
@@ -132,19 +173,72 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
           acc.p.push(pTrue[r]!);
           acc.y.push(d.label[r]!);
         }
+        const cname = `${name}_${c.aid}`;
+        testNames[tests.indexOf(c)] = cname;
+        files.push(writeCampaignFile(opts.out, cname, c, s, d));
       }
       done += n;
       opts.onProgress?.(done, total);
     }
-    writeSchema(opts.out, s);
+    // fresh pool users, from their own stream so that the rows above do not depend on them
+    const poolRng = new Rng(seed ^ 0x6a09e667);
+    const chunk = allocatePart(s, Math.min(nPool, 65536), { uid: 'int32' });
+    for (let from = 0; from < nPool; from += chunk.nRows) {
+      const m = Math.min(chunk.nRows, nPool - from);
+      const zs = new Float64Array(m * LATENT_DIM);
+      for (let r = 0; r < m; r++) {
+        world.drawUser(poolRng, chunk, r);
+        zs.set(world.lastZ, r * LATENT_DIM);
+        chunk.extra.uid![r] = ++uid;
+      }
+      addUsers(chunk, 0, m, (r) => zs.subarray(r * LATENT_DIM, (r + 1) * LATENT_DIM));
+    }
+    const campaignsDir = join(opts.out, CAMPAIGNS_DIR);
+    const truthPath = join(campaignsDir, TRUTH_FILE);
+    writeNumericTable(truthPath, [['uid', truthUid], ...tests.map((_, k): [string, Float32Array] => [testNames[k]!, truth[k]!])]);
+    writeSchema(opts.out, s, { users: USERS_FILE });
     for (const w of writers) w.close();
     const oracle = (a: SplitAcc): OracleSummary => {
       const m = splitMetrics(a.p, a.y, a.taskRows);
       return { tasks: m.tasks, rows: m.rows, positives: m.positives, auc: m.auc, gauc: m.gauc, gaucSkipped: m.gaucSkipped };
     };
-    return { out: opts.out, preset: preset.name, seed, scale, coldThreshold: threshold, parts: summary, oracle: { hot: oracle(splits.hot), cold: oracle(splits.cold) } };
+    return {
+      out: opts.out,
+      preset: preset.name,
+      seed,
+      scale,
+      coldThreshold: threshold,
+      parts: summary,
+      oracle: { hot: oracle(splits.hot), cold: oracle(splits.cold) },
+      users: { path: join(opts.out, USERS_FILE), rows: nUsers, seedUsers: nSeedUsers, poolUsers: nPool },
+      campaigns: { dir: campaignsDir, files, truth: truthPath },
+    };
   } catch (e) {
     for (const w of writers) w.abort();
     throw e;
   }
+}
+
+/** Rows [a, b) of a part as user-table rows: the user fields and the uid, no task fields. */
+function asUsers(s: Schema, d: PartData, a: number, b: number): PartData {
+  const v = sliceRows(s, d, a, b);
+  return { ...v, task: new Int32Array(0), extra: { uid: v.extra.uid! } };
+}
+
+/**
+ * A test campaign as a campaign file for `expand`: its task codes and its stage-1 rows as
+ * `examples` (uid,label in row order), so expanding it adapts exactly as `infer` does.
+ * Returns the file's path.
+ */
+function writeCampaignFile(out: string, name: string, c: Campaign, s: Schema, d: PartData): string {
+  const dir = join(out, CAMPAIGNS_DIR);
+  const examples = `${name}.examples.csv`;
+  const lines = ['uid,label\n'];
+  for (let r = 0; r < c.n1; r++) lines.push(`${d.extra.uid![r]},${d.label[r]}\n`);
+  writeFileAtomic(join(dir, examples), lines.join(''));
+  const task = Object.fromEntries(s.task.map((f, i) => [f.name, c.taskIds[i]!]));
+  const path = join(dir, `${name}.yaml`);
+  const doc = { name, aid: c.aid, codes: true, task, examples };
+  writeFileAtomic(path, `# synthetic test campaign ${c.aid}: its stage-1 rows as examples (truth: ${TRUTH_FILE}, column ${name})\n${stringify(doc)}`);
+  return path;
 }

@@ -28,6 +28,15 @@ export const OP_QUIT = 3;
  */
 export const OP_ADAM = 4;
 
+/**
+ * Load a JavaScript job module into the worker: the message waiting on its port holds
+ * { url, init, heap: [from, to) }; the module's setupWorker(ops, init) returns the handler
+ * OP_JOB calls. The worker allocates only inside `heap`, which the main thread reserved.
+ */
+export const OP_LOAD = 5;
+/** Call loaded job handler number arg 0 (in load order) with the other MAX_ARGC - 1 int32 arguments. */
+export const OP_JOB = 6;
+
 export const MAX_ARGC = 15;
 
 /**

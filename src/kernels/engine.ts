@@ -11,7 +11,8 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../util/errors.js';
 import {
-  ARGS, COUNTER, DONE, MAX_ARGC, OP, OP_ADAM, OP_GEMM, OP_GEMM_ROWS, OP_QUIT, SEQ, SLOT_BYTES, SLOT_INTS, STATUS, waitChange,
+  ARGS, COUNTER, DONE, MAX_ARGC, OP, OP_ADAM, OP_GEMM, OP_GEMM_ROWS, OP_JOB, OP_LOAD, OP_QUIT, SEQ, SLOT_BYTES, SLOT_INTS, STATUS,
+  waitChange,
 } from './control.js';
 import { rowChunk, splitOutput, type Part } from './split.js';
 import { instantiate, kernelModule, type KernelExports } from './wasm.js';
@@ -43,9 +44,9 @@ function isCount(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n >= 0 && n <= 0x7fffffff;
 }
 
-function startWorker(module: WebAssembly.Module, memory: WebAssembly.Memory, slotOffset: number): Promise<Worker> {
+function startWorker(module: WebAssembly.Module, memory: WebAssembly.Memory, slotOffset: number, scratch: number): Promise<Worker> {
   const worker = new Worker(new URL('./worker.js', import.meta.url), {
-    workerData: { module, memory, slotOffset },
+    workerData: { module, memory, slotOffset, scratch },
     // The parent's Node options (--input-type, loaders) need not suit the worker script;
     // V8 flags are process-wide and apply regardless.
     execArgv: [],
@@ -80,17 +81,20 @@ export class Engine {
   private readonly workers: Worker[];
   private readonly scratch: number[];
   private readonly heapBase: number;
+  private readonly heapEnd: number;
   private readonly seqs: number[];
   private top: number;
   private highWater: number;
   private closed = false;
+  private jobModules = 0;
 
   private constructor(
     threads: number, memory: WebAssembly.Memory, k: KernelExports, ctrlOffset: number,
-    scratch: number[], heapBase: number, workers: Worker[],
+    scratch: number[], heapBase: number, workers: Worker[], heapEnd?: number,
   ) {
     this.threads = threads;
     this.buffer = memory.buffer as unknown as SharedArrayBuffer;
+    this.heapEnd = heapEnd ?? this.buffer.byteLength;
     this.k = k;
     this.ctrl = new Int32Array(this.buffer, ctrlOffset, threads * SLOT_INTS);
     this.ctrlF = new Float32Array(this.buffer, ctrlOffset, threads * SLOT_INTS);
@@ -133,7 +137,7 @@ export class Engine {
       );
     }
     const started = await Promise.allSettled(
-      Array.from({ length: threads - 1 }, (_, i) => startWorker(module, memory, ctrlOffset + (i + 1) * SLOT_BYTES)),
+      Array.from({ length: threads - 1 }, (_, i) => startWorker(module, memory, ctrlOffset + (i + 1) * SLOT_BYTES, scratch[i + 1]!)),
     );
     const failed = started.find((r) => r.status === 'rejected');
     const workers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
@@ -148,9 +152,62 @@ export class Engine {
     return engine;
   }
 
+  /**
+   * A single-threaded engine inside a kernel worker, over the same memory: it computes with
+   * the worker's own gemm scratch and allocates only in [heapFrom, heapTo), a region the main
+   * thread reserved (and zeroed) for it.
+   */
+  static attach(memory: WebAssembly.Memory, k: KernelExports, slotOffset: number, scratch: number, heapFrom: number, heapTo: number): Engine {
+    const e = new Engine(1, memory, k, slotOffset, [scratch], heapFrom, [], heapTo);
+    return e;
+  }
+
   /** Bytes still free on the heap (from the next aligned address). */
   get freeBytes(): number {
-    return Math.max(0, this.buffer.byteLength - alignUp(this.top));
+    return Math.max(0, this.heapEnd - alignUp(this.top));
+  }
+
+  /** The shared memory all arrays live in. */
+  get memory(): SharedArrayBuffer {
+    return this.buffer;
+  }
+
+  /** Threads besides the caller's that can take JavaScript jobs. */
+  get workerCount(): number {
+    return this.workers.length;
+  }
+
+  /**
+   * Loads the job module at `url` into every worker (synchronously: this thread waits):
+   * each reserves `heapBytes` of this engine's heap for its own arrays and calls the
+   * module's setupWorker(ops, memory, init), whose handler later runs startJob's jobs.
+   * `init` must survive structured cloning. Returns the handler's id for startJob.
+   */
+  loadJobs(url: string, init: unknown, heapBytes: number): number {
+    this.checkOpen();
+    for (let t = 1; t < this.threads; t++) {
+      const from = this.allocBytes(heapBytes, 1);
+      this.workers[t - 1]!.postMessage({ url, init, heap: [from, from + heapBytes] });
+      this.post(t, OP_LOAD, []);
+    }
+    for (let t = 1; t < this.threads; t++) this.await(t);
+    return this.jobModules++;
+  }
+
+  /**
+   * Starts loaded job handler `id` on worker `t` (1 .. workerCount) with int32 arguments and
+   * returns at once. Until finishJob(t), kernels called here run without that worker.
+   */
+  startJob(t: number, id: number, args: number[]): void {
+    this.checkOpen();
+    if (!Number.isInteger(t) || t < 1 || t >= this.threads) throw new RangeError(`startJob: no worker ${t}`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.jobModules) throw new RangeError(`startJob: no job module ${id}`);
+    this.post(t, OP_JOB, [id, ...args]);
+  }
+
+  /** Waits for worker t's job; throws if it failed. */
+  finishJob(t: number): void {
+    this.await(t);
   }
 
   /** A zeroed Float32Array of n elements in the shared memory, 64-byte aligned; lives until release/reset. */
@@ -206,7 +263,8 @@ export class Engine {
     this.checkMatrix('gemm', 'B', B, transB ? N : K, transB ? K : N, lb);
     this.checkMatrix('gemm', 'C', C, M, N, lc);
     const args = [+transA, +transB, M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, beta, la, lb, lc, 0];
-    this.runGemm(splitOutput(M, N, K, this.threads), args);
+    const tids = this.idleThreads();
+    this.runGemm(splitOutput(M, N, K, tids.length), tids, args);
   }
 
   /** Y[r, :] += bias for each of `rows` rows (row stride ld), then ReLU (y < 0 ? 0 : y) if asked. */
@@ -276,19 +334,20 @@ export class Engine {
   adamRows(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, ids: Int32Array, n: number, E: number, stepSize: number, bc2: number, b1: number, b2: number, eps: number): void {
     this.checkOpen();
     for (const x of [p, m, v, g, ids]) if (x.buffer !== this.buffer) throw new TypeError('adamRows: arrays must be allocated by this engine');
-    const T = Math.max(1, Math.min(this.threads, Math.floor((n * E) / ADAM_MIN_PER_THREAD)));
-    const part = (t: number): [number, number] => [Math.floor((n * t) / T), Math.floor((n * (t + 1)) / T)];
+    const tids = this.idleThreads();
+    const T = Math.max(1, Math.min(tids.length, Math.floor((n * E) / ADAM_MIN_PER_THREAD)));
+    const part = (i: number): [number, number] => [Math.floor((n * i) / T), Math.floor((n * (i + 1)) / T)];
     // 1 - β in double, as torch.optim.Adam's Python does, rounded to f32 once on the way in.
     const floats = [stepSize, bc2, 1 - b1, b2, 1 - b2, eps];
-    for (let t = 1; t < T; t++) {
-      const [a, b] = part(t);
-      this.post(t, OP_ADAM, [p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset + 4 * a, b - a, E], floats);
+    for (let i = 1; i < T; i++) {
+      const [a, b] = part(i);
+      this.post(tids[i]!, OP_ADAM, [p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset + 4 * a, b - a, E], floats);
     }
     try {
       const [a, b] = part(0);
       this.k.adamRows(p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset + 4 * a, b - a, E, stepSize, bc2, 1 - b1, b2, 1 - b2, eps);
     } finally {
-      for (let t = 1; t < T; t++) this.await(t);
+      for (let i = 1; i < T; i++) this.await(tids[i]!);
     }
   }
 
@@ -321,7 +380,7 @@ export class Engine {
     if (!isCount(n)) throw new RangeError(`alloc: element count must be a non-negative integer, got ${n}`);
     const bytes = n * elemBytes;
     const at = alignUp(this.top);
-    if (at + bytes > this.buffer.byteLength) {
+    if (at + bytes > this.heapEnd) {
       const hint = this.buffer.byteLength >= MAX_MEMORY_MIB * 1024 * 1024
         ? `the ${MAX_MEMORY_MIB} MiB of a wasm32 memory are all reserved: use smaller tables (max_idxs, embed_dim) or batches`
         : 'raise memoryMiB';
@@ -366,7 +425,7 @@ export class Engine {
    * others. A split by rows becomes a shared queue of row chunks (gemmRows) when op(B)
    * fits the scratch, so a thread the OS slows down takes fewer chunks.
    */
-  private runGemm(parts: Part[], args: number[]): void {
+  private runGemm(parts: Part[], tids: number[], args: number[]): void {
     const n = parts.length;
     const [transA, transB, M, N, K, a, b, c, beta, lda, ldb, ldc] = args as [
       number, number, number, number, number, number, number, number, number, number, number, number,
@@ -375,14 +434,14 @@ export class Engine {
       const job = [transA, transB, M, N, K, a, b, c, beta, lda, ldb, ldc, 0, this.ctrl.byteOffset + COUNTER * 4,
         rowChunk(M, n)];
       Atomics.store(this.ctrl, COUNTER, 0);
-      for (let t = 1; t < n; t++) {
-        job[12] = this.scratch[t]!;
-        this.post(t, OP_GEMM_ROWS, job);
+      for (let i = 1; i < n; i++) {
+        job[12] = this.scratch[tids[i]!]!;
+        this.post(tids[i]!, OP_GEMM_ROWS, job);
       }
       try {
         this.k.gemmRows(transA, transB, M, N, K, a, b, c, beta, lda, ldb, ldc, this.scratch[0]!, job[13]!, job[14]!);
       } finally {
-        for (let t = 1; t < n; t++) this.await(t);
+        for (let i = 1; i < n; i++) this.await(tids[i]!);
       }
       return;
     }
@@ -393,13 +452,26 @@ export class Engine {
       return [transA, transB, p.m1 - p.m0, p.n1 - p.n0, K, a + aOff, b + bOff, c + cOff, beta, lda, ldb, ldc,
         this.scratch[t]!];
     };
-    for (let t = 1; t < n; t++) this.post(t, OP_GEMM, sub(parts[t]!, t));
+    for (let i = 1; i < n; i++) this.post(tids[i]!, OP_GEMM, sub(parts[i]!, tids[i]!));
     try {
       const s = sub(parts[0]!, 0);
       this.k.gemm(s[0]!, s[1]!, s[2]!, s[3]!, s[4]!, s[5]!, s[6]!, s[7]!, s[8]!, s[9]!, s[10]!, s[11]!, s[12]!);
     } finally {
-      for (let t = 1; t < n; t++) this.await(t);
+      for (let i = 1; i < n; i++) this.await(tids[i]!);
     }
+  }
+
+  /**
+   * This thread (0) and the workers not busy with a JavaScript job: only this thread posts
+   * work, so a worker whose DONE matches its last job stays idle until posted to. Results
+   * never depend on how many take part.
+   */
+  private idleThreads(): number[] {
+    const ids = [0];
+    for (let t = 1; t < this.threads; t++) {
+      if (Atomics.load(this.ctrl, t * SLOT_INTS + DONE) === this.seqs[t]) ids.push(t);
+    }
+    return ids;
   }
 
   /** Post a job to worker t: int32 arguments, then float32 ones. */
@@ -448,8 +520,9 @@ export class Engine {
       for (const [ta, tb] of [[0, 0], [0, 1], [1, 0], [1, 1]] as const) {
         // Square blocks: every stored layout of A is m x n or n x m; lda picks which.
         const args = [ta, tb, m, n, n, A.byteOffset, B.byteOffset, C.byteOffset, r & 1, ta ? m : n, n, n, 0];
-        this.runGemm(byRows, args);
-        this.runGemm(byCols, args);
+        const all = Array.from({ length: this.threads }, (_, t) => t);
+        this.runGemm(byRows, all, args);
+        this.runGemm(byCols, all, args);
       }
       this.biasReluForward(C, B, m, n, true);
       this.reluBackward(A, C, m * n);

@@ -2,16 +2,32 @@
  * The engine the commands run on: the WebAssembly SIMD engine (engine.ts), seen through the
  * model's Ops interface.
  */
-import type { Ops, Vec } from '../model/ops.js';
+import type { JobHost, Ops, Vec } from '../model/ops.js';
 import { Engine } from './engine.js';
+
+/** What a job module (see JobHost) exports. */
+export interface JobModule {
+  setupWorker(ops: Ops, memory: SharedArrayBuffer, init: unknown): JobHandler;
+}
+export type JobHandler = (args: Int32Array) => void;
 
 export interface RunOps extends Ops {
   close(): Promise<void>;
   readonly threads: number;
 }
 
-class EngineOps implements RunOps {
-  constructor(private readonly e: Engine) {}
+export class EngineOps implements RunOps {
+  readonly jobs: JobHost | undefined;
+
+  constructor(private readonly e: Engine) {
+    this.jobs = e.workerCount === 0 ? undefined : {
+      workers: e.workerCount,
+      memory: e.memory,
+      load: (url, init, heapBytes) => e.loadJobs(url, init, heapBytes),
+      start: (w, id, args) => e.startJob(w, id, args),
+      finish: (w) => e.finishJob(w),
+    };
+  }
 
   get threads(): number {
     return this.e.threads;

@@ -4,6 +4,7 @@
  * memory; strides are in elements; booleans are 0/1.
  */
 import { readFileSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 
 export interface KernelExports {
   gemm(
@@ -27,24 +28,55 @@ export interface KernelExports {
   adamRows(p: number, m: number, v: number, g: number, ids: number, n: number, e: number, stepSize: number, bc2: number, ib1: number, b2: number, ib2: number, eps: number): void;
 }
 
-let compiled: WebAssembly.Module | undefined;
+let compiled: { module: WebAssembly.Module; relaxed: boolean } | undefined;
+
+/** (func (param v128 v128 v128) (result v128) f32x4.relaxed_madd): valid only where relaxed SIMD is on. */
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 96, 3, 123, 123, 123, 1, 123, 3, 2, 1, 0,
+  10, 13, 1, 11, 0, 32, 0, 32, 1, 32, 2, 253, 133, 2, 11,
+]);
 
 /**
- * The module, compiled once per process. Workers receive this same Module object, so V8
- * shares its machine code among threads and a function optimised in one is optimised in all.
+ * Whether this Node has relaxed SIMD (fused multiply-add in gemm): on by default in newer
+ * releases, behind a V8 flag in Node 20, which is turned on here (wasm features are read
+ * when a module is compiled). METAHEAC_RELAXED_SIMD=0 keeps the plain build.
+ */
+function relaxedSimd(): boolean {
+  if (process.env.METAHEAC_RELAXED_SIMD === '0') return false;
+  if (WebAssembly.validate(RELAXED_PROBE)) return true;
+  setFlagsFromString('--experimental-wasm-relaxed-simd');
+  return WebAssembly.validate(RELAXED_PROBE);
+}
+
+function load(file: string): WebAssembly.Module {
+  const path = new URL(file, import.meta.url);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw new Error(`cannot read the wasm kernels at ${path.pathname} (run \`npm run build:kernels\`): ${(e as Error).message}`);
+  }
+  return new WebAssembly.Module(bytes);
+}
+
+/**
+ * The module, compiled once per process: the relaxed-SIMD build where the runtime has it,
+ * else the plain SIMD one. Workers receive this same Module object, so V8 shares its machine
+ * code among threads (every thread computes alike) and a function optimised in one is
+ * optimised in all.
  */
 export function kernelModule(): WebAssembly.Module {
   if (!compiled) {
-    const path = new URL('./kernels.wasm', import.meta.url);
-    let bytes: Buffer;
-    try {
-      bytes = readFileSync(path);
-    } catch (e) {
-      throw new Error(`cannot read the wasm kernels at ${path.pathname} (run \`npm run build:kernels\`): ${(e as Error).message}`);
-    }
-    compiled = new WebAssembly.Module(bytes);
+    const relaxed = relaxedSimd();
+    compiled = { module: load(relaxed ? './kernels-relaxed.wasm' : './kernels.wasm'), relaxed };
   }
-  return compiled;
+  return compiled.module;
+}
+
+/** Whether kernelModule() is the relaxed-SIMD (fused multiply-add) build. */
+export function kernelsRelaxed(): boolean {
+  kernelModule();
+  return compiled!.relaxed;
 }
 
 export function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): KernelExports {

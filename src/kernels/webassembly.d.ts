@@ -27,4 +27,5 @@ declare namespace WebAssembly {
     prototype: Instance;
     new (module: Module, imports?: Record<string, Record<string, unknown>>): Instance;
   };
+  function validate(bytes: ArrayBufferView | ArrayBuffer): boolean;
 }

@@ -46,11 +46,11 @@ export class Adapter {
   }
 
   /**
-   * Adapt to a task's stage-1 rows (`trainRows` of `train`), then predict `testRows` of
-   * `test` into `out` (in the order given). `taskKey` seeds the task's shuffles, so a task's
-   * result does not depend on which tasks ran before it or on which thread.
+   * Adapt to a task's stage-1 rows (`trainRows` of `train`, in that order before the
+   * shuffles). `taskKey` seeds the task's shuffles, so a task's result does not depend on
+   * which tasks ran before it or on which thread.
    */
-  adaptAndPredict(train: PartData, trainRows: Int32Array, test: PartData, testRows: Int32Array, taskKey: number, out: Float32Array | Float64Array): { steps: number; lastLoss: number } {
+  adapt(train: PartData, trainRows: Int32Array, taskKey: number): { steps: number; lastLoss: number } {
     const { model, opts } = this;
     const E = this.params.layout.dims.embedDim;
     this.dense.set(this.params.dense);
@@ -82,13 +82,66 @@ export class Adapter {
         steps++;
       }
     }
-    for (let s = 0; s < testRows.length; s += opts.batchSize) {
-      const n = Math.min(opts.batchSize, testRows.length - s);
-      model.forward(this.view, this.dense, test, testRows, s, n, false);
-      const p = model.p;
-      for (let i = 0; i < n; i++) out[s + i] = p[i]!;
-    }
     return { steps, lastLoss };
+  }
+
+  /** The adapted weights of the last `adapt`, as a compact copy that outlives the next one. */
+  snapshot(): AdaptedModel {
+    return new AdaptedModel(this.ops, this.params, this.dense, this.rows);
+  }
+
+  /** Adapt (see `adapt`), then predict `testRows` of `test` into `out` in the order given. */
+  adaptAndPredict(train: PartData, trainRows: Int32Array, test: PartData, testRows: Int32Array, taskKey: number, out: Float32Array | Float64Array): { steps: number; lastLoss: number } {
+    const res = this.adapt(train, trainRows, taskKey);
+    scoreRows(this.model, { view: this.view, dense: this.dense }, test, testRows, out);
+    return res;
+  }
+}
+
+/** Dense weights and a view of the tables: what a forward pass scores with. */
+export interface Weights {
+  view: TableView;
+  dense: Vec;
+}
+
+/**
+ * A campaign's adapted weights kept for scoring while other campaigns adapt: a copy of the
+ * dense weights and of the embedding rows it changed, seen over the shared tables. Scoring
+ * with it gives exactly the predictions the Adapter would have given.
+ */
+export class AdaptedModel implements Weights {
+  readonly dense: Vec;
+  readonly view: TableView;
+
+  constructor(ops: Ops, params: Params, dense: Vec, rows: RowSet[]) {
+    const E = params.layout.dims.embedDim;
+    this.dense = ops.alloc(dense.length);
+    this.dense.set(dense);
+    const copies = rows.map((r, e) => {
+      const c = new RowSet(ops, params.layout.embeddings[e]!.rows, E);
+      for (let i = 0; i < r.n; i++) {
+        const id = r.ids[i]!;
+        c.add(id);
+        c.data.set(r.data.subarray(id * E, id * E + E), id * E);
+      }
+      return c;
+    });
+    this.view = { tables: params.tables, overlay: copies, mode: 2 };
+  }
+}
+
+/**
+ * Predict `rows` of `part` with `w` into `out` (in the order given), in consecutive batches
+ * of the model's capacity from the first row: the same rows in the same batches give the
+ * same bits, which is what lets expand reproduce infer's scores exactly.
+ */
+export function scoreRows(model: Model, w: Weights, part: PartData, rows: ArrayLike<number>, out: Float32Array | Float64Array): void {
+  const bs = model.capacity;
+  for (let s = 0; s < rows.length; s += bs) {
+    const n = Math.min(bs, rows.length - s);
+    model.forward(w.view, w.dense, part, rows, s, n, false);
+    const p = model.p;
+    for (let i = 0; i < n; i++) out[s + i] = p[i]!;
   }
 }
 

@@ -8,16 +8,23 @@ import type { Model } from '../model/model.js';
 import type { Ops, Vec } from '../model/ops.js';
 import { RowSet, type TableView } from '../model/row-set.js';
 import type { ModelGrad } from '../optim/adam.js';
+import type { TaskResult } from './task-slots.js';
+
+/** Add row gradients local[e] (of rows uniq[e][0..nUniq[e])), times `scale`, into `rows` by id. */
+function addRowGrads(ops: Ops, E: number, uniq: Int32Array[], nUniq: ArrayLike<number>, local: Vec[], rows: RowSet[], scale: number): void {
+  rows.forEach((r, e) => {
+    const ids = uniq[e]!;
+    const n = nUniq[e]!;
+    for (let u = 0; u < n; u++) r.add(ids[u]!);
+    // local row u goes to row uniq[u]: a scatter with one id per "batch row"
+    ops.scatterRows(r.data, E, ids, 1, null, null, n, local[e]!, E, scale);
+  });
+}
 
 /** Add per-unique-row gradients of the model's last batch (default: its backward's), times `scale`, into `rows` by id. */
 function addRows(model: Model, rows: RowSet[], scale: number, local: Vec[] = model.dLocal): void {
-  const E = model.L.dims.embedDim;
-  model.batch.fields.forEach((f, e) => {
-    const r = rows[e]!;
-    for (let u = 0; u < f.nUniq; u++) r.add(f.uniq[u]!);
-    // local row u goes to row uniq[u]: a scatter with one id per "batch row"
-    model.ops.scatterRows(r.data, E, f.uniq, 1, null, null, f.nUniq, local[e]!, E, scale);
-  });
+  const fields = model.batch.fields;
+  addRowGrads(model.ops, model.L.dims.embedDim, fields.map((f) => f.uniq), fields.map((f) => f.nUniq), local, rows, scale);
 }
 
 /** The row gradients of the model's last backward into `rows` (cleared), by id. */
@@ -63,9 +70,27 @@ export class GradSum implements ModelGrad {
 
   /** Add `scale` times a gradient-shaped result on the model's last batch (dense, per unique row). */
   addScaled(model: Model, dense: Vec, local: Vec[], scale: number): void {
-    const d = this.dense;
-    for (let i = 0; i < d.length; i++) d[i] = d[i]! + scale * dense[i]!;
+    this.addDense(dense, scale);
     addRows(model, this.rows, scale, local);
+  }
+
+  /**
+   * Add a task's results as a TaskRunner copied them (task-slots.ts): the same sums, in the
+   * same order, as TaskMetaGrad.addTo on the models that computed them.
+   */
+  addResult(ops: Ops, r: TaskResult, alpha: number): void {
+    const E = this.rows[0]?.E ?? 0;
+    this.addDense(r.grad, 1);
+    addRowGrads(ops, E, r.uniq, r.nUniq, r.dLocal, this.rows, 1);
+    if (r.second) {
+      this.addDense(r.second.hv, -alpha);
+      addRowGrads(ops, E, r.second.uniq, r.second.nUniq, r.second.rLocal, this.rows, -alpha);
+    }
+  }
+
+  private addDense(g: Vec, scale: number): void {
+    const d = this.dense;
+    for (let i = 0; i < d.length; i++) d[i] = d[i]! + scale * g[i]!;
   }
 
   scale(c: number): void {

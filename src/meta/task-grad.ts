@@ -18,8 +18,18 @@ import { Model } from '../model/model.js';
 import type { Ops, Vec } from '../model/ops.js';
 import { RowSet, type TableView } from '../model/row-set.js';
 import { FastWeights, type GradSum, copyRowGrads } from './learner.js';
+import type { BatchGrad, TaskResult } from './task-slots.js';
 
 export type MetaOrder = 'first' | 'second';
+
+function copyBatchGrad(m: Model, dense: Vec, local: Vec[], to: BatchGrad, toDense: Vec, toLocal: Vec[], E: number): void {
+  toDense.set(dense);
+  m.batch.fields.forEach((f, e) => {
+    to.nUniq[e] = f.nUniq;
+    to.uniq[e]!.set(f.uniq.subarray(0, f.nUniq));
+    toLocal[e]!.set(local[e]!.subarray(0, f.nUniq * E));
+  });
+}
 
 export class TaskMetaGrad {
   readonly query: Model;
@@ -57,6 +67,17 @@ export class TaskMetaGrad {
     qPart: PartData, qRows: ArrayLike<number>, nQ: number,
     sum: GradSum,
   ): number {
+    const loss = this.compute(dense, base, alpha, sPart, sRows, nS, qPart, qRows, nQ);
+    this.addTo(sum, alpha);
+    return loss;
+  }
+
+  /** The task's meta-gradient, left in the models (see addTo, copyTo); returns the query loss. */
+  compute(
+    dense: Vec, base: TableView, alpha: number,
+    sPart: PartData, sRows: ArrayLike<number>, nS: number,
+    qPart: PartData, qRows: ArrayLike<number>, nQ: number,
+  ): number {
     const { support, query, fast } = this;
     support.forward(base, dense, sPart, sRows, 0, nS);
     support.backward();
@@ -64,13 +85,24 @@ export class TaskMetaGrad {
     query.forward(fast.view, fast.dense, qPart, qRows, 0, nQ);
     const loss = query.loss();
     query.backward();
-    sum.add(query);
     if (this.hvp && this.qRows) {
       for (const r of this.qRows) r.clear();
       copyRowGrads(query, this.qRows);
       this.hvp.apply(dense, query.grad, this.qRows.map((r) => r.data));
-      sum.addScaled(support, this.hvp.hv, this.hvp.rLocalGrad, -alpha);
     }
     return loss;
+  }
+
+  /** Add the last compute()'s meta-gradient into `sum`. */
+  addTo(sum: GradSum, alpha: number): void {
+    sum.add(this.query);
+    if (this.hvp) sum.addScaled(this.support, this.hvp.hv, this.hvp.rLocalGrad, -alpha);
+  }
+
+  /** Copy the last compute()'s meta-gradient into a task slot (GradSum.addResult adds it as addTo would). */
+  copyTo(r: TaskResult): void {
+    const E = this.query.L.dims.embedDim;
+    copyBatchGrad(this.query, this.query.grad, this.query.dLocal, r, r.grad, r.dLocal, E);
+    if (this.hvp && r.second) copyBatchGrad(this.support, this.hvp.hv, this.hvp.rLocalGrad, r.second, r.second.hv, r.second.rLocal, E);
   }
 }

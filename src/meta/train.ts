@@ -13,13 +13,15 @@
 import type { PartData, TaskRows } from '../data/part.js';
 import type { Layout } from '../model/layout.js';
 import { Model } from '../model/model.js';
-import type { Ops } from '../model/ops.js';
+import type { JobHost, Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
 import { plainView, type TableView } from '../model/row-set.js';
 import { ModelAdam } from '../optim/adam.js';
 import { Rng } from '../util/rng.js';
 import { GradSum } from './learner.js';
 import { TaskMetaGrad, type MetaOrder } from './task-grad.js';
+import { TaskRunner, taskWorkerInit, workerHeapBytes } from './task-runner.js';
+import { recordingArena, TaskSlots } from './task-slots.js';
 import { TaskSampler, type TaskSampling } from './sampler.js';
 
 export interface MetaOptions {
@@ -71,9 +73,18 @@ abstract class Trainer {
   abstract step(): StepResult;
 }
 
+/** The threads of a parallel meta-step: the slots they share, this thread's runner, the workers. */
+interface TaskParallel {
+  slots: TaskSlots;
+  runner: TaskRunner;
+  jobs: JobHost;
+  job: number;
+}
+
 export class MetaTrainer extends Trainer {
   private readonly sampler: TaskSampler;
   private readonly task: TaskMetaGrad;
+  private readonly parallel: TaskParallel | null;
 
   constructor(
     ops: Ops,
@@ -85,16 +96,70 @@ export class MetaTrainer extends Trainer {
     super(ops, params, opts);
     this.sampler = new TaskSampler(tasks, opts.sampling, opts.withReplacement);
     this.task = new TaskMetaGrad(ops, params.layout, params.tables, this.model, opts.order ?? 'first');
+    this.parallel = ops.jobs && opts.taskCount > 1 ? this.startWorkers(ops.jobs) : null;
+  }
+
+  /**
+   * Whole tasks go to the engine's threads: each worker loads task-runner.js with its own
+   * models over the shared θ and claims tasks as this thread does.
+   */
+  private startWorkers(jobs: JobHost): TaskParallel {
+    const { ops, params, opts } = this;
+    const L = params.layout;
+    const order = opts.order ?? 'first';
+    const offsets: number[] = [];
+    const slots = new TaskSlots(recordingArena(ops, offsets), L, opts.taskCount, opts.batchSize, order === 'second');
+    const init = taskWorkerInit(L, opts.batchSize, opts.taskCount, opts.localLr, order, params.dense, params.tables, offsets);
+    const job = jobs.load(new URL('./task-runner.js', import.meta.url).href, init, workerHeapBytes(ops, L, opts.batchSize, order));
+    return { slots, jobs, job, runner: new TaskRunner(this.task, params.dense, params.tables, slots, opts.localLr) };
   }
 
   step(): StepResult {
+    return this.parallel ? this.parallelStep(this.parallel) : this.serialStep();
+  }
+
+  /**
+   * The same step with tasks spread over threads. Rows are drawn in the serial order, each
+   * task's meta-gradient lands in its slot, and the slots are summed in task order: the
+   * numbers are the serial step's, bit for bit.
+   */
+  private parallelStep({ slots, runner, jobs, job }: TaskParallel): StepResult {
+    const { grads: sum, sampler, rng, params, opts } = this;
+    const picked = sampler.drawTasks(rng, opts.taskCount);
+    picked.forEach((t, i) => {
+      slots.fill(i, 0, this.part, sampler.drawRows(rng, t, opts.batchSize));
+      slots.fill(i, 1, this.part, sampler.drawRows(rng, t, opts.batchSize));
+    });
+    slots.open(picked.length);
+    const helpers = Math.min(jobs.workers, picked.length - 1);
+    for (let w = 1; w <= helpers; w++) jobs.start(w, job, []);
+    try {
+      runner.drain();
+    } finally {
+      for (let w = 1; w <= helpers; w++) jobs.finish(w);
+    }
+    sum.clear();
+    let loss = 0;
+    let rows = 0;
+    for (let i = 0; i < picked.length; i++) {
+      loss += slots.loss[i]!;
+      sum.addResult(this.ops, slots.results[i]!, opts.localLr);
+      rows += slots.counts[2 * i]! + slots.counts[2 * i + 1]!;
+    }
+    sum.scale(1 / picked.length);
+    this.adam.apply(params.dense, params.tables, sum);
+    return { loss: loss / picked.length, rows, tasks: picked.length };
+  }
+
+  private serialStep(): StepResult {
     const { task, grads: sum, sampler, rng, params, opts, part } = this;
     const picked = sampler.drawTasks(rng, opts.taskCount);
     sum.clear();
     let loss = 0;
     let rows = 0;
     for (const t of picked) {
-      const support = sampler.drawRows(rng, t, opts.batchSize);
+      // drawRows returns a view of the task's permutation that the next draw reshuffles
+      const support = sampler.drawRows(rng, t, opts.batchSize).slice();
       const query = sampler.drawRows(rng, t, opts.batchSize);
       loss += task.add(params.dense, this.base, opts.localLr, part, support, support.length, part, query, query.length, sum);
       rows += support.length + query.length;

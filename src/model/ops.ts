@@ -6,7 +6,31 @@
  */
 export type Vec = Float32Array | Float64Array;
 
+/**
+ * Threads of an engine that run whole JavaScript jobs (a task of a meta-step, a batch to
+ * score) on their own single-threaded engine over the same memory. The job module's
+ * setupWorker(ops, memory, init) runs once per worker (in the worker) and returns the
+ * handler that start() calls there.
+ */
+export interface JobHost {
+  /** Threads besides the caller's. */
+  readonly workers: number;
+  /** The memory every array of this Ops lives in (workers view the same arrays by byte offset). */
+  readonly memory: SharedArrayBuffer;
+  /**
+   * Load the job module at `url` in every worker; each gets `heapBytes` of this Ops' memory
+   * for its own arrays. Returns the id of its handler.
+   */
+  load(url: string, init: unknown, heapBytes: number): number;
+  /** Run handler `id` on worker `w` (1 .. workers) with int32 arguments; returns at once. */
+  start(w: number, id: number, args: number[]): void;
+  /** Wait for worker w's job; throws if it failed. */
+  finish(w: number): void;
+}
+
 export interface Ops {
+  /** Present when this Ops can run JavaScript jobs on other threads. */
+  readonly jobs?: JobHost | undefined;
   /** A zeroed buffer that gemm accepts. */
   alloc(n: number): Vec;
   /** A zeroed id buffer the pooling kernels accept. */

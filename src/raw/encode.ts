@@ -117,10 +117,12 @@ export function gatherPart(schema: Schema, stage: JoinedStage, select: Int32Arra
     multi: new Int32Array(n * stride),
     multiLen: new Int32Array(n * nMulti),
     task: new Int32Array(n * nTask),
-    extra: {},
+    extra: { uid: new Int32Array(n) },
   };
+  const uid = part.extra.uid!;
   for (let i = 0; i < n; i++) {
     const r = select[i]!;
+    uid[i] = stage.rows.uid[r]!;
     const u = stage.user[r]!;
     const a = stage.aid[r]!;
     part.label[i] = stage.rows.label[r]!;

@@ -43,7 +43,9 @@ import { performance } from 'node:perf_hooks';
 import { DataError } from '../util/errors.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { writePart } from '../data/arrow-part.js';
-import { PART_EXT, writeSchema } from '../data/dataset.js';
+import { PART_EXT, USERS_FILE, writeSchema } from '../data/dataset.js';
+import { TASK_VOCAB_FILE, writeTaskVocab } from '../data/task-vocab.js';
+import { writeUserTable } from './users-table.js';
 import { STANDARD_PARTS } from '../data/part.js';
 import { maxIdxs, TENCENT_SCHEMA, type Schema } from '../data/schema.js';
 import { readAdFeatures, readLabelledRows, type LabelledRows } from './csv.js';
@@ -106,6 +108,12 @@ export interface PrepareSummary {
     aids: number[];
   };
   tasks: TaskSummary[];
+  /**
+   * users.arrow: every user of userFeature.data. A value no row had takes the missing code
+   * (counted per field in unseenValues); a user with such a value in a field without a
+   * missing code is left out (leftOut).
+   */
+  userTable: { path: string; users: number; unseenValues: Record<string, number>; leftOut: Record<string, number>; seconds: number };
   files: Record<RawFileRole, FileThroughput>;
   seconds: number;
 }
@@ -236,8 +244,11 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
     };
   }
   bar.stop();
+  // what expand needs: the task fields' raw values, and every user of the file
+  writeTaskVocab(join(opts.outDir, TASK_VOCAB_FILE), { fields: Object.fromEntries(schema.task.map((f, i) => [f.name, enc.task[i]!.rawValues()])) });
+  const ut = timedRead(progress, `${RAW_FILES.users} (user table)`, paths.users, (p) => writeUserTable(join(opts.outDir, USERS_FILE), paths.users, schema, outSchema, enc, p), (u) => u.stats.lines);
   // schema.json last: a directory with it is complete.
-  writeSchema(opts.outDir, outSchema);
+  writeSchema(opts.outDir, outSchema, { users: USERS_FILE, task_vocab: TASK_VOCAB_FILE });
 
   let trainStage2 = 0;
   for (let i = 0; i < joined[1]!.rows.n; i++) if (splitOf[joined[1]!.aid[i]!] === 'train') trainStage2++;
@@ -261,6 +272,7 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
       stage2Rows: counts[1]![a]!,
       positives: positives[a]!,
     })),
+    userTable: { path: ut.value.path, users: ut.value.users, unseenValues: ut.value.unseenValues, leftOut: ut.value.leftOut, seconds: ut.io.seconds },
     files: { users: uf.io, ads: ads.io, stage1: s1.io, stage2: s2.io },
     seconds: (performance.now() - t0) / 1000,
   };

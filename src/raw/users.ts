@@ -7,7 +7,11 @@
 import { DataError } from '../util/errors.js';
 import { maxLength, multiOffsets, multiStride, type Schema } from '../data/schema.js';
 import { MAX_ID, parseId, quote, readLines, type LineStats } from './text.js';
-import type { UidIndex } from './uid-index.js';
+/** Which user slot a uid's line fills (-1: skip the line); UidIndex is one. */
+export interface UserSlots {
+  get(uid: number): number;
+  readonly size: number;
+}
 import { IdSet } from './vocab.js';
 
 /**
@@ -43,7 +47,7 @@ function nameHash(b: Uint8Array, s: number, e: number): number {
   return h;
 }
 
-class UserFeatureParser {
+export class UserFeatureParser {
   private readonly nSingle: number;
   private readonly nMulti: number;
   private readonly stride: number;
@@ -60,7 +64,7 @@ class UserFeatureParser {
   constructor(
     private readonly path: string,
     schema: Schema,
-    private readonly index: UidIndex,
+    private readonly index: UserSlots,
     private readonly allUsers: boolean,
   ) {
     this.nSingle = schema.userSingle.length;
@@ -202,7 +206,7 @@ class UserFeatureParser {
 export function readUserFeatures(
   path: string,
   schema: Schema,
-  index: UidIndex,
+  index: UserSlots,
   basis: MultiVocabBasis,
   onProgress?: (bytes: number) => void,
 ): UserFeatures {

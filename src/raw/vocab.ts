@@ -52,6 +52,11 @@ export class IdSet {
     return this.prefix![w]! + popcount32(this.words[w]! & ((1 << (v & 31)) - 1));
   }
 
+  has(v: number): boolean {
+    const w = v >>> 5;
+    return w < this.words.length && (this.words[w]! & (1 << (v & 31))) !== 0;
+  }
+
   /** Members in ascending order. */
   values(): number[] {
     const out: number[] = [];
@@ -80,7 +85,7 @@ export class Vocabulary {
   constructor(
     private readonly ids: IdSet,
     readonly hasMissing: boolean,
-    place: MissingPlace,
+    private readonly place: MissingPlace,
   ) {
     ids.freeze();
     this.size = ids.size + (hasMissing ? 1 : 0);
@@ -90,6 +95,23 @@ export class Vocabulary {
 
   get maxIdx(): number {
     return this.size - 1;
+  }
+
+  /** Whether raw id `v` (or -1, the missing value) has a code. */
+  knows(v: number): boolean {
+    return v < 0 ? this.hasMissing : this.ids.has(v);
+  }
+
+  /** The code of the missing value, or -1 when it has none. */
+  get missing(): number {
+    return this.missingCode;
+  }
+
+  /** The raw value of every code in code order; null for the missing value. */
+  rawValues(): (number | null)[] {
+    const ids: (number | null)[] = this.ids.values();
+    if (!this.hasMissing) return ids;
+    return this.place === 'first' ? [null, ...ids] : [...ids, null];
   }
 
   /**

@@ -2,6 +2,8 @@
 import type { Command } from 'commander';
 import { register as demo } from './demo.js';
 import { register as exportOnnx } from './export-onnx.js';
+import { register as expand } from './expand.js';
+import { register as merge } from './merge.js';
 import { register as generateRaw } from './generate-raw.js';
 import { register as importPkl } from './import-pkl.js';
 import { register as infer } from './infer.js';
@@ -15,4 +17,4 @@ import { register as train } from './train.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, train, infer, report, predict, exportOnnx, synth, inspect, prepare, importPkl, generateRaw, metaGrad];
+export const commands: Register[] = [demo, train, infer, report, expand, merge, predict, exportOnnx, synth, inspect, prepare, importPkl, generateRaw, metaGrad];

@@ -28,6 +28,9 @@ function summaryLines(s: PrepareSummary): string[] {
       `(seed ${s.seed}; cold: at most ${fmt(s.coldThreshold)} ${basis})`,
     ...Object.entries(s.parts).map(([name, p]) => `wrote ${name}: ${fmt(p.rows)} rows, ${p.tasks} tasks, ${fmt(p.positives)} positives`),
     `not written: ${fmt(s.rows.trainStage2NotWritten)} ${RAW_FILES.stage2} rows of training tasks`,
+    `wrote the user table ${s.userTable.path}: ${fmt(s.userTable.users)} users in ${s.userTable.seconds.toFixed(1)} s` +
+      (Object.keys(s.userTable.unseenValues).length ? `; values no row had (missing code used): ${Object.entries(s.userTable.unseenValues).map(([f, n]) => `${f} ${fmt(n)}`).join(', ')}` : '') +
+      (Object.keys(s.userTable.leftOut).length ? `; users left out (no code for their value): ${Object.entries(s.userTable.leftOut).map(([f, n]) => `${f} ${fmt(n)}`).join(', ')}` : ''),
     `dataset: ${s.outDir} (${s.seconds.toFixed(1)} s)`,
     maxIdxsYaml(s.schema),
   ];

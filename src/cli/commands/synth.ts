@@ -18,13 +18,15 @@ export function formatSynthSummary(s: SynthSummary): string {
     table(['part', 'rows', 'tasks', 'positives', 'rate'], parts),
     'oracle (true probabilities on stage 2, the best any model can do):',
     ...oracle,
+    `user table ${s.users.path}: ${fmtInt(s.users.rows)} users (${fmtInt(s.users.seedUsers)} stage-1 users of test campaigns, ${fmtInt(s.users.poolUsers)} more)`,
+    `campaign files for expand: ${s.campaigns.files.length} in ${s.campaigns.dir}, truth in ${s.campaigns.truth}`,
   ].join('\n');
 }
 
 export function register(program: Command): void {
   program
     .command('synth')
-    .description('write a synthetic dataset (schema.json + the five standard parts) with planted look-alike structure')
+    .description('write a synthetic dataset (schema.json, the five standard parts, a user table, campaign files and their truth) with planted look-alike structure')
     .requiredOption('--out <dir>', 'output dataset directory')
     .option('--preset <name>', `size and schema: ${PRESET_NAMES.join(' | ')}`, 'demo')
     .option('--seed <n>', 'random seed (same seed, same bytes)', intArg, DEFAULT_SYNTH_SEED)

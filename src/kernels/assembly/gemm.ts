@@ -28,6 +28,16 @@ export function gemmScratchBytes(): usize {
   return PACK_A_BYTES + PACK_B_BYTES + TILE_BYTES;
 }
 
+/**
+ * acc + a*b. The relaxed-SIMD build (kernels-relaxed.wasm) fuses it where the CPU has FMA:
+ * one rounding instead of two, so its results differ from the plain build's in the last
+ * bits, but a given build on a given machine always computes the same thing.
+ */
+@inline function madd(a: v128, b: v128, acc: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
 @inline function imin(a: i32, b: i32): i32 {
   return a < b ? a : b;
 }
@@ -186,17 +196,17 @@ function micro4x8(
     const b0 = v128.load(pb);
     const b1 = v128.load(pb, 16);
     let a = v128.load32_splat(pa);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    c00 = madd(a, b0, c00);
+    c01 = madd(a, b1, c01);
     a = v128.load32_splat(pa, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    c10 = madd(a, b0, c10);
+    c11 = madd(a, b1, c11);
     a = v128.load32_splat(pa, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    c20 = madd(a, b0, c20);
+    c21 = madd(a, b1, c21);
     a = v128.load32_splat(pa, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    c30 = madd(a, b0, c30);
+    c31 = madd(a, b1, c31);
     pa += 16;
     pb += 32;
   }

@@ -1,0 +1,73 @@
+/**
+ * An expanded audience: uids, scores and ranks, best first; its files (CSV with header
+ * `uid,score,rank`, and Parquet for warehouses and DMPs), written atomically, and read back
+ * (for merging shards).
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { makeVector, Table, tableToIPC } from 'apache-arrow';
+import { writeFileAtomic } from '../util/atomic.js';
+import { DataError } from '../util/errors.js';
+import { formatScore, parseScore } from './score-format.js';
+
+export interface Audience {
+  uid: Float64Array;
+  /** float32 values, as the model gives them. */
+  score: Float32Array;
+  /** 1 = best. */
+  rank: Int32Array;
+}
+
+export const AUDIENCE_CSV = 'audience.csv';
+export const AUDIENCE_PARQUET = 'audience.parquet';
+
+export function audienceFrom(sorted: { uid: Float64Array; score: Float64Array }): Audience {
+  return { uid: sorted.uid, score: Float32Array.from(sorted.score), rank: Int32Array.from(sorted.uid, (_, i) => i + 1) };
+}
+
+export function audienceCsv(a: Audience): string {
+  const lines = ['uid,score,rank\n'];
+  for (let i = 0; i < a.uid.length; i++) lines.push(`${a.uid[i]},${formatScore(a.score[i]!)},${a.rank[i]}\n`);
+  return lines.join('');
+}
+
+const require = createRequire(import.meta.url);
+
+/** The audience as Parquet: uid Int64, score Float32, rank Int32. */
+export function audienceParquet(a: Audience): Uint8Array {
+  const pq = require('parquet-wasm/node') as typeof import('parquet-wasm/node');
+  const uid = makeVector(BigInt64Array.from(a.uid, (u) => BigInt(u)));
+  const table = new Table({ uid, score: makeVector(a.score), rank: makeVector(a.rank) });
+  const props = new pq.WriterPropertiesBuilder().setCompression(pq.Compression.SNAPPY).build();
+  return pq.writeParquet(pq.Table.fromIPCStream(tableToIPC(table, 'stream')), props);
+}
+
+export function writeAudience(dir: string, a: Audience): void {
+  writeFileAtomic(join(dir, AUDIENCE_CSV), audienceCsv(a));
+  writeFileAtomic(join(dir, AUDIENCE_PARQUET), audienceParquet(a));
+}
+
+/** An audience.csv written by writeAudience, checked line by line. */
+export function readAudienceCsv(path: string): Audience {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  const lines = text.split('\n');
+  if (lines[0] !== 'uid,score,rank') throw new DataError(`${path}: line 1: expected the header uid,score,rank`);
+  if (lines[lines.length - 1] === '') lines.pop();
+  const n = lines.length - 1;
+  const a: Audience = { uid: new Float64Array(n), score: new Float32Array(n), rank: new Int32Array(n) };
+  for (let i = 0; i < n; i++) {
+    const m = /^(\d+),([^,]+),(\d+)$/.exec(lines[i + 1]!);
+    const score = m ? parseScore(m[2]!) : NaN;
+    if (!m || !Number.isFinite(score)) throw new DataError(`${path}: line ${i + 2}: expected uid,score,rank, found ${JSON.stringify(lines[i + 1])}`);
+    a.uid[i] = Number(m[1]);
+    a.score[i] = score;
+    a.rank[i] = Number(m[3]);
+  }
+  return a;
+}

@@ -1,0 +1,373 @@
+/**
+ * Audience expansion, the product's main path: for each campaign, its seed users' rows
+ * (features joined from a user table), the general model adapted to them exactly as
+ * `infer` adapts (the same Adapter), then every user of the pool scored and the top N kept.
+ *
+ *   campaign file → validated campaign → stage-1 rows → Adapter → adapted weights
+ *   → pool chunks → scores → top-N heap → writers
+ *
+ * The pool is read once, chunk by chunk, and each chunk is scored for every campaign, so
+ * memory is bounded by the chunk (batch_size rows) and N, never by the pool. A shard scores
+ * a slice of whole chunks, so shards merged (merge.ts) equal the unsharded run.
+ */
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { LoadedConfig } from '../config/config.js';
+import { datasetFiles, SCHEMA_FILE, schemaPathFor, USERS_FILE } from '../data/dataset.js';
+import type { PartData } from '../data/part.js';
+import { allocatePart, copyRows } from '../data/part-ops.js';
+import { readSchemaFile, type Schema } from '../data/schema.js';
+import { readTaskVocab } from '../data/task-vocab.js';
+import { createOps } from '../kernels/index.js';
+import { Adapter, type AdaptedModel, type Weights } from '../meta/adapt.js';
+import { layoutFor, paramsFromCheckpoint, schemaFor } from '../meta/model-setup.js';
+import { Model } from '../model/model.js';
+import type { Ops } from '../model/ops.js';
+import type { Params } from '../model/params.js';
+import { plainView } from '../model/row-set.js';
+import { ConfigError, UserError } from '../util/errors.js';
+import { audienceFrom, writeAudience, type Audience } from './audience.js';
+import { checkDistinctNames, loadCampaignFile, type Campaign } from './campaign.js';
+import { readExamples, readUidList } from './id-list.js';
+import { evaluateAudience, readTruth } from './quality.js';
+import { audienceStats, histogramBin, histogramQuantiles, HISTOGRAM_BINS, writeSummary, type ExpandSummary, type UidCounts } from './summary.js';
+import { taskCodes, type TaskCodes } from './task-codes.js';
+import { TopN } from './top-n.js';
+import { countRows, findUsers, forEachChunk, shardRange } from './users.js';
+
+export interface ExpandProgress {
+  /** The campaign concerned; null for a step that serves every campaign at once. */
+  campaign: string | null;
+  phase: 'adapting' | 'scoring' | 'writing';
+  rowsScored: number;
+  rowsTotal: number;
+}
+
+export interface ExpandOptions {
+  config: LoadedConfig;
+  /** A checkpoint path, or parameters already loaded into `ops`. */
+  model: string | Params;
+  /** Campaign files, or campaigns parsed with parseCampaign. */
+  campaigns: (Campaign | string)[];
+  /** The pool (a user table); default: the dataset's user table (runner.train_data_dir). */
+  users?: string;
+  /** Where seeds are looked up; default: the dataset's user table, else the pool. */
+  lookup?: string;
+  /** Audience size N (default 1000). */
+  top?: number;
+  /** Keep the campaign's seeds in its audience (default: left out). */
+  includeSeeds?: boolean;
+  /** Score the `index`-th (0-based) of `count` slices of the pool. */
+  shard?: { index: number; count: number };
+  /** Where DIR/<campaign>/ go; null: nothing written, results in memory only. */
+  outDir?: string | null;
+  /** Engine threads when `ops` is not given (default runner.threads). */
+  threads?: number;
+  /** An engine to use (and leave open); required when `model` is loaded parameters. */
+  ops?: Ops;
+  /** false: score with the general model, no adaptation (a baseline). */
+  adapt?: boolean;
+  /** Fewer seeds found than this gives a warning (default 10). */
+  minSeeds?: number;
+  /** A synthetic dataset's truth (synth's campaigns/truth.arrow): adds quality to the summaries. */
+  truth?: string;
+  onProgress?: (ev: ExpandProgress) => void;
+  /** Warnings and notes, one line each. */
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface CampaignResult {
+  name: string;
+  /** DIR/<name>, or null when nothing was written. */
+  dir: string | null;
+  audience: Audience;
+  summary: ExpandSummary;
+}
+
+export const DEFAULT_TOP = 1000;
+export const DEFAULT_MIN_SEEDS = 10;
+/** Progress is reported about this often while scoring. */
+const PROGRESS_ROWS = 65536;
+const MISSING_LISTED = 20;
+
+interface DataPaths {
+  schema: Schema;
+  schemaPath: string;
+  pool: string;
+  lookup: string;
+  taskVocab: string | null;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** The dataset's schema and files, from runner.train_data_dir or from beside the pool. */
+export function resolveDataPaths(cfg: LoadedConfig, users?: string, lookup?: string): DataPaths {
+  const dataDir = cfg.runner.train_data_dir;
+  const dsSchema = dataDir ? (isDir(dataDir) ? join(dataDir, SCHEMA_FILE) : join(dirname(dataDir), SCHEMA_FILE)) : null;
+  let schemaPath: string;
+  if (dsSchema && existsSync(dsSchema)) schemaPath = dsSchema;
+  else if (users) schemaPath = schemaPathFor(users);
+  else throw new ConfigError(`${cfg.source}: no dataset to expand from: set runner.train_data_dir to a dataset directory, or give the pool (--users)`);
+  const files = datasetFiles(schemaPath);
+  const datasetUsers = files.users ?? (existsSync(join(dirname(schemaPath), USERS_FILE)) ? join(dirname(schemaPath), USERS_FILE) : null);
+  const pool = users ?? datasetUsers;
+  if (!pool) throw new ConfigError(`${schemaPath}: the dataset has no user table (users.arrow; prepare and synth write one): give the pool with --users`);
+  if (!existsSync(pool)) throw new UserError(`${pool}: no such user table`);
+  const look = lookup ?? datasetUsers ?? pool;
+  if (!existsSync(look)) throw new UserError(`${look}: no such user table`);
+  return { schema: readSchemaFile(schemaPath), schemaPath, pool, lookup: look, taskVocab: files.taskVocab };
+}
+
+/** Output paths are checked before any work: a folder we can write, campaign folders not files. */
+export function checkOutDir(outDir: string, names: string[]): void {
+  if (existsSync(outDir) && !isDir(outDir)) throw new UserError(`${outDir}: exists and is not a directory (--out must be a directory)`);
+  try {
+    mkdirSync(outDir, { recursive: true });
+    accessSync(outDir, constants.W_OK);
+  } catch (e) {
+    throw new UserError(`${outDir}: cannot write the output directory (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  for (const n of names) {
+    const d = join(outDir, n);
+    if (existsSync(d) && !isDir(d)) throw new UserError(`${d}: exists and is not a directory (campaign "${n}" writes its audience there)`);
+  }
+}
+
+interface Plan {
+  c: Campaign;
+  codes: TaskCodes;
+  /** Stage-1 uids and labels in adaptation order. */
+  uid: number[];
+  label: (0 | 1)[];
+  seedUids: Set<number>;
+  negativeUids: Set<number>;
+}
+
+function distinct(xs: number[]): number[] {
+  return [...new Set(xs)];
+}
+
+function planExamples(c: Campaign, codes: TaskCodes): Plan {
+  const fail = (msg: string): never => {
+    throw new UserError(`${c.source}: ${msg}`);
+  };
+  let uid: number[];
+  let label: (0 | 1)[];
+  if (c.examples) {
+    const ex = 'file' in c.examples ? readExamples(c.examples.file) : { uid: c.examples.rows.map((r) => r.uid), label: c.examples.rows.map((r) => r.label) };
+    uid = ex.uid;
+    label = ex.label;
+  } else {
+    const seeds = distinct(c.seeds ? ('file' in c.seeds ? readUidList(c.seeds.file) : c.seeds.uids) : []);
+    const negatives = distinct(c.negatives ? ('file' in c.negatives ? readUidList(c.negatives.file) : c.negatives.uids) : []);
+    const s = new Set(seeds);
+    const both = negatives.find((u) => s.has(u));
+    if (both !== undefined) fail(`uid ${both} is both a seed and a negative`);
+    uid = [...seeds, ...negatives];
+    label = [...seeds.map(() => 1 as const), ...negatives.map(() => 0 as const)];
+  }
+  const seedUids = new Set(uid.filter((_, i) => label[i] === 1));
+  if (seedUids.size === 0) fail('no seed users (no uid with label 1)');
+  return { c, codes, uid, label, seedUids, negativeUids: new Set(uid.filter((_, i) => label[i] === 0)) };
+}
+
+function counts(uids: Set<number>, found: Map<number, number>): UidCounts {
+  const missing = [...uids].filter((u) => !found.has(u));
+  return { given: uids.size, found: uids.size - missing.length, missing: missing.length, missingUids: missing.slice(0, MISSING_LISTED) };
+}
+
+/** A campaign's stage-1 rows: found users' fields, their labels, the campaign's task codes. */
+function stage1Rows(schema: Schema, p: Plan, found: { data: PartData; row: Map<number, number> }): PartData {
+  const rows = p.uid.map((u, i) => [found.row.get(u), p.label[i]!] as const).filter(([r]) => r !== undefined);
+  const d = allocatePart(schema, rows.length);
+  const us = { ...schema, task: [] };
+  const nt = schema.task.length;
+  rows.forEach(([r, l], i) => {
+    copyRows(us, found.data, r!, { ...d, task: new Int32Array(0) }, i, 1);
+    d.label[i] = l;
+    d.aid[i] = p.c.key;
+    d.task.set(p.codes.codes, i * nt);
+  });
+  return d;
+}
+
+export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[]> {
+  const cfg = o.config;
+  const hp = cfg.hyper_parameters;
+  const log = o.log ?? (() => {});
+  const top = o.top ?? DEFAULT_TOP;
+  if (!Number.isSafeInteger(top) || top < 1) throw new UserError(`--top must be a positive integer, got ${top}`);
+  const shard = o.shard ?? { index: 0, count: 1 };
+  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 0 || shard.index >= shard.count) {
+    throw new UserError(`--shard must be i/N with 0 <= i < N, got ${shard.index}/${shard.count}`);
+  }
+  const campaigns = o.campaigns.map((c) => (typeof c === 'string' ? loadCampaignFile(c) : c));
+  if (campaigns.length === 0) throw new UserError('no campaign to expand');
+  checkDistinctNames(campaigns);
+  const paths = resolveDataPaths(cfg, o.users, o.lookup);
+  const outDir = o.outDir ? resolve(o.outDir) : null;
+  if (outDir) checkOutDir(outDir, campaigns.map((c) => c.name));
+  const vocab = paths.taskVocab ? readTaskVocab(paths.taskVocab) : null;
+  const schema = schemaFor(cfg, paths.schema, paths.schemaPath);
+  const plans = campaigns.map((c) => planExamples(c, taskCodes(c, schema, vocab, paths.taskVocab)));
+  for (const p of plans) {
+    for (const x of p.codes.outOfVocabulary) log(`${p.c.name}: task.${x.field} = ${x.value} is not in the dataset's vocabulary: it takes the missing code`);
+    if (p.codes.missing.length) log(`${p.c.name}: task field(s) not given, missing code used: ${p.codes.missing.join(', ')}`);
+  }
+  const total = await countRows(paths.pool);
+  const { from, to } = o.shard ? shardRange(total, hp.batch_size, shard.index, shard.count) : { from: 0, to: total };
+  o.signal?.throwIfAborted();
+
+  const ownOps = o.ops ? null : await createOps(o.threads ?? cfg.runner.threads);
+  const ops = o.ops ?? ownOps!;
+  const mark = ops.mark();
+  try {
+    let params: Params;
+    let modelName: string;
+    if (typeof o.model === 'string') {
+      const L = layoutFor(cfg, schema);
+      params = paramsFromCheckpoint(ops, L, o.model).params;
+      modelName = o.model;
+    } else {
+      params = o.model;
+      modelName = '(loaded parameters)';
+    }
+
+    // seeds, negatives and examples: one pass over the lookup table for every campaign
+    const wanted = new Set<number>();
+    for (const p of plans) for (const u of p.uid) wanted.add(u);
+    const found = await findUsers(paths.lookup, schema, wanted, o.signal);
+    const minSeeds = o.minSeeds ?? DEFAULT_MIN_SEEDS;
+    const adaptOn = o.adapt ?? true;
+    const adapter = new Adapter(ops, params, { lr: hp.optimizer.local_test_learning_rate, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, seed: cfg.runner.seed });
+    const general: Weights = { view: plainView(params.tables), dense: params.dense };
+    const states = plans.map((p) => {
+      const seeds = counts(p.seedUids, found.row);
+      const negatives = counts(p.negativeUids, found.row);
+      const warnings: string[] = [];
+      if (seeds.found === 0) throw new UserError(`${p.c.source}: none of the ${seeds.given} seed uids is in ${paths.lookup} (first: ${seeds.missingUids.slice(0, 5).join(', ')})`);
+      if (seeds.missing > 0) warnings.push(`${seeds.missing} of ${seeds.given} seed uids are not in ${paths.lookup}`);
+      if (negatives.missing > 0) warnings.push(`${negatives.missing} of ${negatives.given} negative uids are not in ${paths.lookup}`);
+      if (seeds.found < minSeeds) warnings.push(`only ${seeds.found} seeds found (fewer than ${minSeeds}): the audience rests on little evidence`);
+      for (const x of p.codes.outOfVocabulary) warnings.push(`task.${x.field} = ${x.value} is out of vocabulary (missing code used)`);
+      for (const w of warnings) log(`${p.c.name}: ${w}`);
+      return { seeds, negatives, warnings, heap: new TopN(top), histogram: new Array<number>(HISTOGRAM_BINS).fill(0), excluded: 0, weights: general as Weights, adaptation: null as ExpandSummary['adaptation'], examples: { rows: 0, positives: 0 }, adaptSeconds: 0 };
+    });
+
+    // adaptation, one campaign after another on the engine's threads
+    for (const [k, p] of plans.entries()) {
+      o.signal?.throwIfAborted();
+      const st = states[k]!;
+      const rows = stage1Rows(schema, p, found);
+      st.examples = { rows: rows.nRows, positives: rows.label.reduce((a, b) => a + b, 0) };
+      if (!adaptOn) continue;
+      o.onProgress?.({ campaign: p.c.name, phase: 'adapting', rowsScored: 0, rowsTotal: to - from });
+      const t0 = performance.now();
+      const order = Int32Array.from({ length: rows.nRows }, (_, i) => i);
+      const r = adapter.adapt(rows, order, p.c.key);
+      st.weights = adapter.snapshot() as AdaptedModel;
+      st.adaptation = { steps: r.steps, lastLoss: r.lastLoss, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, learningRate: hp.optimizer.local_test_learning_rate };
+      st.adaptSeconds = (performance.now() - t0) / 1000;
+    }
+
+    // one pass over the pool, each chunk scored for every campaign
+    const t1 = performance.now();
+    const model: Model = adapter.model;
+    const nt = schema.task.length;
+    const tasks = plans.map((p) => {
+      const t = new Int32Array(hp.batch_size * nt);
+      for (let i = 0; i < hp.batch_size; i++) t.set(p.codes.codes, i * nt);
+      return t;
+    });
+    const ident = Int32Array.from({ length: hp.batch_size }, (_, i) => i);
+    const zeros = { label: new Uint8Array(hp.batch_size), aid: new Int32Array(hp.batch_size) };
+    let scored = 0;
+    let reported = 0;
+    await forEachChunk(
+      paths.pool,
+      paths.schema,
+      from,
+      to,
+      hp.batch_size,
+      (d, uid) => {
+        const n = d.nRows;
+        plans.forEach((p, k) => {
+          const st = states[k]!;
+          const part: PartData = { ...d, label: zeros.label.subarray(0, n), aid: zeros.aid.subarray(0, n), task: tasks[k]!.subarray(0, n * nt), extra: {} };
+          model.forward(st.weights.view, st.weights.dense, part, ident, 0, n, false);
+          const pr = model.p;
+          for (let i = 0; i < n; i++) {
+            const u = uid[i]!;
+            if (!o.includeSeeds && p.seedUids.has(u)) {
+              st.excluded++;
+              continue;
+            }
+            const s = pr[i]!;
+            st.histogram[histogramBin(s)]!++;
+            st.heap.push(s, u);
+          }
+        });
+        scored += n;
+        if (scored - reported >= PROGRESS_ROWS || scored === to - from) {
+          reported = scored;
+          for (const p of plans) o.onProgress?.({ campaign: p.c.name, phase: 'scoring', rowsScored: scored, rowsTotal: to - from });
+        }
+      },
+      o.signal,
+    );
+    const scoreSeconds = (performance.now() - t1) / 1000;
+
+    const truth = o.truth && !o.shard ? readTruth(o.truth) : null;
+    if (o.truth && o.shard) log('quality against the truth is reported for whole pools only (merge the shards, then compare)');
+    const results: CampaignResult[] = [];
+    for (const [k, p] of plans.entries()) {
+      const st = states[k]!;
+      const t2 = performance.now();
+      const audience = audienceFrom(st.heap.sorted());
+      const summary: ExpandSummary = {
+        format: 'metaheac-expand-summary',
+        version: 1,
+        campaign: p.c.name,
+        source: p.c.source,
+        key: p.c.key,
+        model: modelName,
+        users: paths.pool,
+        lookup: paths.lookup,
+        top,
+        includeSeeds: o.includeSeeds ?? false,
+        shard: o.shard ? { index: shard.index, count: shard.count, from, to } : null,
+        task: { codes: Object.fromEntries(schema.task.map((f, i) => [f.name, p.codes.codes[i]!])), missing: p.codes.missing, outOfVocabulary: p.codes.outOfVocabulary },
+        seeds: st.seeds,
+        negatives: st.negatives,
+        examples: st.examples,
+        adaptation: st.adaptation,
+        pool: { scored: to - from, excludedSeeds: st.excluded, quantiles: histogramQuantiles(st.histogram), histogram: st.histogram },
+        audience: audienceStats(audience),
+        quality: truth ? evaluateAudience(truth, p.c.name, audience, o.includeSeeds ? new Set() : p.seedUids) : null,
+        warnings: st.warnings,
+        seconds: { adapt: st.adaptSeconds, score: scoreSeconds, write: 0 },
+      };
+      let dir: string | null = null;
+      if (outDir) {
+        o.onProgress?.({ campaign: p.c.name, phase: 'writing', rowsScored: to - from, rowsTotal: to - from });
+        dir = join(outDir, p.c.name);
+        writeAudience(dir, audience);
+        summary.seconds.write = (performance.now() - t2) / 1000;
+        writeSummary(dir, summary);
+      }
+      results.push({ name: p.c.name, dir, audience, summary });
+    }
+    return results;
+  } finally {
+    ops.release(mark);
+    await ownOps?.close();
+  }
+}

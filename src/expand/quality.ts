@@ -1,0 +1,63 @@
+/**
+ * How good an audience is on synthetic data, where every user's true response probability
+ * is known (synth's campaigns/truth.arrow: a `uid` column and one column per test
+ * campaign): recall of the truly best N, and the audience's expected response rate, beside
+ * the oracle's and a random audience's.
+ */
+import { readFileSync } from 'node:fs';
+import { tableFromIPC, type Table } from 'apache-arrow';
+import { DataError } from '../util/errors.js';
+import type { Audience } from './audience.js';
+import type { Quality } from './summary.js';
+
+export interface Truth {
+  path: string;
+  table: Table;
+  uid: Float64Array;
+}
+
+export function readTruth(path: string): Truth {
+  let table: Table;
+  try {
+    table = tableFromIPC(readFileSync(path));
+  } catch (e) {
+    throw new DataError(`${path}: cannot read the truth table (${(e as Error).message})`);
+  }
+  const u = table.getChild('uid');
+  if (!u) throw new DataError(`${path}: no "uid" column`);
+  return { path, table, uid: Float64Array.from(u.toArray() as ArrayLike<number>) };
+}
+
+/** null when the truth has no column for this campaign. */
+export function evaluateAudience(t: Truth, campaign: string, a: Audience, excluded: Set<number>): Quality | null {
+  const col = t.table.getChild(campaign);
+  if (!col) return null;
+  const p = Float64Array.from(col.toArray() as ArrayLike<number>);
+  const eligible: number[] = [];
+  const pOf = new Map<number, number>();
+  for (let i = 0; i < t.uid.length; i++) {
+    if (excluded.has(t.uid[i]!)) continue;
+    eligible.push(i);
+    pOf.set(t.uid[i]!, p[i]!);
+  }
+  const n = a.uid.length;
+  if (n === 0 || eligible.length === 0) return null;
+  // the truly best n, ties by uid as the audience's are
+  eligible.sort((x, y) => p[y]! - p[x]! || t.uid[x]! - t.uid[y]!);
+  const best = eligible.slice(0, n);
+  const bestSet = new Set(best.map((i) => t.uid[i]!));
+  let hit = 0;
+  let pSum = 0;
+  for (let i = 0; i < n; i++) {
+    if (bestSet.has(a.uid[i]!)) hit++;
+    pSum += pOf.get(a.uid[i]!) ?? NaN;
+  }
+  const mean = (xs: number[]): number => xs.reduce((s, i) => s + p[i]!, 0) / xs.length;
+  return {
+    recall: hit / best.length,
+    precision: pSum / n,
+    oraclePrecision: mean(best),
+    randomRecall: Math.min(1, best.length / eligible.length),
+    randomPrecision: mean(eligible),
+  };
+}

@@ -1,0 +1,98 @@
+/**
+ * User tables (`users.arrow`: a `uid` column and the user fields): finding a campaign's
+ * seed users in one, and reading one as a pool in fixed-size chunks of consecutive rows.
+ */
+import { countRows, streamPart } from '../data/arrow-read.js';
+import type { PartData } from '../data/part.js';
+import { allocatePart, copyRows, sliceRows } from '../data/part-ops.js';
+import type { Schema } from '../data/schema.js';
+import { DataError, UserError } from '../util/errors.js';
+
+/** The user fields of a schema: a user table's rows carry no task fields. */
+export function userSchema(s: Schema): Schema {
+  return { ...s, task: [] };
+}
+
+function uidColumn(path: string, d: PartData): ArrayLike<number> {
+  const u = d.extra.uid;
+  if (!u) throw new DataError(`${path}: no "uid" column (a user table has a uid column of integers and the user fields)`);
+  return u;
+}
+
+export interface FoundUsers {
+  /** Rows of the found users (user fields only), in the order first met in the table. */
+  data: PartData;
+  /** uid → row of `data`. */
+  row: Map<number, number>;
+}
+
+/** One pass over a user table, keeping the rows of the wanted uids. */
+export async function findUsers(path: string, schema: Schema, wanted: Set<number>, signal?: AbortSignal): Promise<FoundUsers> {
+  const us = userSchema(schema);
+  const data = allocatePart(us, wanted.size);
+  const row = new Map<number, number>();
+  let n = 0;
+  for await (const { row0, data: b } of streamPart(path, schema, { kind: 'users' })) {
+    signal?.throwIfAborted();
+    const uids = uidColumn(path, b);
+    for (let i = 0; i < b.nRows; i++) {
+      const u = uids[i]!;
+      if (!wanted.has(u)) continue;
+      if (row.has(u)) throw new DataError(`${path}: uid ${u} appears twice (row ${row0 + i} and an earlier row); a user table has one row per user`);
+      copyRows(us, { ...b, extra: {} }, i, data, n, 1);
+      row.set(u, n++);
+    }
+  }
+  return { data, row };
+}
+
+/** Rows [from, to) of the pool split into `count` shards of whole batches: the `index`-th. */
+export function shardRange(total: number, batchSize: number, index: number, count: number): { from: number; to: number } {
+  const batches = Math.ceil(total / batchSize);
+  const b0 = Math.floor((index * batches) / count);
+  const b1 = Math.floor(((index + 1) * batches) / count);
+  return { from: Math.min(total, b0 * batchSize), to: Math.min(total, b1 * batchSize) };
+}
+
+export { countRows };
+
+/**
+ * Rows [from, to) of a user table in chunks of exactly `chunk` consecutive rows (the last
+ * may be shorter), whatever the file's record batches: scoring a chunk then depends only on
+ * its rows, so a shard that starts on a chunk boundary scores each row exactly as the whole
+ * pool does. `fn` gets the chunk's user fields and uids (reused between calls).
+ */
+export async function forEachChunk(
+  path: string,
+  schema: Schema,
+  from: number,
+  to: number,
+  chunk: number,
+  fn: (d: PartData, uid: Float64Array, row0: number) => void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const us = userSchema(schema);
+  const buf = allocatePart(us, chunk);
+  const uid = new Float64Array(chunk);
+  let n = 0;
+  let start = from;
+  const flush = (): void => {
+    fn(n === chunk ? buf : sliceRows(us, buf, 0, n), n === chunk ? uid : uid.subarray(0, n), start);
+    start += n;
+    n = 0;
+  };
+  for await (const { data: b } of streamPart(path, schema, { kind: 'users', from, to })) {
+    if (signal?.aborted) throw new UserError('expansion aborted');
+    const uids = uidColumn(path, b);
+    const plain = { ...b, extra: {} };
+    for (let i = 0; i < b.nRows; ) {
+      const k = Math.min(chunk - n, b.nRows - i);
+      copyRows(us, plain, i, buf, n, k);
+      for (let j = 0; j < k; j++) uid[n + j] = uids[i + j]!;
+      n += k;
+      i += k;
+      if (n === chunk) flush();
+    }
+  }
+  if (n > 0) flush();
+}

@@ -1,0 +1,107 @@
+/**
+ * One task of a meta-step, start to finish, on whichever thread claims it: the task's
+ * meta-gradient (TaskMetaGrad: support and query passes, and for second order the
+ * Hessian-vector product) copied into the task's slot. The main thread runs one of these on
+ * its own model; each engine worker runs another (this module is the job module the
+ * workers load: see setupWorker), so whole tasks run in parallel, as the PyTorch anchor's
+ * worker threads do, and each runs its kernels single-threaded with no hand-offs.
+ */
+import type { Schema } from '../data/schema.js';
+import { buildLayout, type Layout, type ModelDims } from '../model/layout.js';
+import { Model } from '../model/model.js';
+import type { Ops, Vec } from '../model/ops.js';
+import { plainView, type TableView } from '../model/row-set.js';
+import { TaskMetaGrad, type MetaOrder } from './task-grad.js';
+import { replayingArena, TaskSlots } from './task-slots.js';
+
+export class TaskRunner {
+  private readonly base: TableView;
+  private readonly ident: Int32Array;
+
+  constructor(
+    private readonly task: TaskMetaGrad,
+    private readonly dense: Vec,
+    tables: Vec[],
+    private readonly slots: TaskSlots,
+    private readonly localLr: number,
+  ) {
+    this.base = plainView(tables);
+    this.ident = Int32Array.from({ length: task.support.capacity }, (_, i) => i);
+  }
+
+  /** Claim and run tasks until none is left. */
+  drain(): void {
+    for (let t = this.slots.claim(); t >= 0; t = this.slots.claim()) this.run(t);
+  }
+
+  run(t: number): void {
+    const { slots, ident } = this;
+    const nS = slots.counts[2 * t]!;
+    const nQ = slots.counts[2 * t + 1]!;
+    slots.loss[t] = this.task.compute(this.dense, this.base, this.localLr, slots.support[t]!, ident, nS, slots.query[t]!, ident, nQ);
+    this.task.copyTo(slots.results[t]!);
+  }
+}
+
+/**
+ * Bytes of engine memory a worker's model and fast weights take: counted by running their
+ * constructors on an Ops that hands out plain arrays (never written, so the OS does not
+ * commit them) and tallies; allocating them in the engine would raise its high-water mark
+ * and make the next allocation zero them. Each array is rounded to the engine's 64-byte
+ * alignment, plus one.
+ */
+export function workerHeapBytes(ops: Ops, L: Layout, capacity: number, order: MetaOrder): number {
+  let bytes = 0;
+  const tally = (n: number, size: number): void => {
+    bytes += Math.ceil((n * size) / 64) * 64 + 64;
+  };
+  const counting: Ops = Object.assign(Object.create(ops) as Ops, {
+    jobs: undefined,
+    alloc: (n: number) => (tally(n, 4), new Float32Array(n)),
+    allocI32: (n: number) => (tally(n, 4), new Int32Array(n)),
+    allocU8: (n: number) => (tally(n, 1), new Uint8Array(n)),
+  });
+  new TaskMetaGrad(counting, L, [], new Model(counting, L, capacity), order);
+  return bytes;
+}
+
+/** What a worker needs to rebuild the main thread's view of θ and the slots. */
+export interface TaskWorkerInit {
+  schema: Schema;
+  dims: ModelDims;
+  capacity: number;
+  tasks: number;
+  localLr: number;
+  order: MetaOrder;
+  /** [byteOffset, length] of θ's dense array and of each table. */
+  dense: [number, number];
+  tables: [number, number][];
+  /** Byte offsets of the slots' arrays, in allocation order. */
+  slots: number[];
+}
+
+export function taskWorkerInit(L: Layout, capacity: number, tasks: number, localLr: number, order: MetaOrder, dense: Vec, tables: Vec[], slotOffsets: number[]): TaskWorkerInit {
+  return {
+    schema: L.schema,
+    dims: L.dims,
+    capacity,
+    tasks,
+    localLr,
+    order,
+    dense: [dense.byteOffset, dense.length],
+    tables: tables.map((t) => [t.byteOffset, t.length]),
+    slots: slotOffsets,
+  };
+}
+
+/** The job module's entry point, in a worker: its own model and fast weights over the shared θ. */
+export function setupWorker(ops: Ops, memory: SharedArrayBuffer, raw: unknown): (args: Int32Array) => void {
+  const init = raw as TaskWorkerInit;
+  const L = buildLayout(init.schema, init.dims);
+  const dense = new Float32Array(memory, init.dense[0], init.dense[1]);
+  const tables = init.tables.map(([o, n]) => new Float32Array(memory, o, n));
+  const slots = new TaskSlots(replayingArena(memory, init.slots), L, init.tasks, init.capacity, init.order === 'second');
+  const task = new TaskMetaGrad(ops, L, tables, new Model(ops, L, init.capacity), init.order);
+  const runner = new TaskRunner(task, dense, tables, slots, init.localLr);
+  return () => runner.drain();
+}
