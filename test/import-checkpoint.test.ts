@@ -124,3 +124,24 @@ test('hostile or broken files: a forbidden global, a truncated archive, a compre
   writeFileSync(comp, bad);
   assert.throws(() => readTorchStateDict(comp), (e: unknown) => e instanceof DataError && /is compressed; torch\.save stores its entries uncompressed/.test(e.message));
 });
+
+test('runner.model_init_path takes a torch.save file directly: training starts from its weights', async () => {
+  const { loadConfig } = await import('../src/config/config.js');
+  const { createOps } = await import('../src/kernels/index.js');
+  const { runTrain } = await import('../src/pipeline/run-train.js');
+  const { tinyDataset, tinyOverrides } = await import('./helpers/tiny-dataset.js');
+  const data = await tinyDataset();
+  const imported = join(dir, 'init.safetensors');
+  assert.equal(runCli('import-checkpoint', join(FIX, 'torch_legacy.pt'), '--config', config([5, 3]), '--out', imported).code, 0);
+  const train = async (init: string): Promise<Buffer> => {
+    const out = mkdtempSync(join(tmpdir(), 'mh-ck-train-'));
+    const cfg = loadConfig(null, [...tinyOverrides(data, out), 'runner.epochs=1', 'hyper_parameters.mlp_dims=[5, 3]', `runner.model_init_path=${init}`]);
+    const ops = await createOps(1, 256);
+    const res = await runTrain(cfg, ops);
+    await ops.close();
+    return readFileSync(res.checkpoints[0]!);
+  };
+  const a = await train(join(FIX, 'torch_legacy.pt'));
+  const b = await train(imported);
+  assert.ok(a.equals(b));
+});
