@@ -37,8 +37,8 @@ export function checkpointShape(path: string, cfg: Config | null): { dims: Model
   const meta = format === 'safetensors' ? readCheckpointMetaIfAny(path) : null;
   if (meta) return { dims: cfg ? modelDims(cfg) : meta.dims, maxIdxs: maxIdxs(meta.schema) };
   if (!cfg) {
-    const what = format === 'torch' ? 'a torch.save file' : format === 'pdparams' ? 'a PaddleRec .pdparams file' : 'no metaheac metadata (saved from PyTorch?)';
-    throw new ConfigError(`${path}: ${what} carries no model dimensions: give --config with its hyper-parameters (and max_idxs when its tables are larger than the data's ids)`);
+    const what = format === 'torch' ? 'a torch.save file carries no model dimensions' : format === 'pdparams' ? 'a PaddleRec .pdparams file carries no model dimensions' : 'no metaheac metadata in the checkpoint (one saved from PyTorch?)';
+    throw new ConfigError(`${path}: ${what}; pass --config with its hyper-parameters (and max_idxs when its tables are larger than the data's ids)`);
   }
   return { dims: modelDims(cfg), maxIdxs: cfg.hyper_parameters.max_idxs ?? null };
 }
