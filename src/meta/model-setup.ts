@@ -6,9 +6,10 @@
 import type { Config, LoadedConfig } from '../config/config.js';
 import { modelSchema } from '../data/dataset.js';
 import { maxIdxs, maxIdxsMismatch, type Schema } from '../data/schema.js';
-import { DataError } from '../util/errors.js';
+import { ConfigError, DataError } from '../util/errors.js';
 import { buildLayout, type Layout, type ModelDims } from '../model/layout.js';
-import type { Ops } from '../model/ops.js';
+import { checkpointFormat, importWeights } from '../model/import-checkpoint.js';
+import { JsOps, type Ops } from '../model/ops.js';
 import { allocParams, initParams, type Params } from '../model/params.js';
 import { checkCheckpoint, loadCheckpoint, readCheckpointMetaIfAny, type CheckpointMeta } from '../model/checkpoint.js';
 
@@ -26,6 +27,22 @@ export function layoutFor(cfg: Config, schema: Schema): Layout {
   return buildLayout(schema, modelDims(cfg));
 }
 
+/**
+ * The dimensions and table sizes of the model a checkpoint holds: a metaheac file says them
+ * (a config, when given, sets the dimensions); the reference implementations' files say
+ * neither, so they need the config (its max_idxs, or null: the data's sizes).
+ */
+export function checkpointShape(path: string, cfg: Config | null): { dims: ModelDims; maxIdxs: number[][] | null } {
+  const format = checkpointFormat(path);
+  const meta = format === 'safetensors' ? readCheckpointMetaIfAny(path) : null;
+  if (meta) return { dims: cfg ? modelDims(cfg) : meta.dims, maxIdxs: maxIdxs(meta.schema) };
+  if (!cfg) {
+    const what = format === 'torch' ? 'a torch.save file carries no model dimensions' : format === 'pdparams' ? 'a PaddleRec .pdparams file carries no model dimensions' : 'no metaheac metadata in the checkpoint (one saved from PyTorch?)';
+    throw new ConfigError(`${path}: ${what}; pass --config with its hyper-parameters (and max_idxs when its tables are larger than the data's ids)`);
+  }
+  return { dims: modelDims(cfg), maxIdxs: cfg.hyper_parameters.max_idxs ?? null };
+}
+
 /** Fresh parameters with the spec's initialisation. */
 export function freshParams(ops: Ops, L: Layout, seed: number): Params {
   const p = allocParams(L, ops);
@@ -40,6 +57,12 @@ export function freshParams(ops: Ops, L: Layout, seed: number): Params {
  * names and shapes must then match the layout the config gives.
  */
 export function verifyCheckpoint(L: Layout, path: string): void {
+  const format = checkpointFormat(path);
+  if (format !== 'safetensors') {
+    // torch.save and .pdparams files carry no schema: reading them is the check
+    importWeights(path, format, L, allocParams(L, new JsOps(Float32Array)));
+    return;
+  }
   const meta = readCheckpointMetaIfAny(path);
   if (meta) checkMeta(L, path, meta);
   checkCheckpoint(path, L);
@@ -60,8 +83,18 @@ function checkMeta(L: Layout, path: string, meta: CheckpointMeta): void {
   }
 }
 
-/** Load a checkpoint into a model shaped by the config and schema, after verifyCheckpoint. */
+/**
+ * Load a checkpoint into a model shaped by the config and schema, after verifyCheckpoint:
+ * a metaheac safetensors file, or the reference implementations' weights (torch.save
+ * state_dicts, PaddleRec .pdparams), imported on the way.
+ */
 export function paramsFromCheckpoint(ops: Ops, L: Layout, path: string): { params: Params; info: Record<string, unknown> } {
+  const format = checkpointFormat(path);
+  if (format !== 'safetensors') {
+    const params = allocParams(L, ops);
+    const notes = importWeights(path, format, L, params);
+    return { params, info: { imported_from: path, format, notes } };
+  }
   verifyCheckpoint(L, path);
   const params = allocParams(L, ops);
   const info = loadCheckpoint(path, params);

@@ -6,6 +6,7 @@ import { register as expand } from './expand.js';
 import { register as merge } from './merge.js';
 import { register as generateRaw } from './generate-raw.js';
 import { register as importPkl } from './import-pkl.js';
+import { register as importCheckpoint } from './import-checkpoint.js';
 import { register as infer } from './infer.js';
 import { register as inspect } from './inspect.js';
 import { register as metaGrad } from './meta-grad.js';
@@ -17,4 +18,4 @@ import { register as train } from './train.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, train, infer, report, expand, merge, predict, exportOnnx, synth, inspect, prepare, importPkl, generateRaw, metaGrad];
+export const commands: Register[] = [demo, train, infer, report, expand, merge, predict, exportOnnx, synth, inspect, prepare, importPkl, importCheckpoint, generateRaw, metaGrad];

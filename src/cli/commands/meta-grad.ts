@@ -2,12 +2,12 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
 import { loadPart, modelSchema } from '../../data/dataset.js';
-import { maxIdxs, schemaToJson, type Schema } from '../../data/schema.js';
-import { readCheckpointMeta, saveCheckpoint } from '../../model/checkpoint.js';
+import { schemaToJson, type Schema } from '../../data/schema.js';
+import { saveCheckpoint } from '../../model/checkpoint.js';
 import { buildLayout } from '../../model/layout.js';
 import { JsOps, type Ops } from '../../model/ops.js';
 import { metaGradient } from '../../meta/meta-grad.js';
-import { modelDims, paramsFromCheckpoint } from '../../meta/model-setup.js';
+import { checkpointShape, paramsFromCheckpoint } from '../../meta/model-setup.js';
 import { createOps } from '../../kernels/index.js';
 import { UserError } from '../../util/errors.js';
 import { nonNegativeIntArg, positiveNumberArg } from '../args.js';
@@ -41,7 +41,7 @@ export function register(program: Command): void {
   program
     .command('meta-grad')
     .description('the meta-gradient of one meta-step for the given tasks (one support and one query part each, in order), averaged, under the official parameter names')
-    .requiredOption('--model <ckpt>', 'weights θ (.safetensors checkpoint)')
+    .requiredOption('--model <ckpt>', 'weights θ (.safetensors checkpoint; or a torch.save / .pdparams file with --config)')
     .requiredOption('--support <parts>', 'support part of each task (.arrow), comma-separated', listArg)
     .requiredOption('--query <parts>', 'query part of each task (.arrow), comma-separated, in the same order', listArg)
     .requiredOption('--order <1|2>', 'first order (PaddleRec) or the exact second order (the official code)', orderArg)
@@ -55,9 +55,7 @@ export function register(program: Command): void {
       if (opts.support.length !== opts.query.length) {
         throw new UserError(`--support names ${opts.support.length} part(s) and --query ${opts.query.length}: give one of each per task`);
       }
-      const meta = readCheckpointMeta(opts.model);
-      const dims = opts.config ? modelDims(loadConfig(opts.config)) : meta.dims;
-      const tables = maxIdxs(meta.schema);
+      const { dims, maxIdxs: tables } = checkpointShape(opts.model, opts.config ? loadConfig(opts.config) : null);
       let schema: Schema | null = null;
       const load = async (path: string) => {
         const part = await loadPart(path, progressBar);

@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
 import { loadPart, modelSchema } from '../../data/dataset.js';
-import { maxIdxs } from '../../data/schema.js';
-import { readCheckpointMetaIfAny } from '../../model/checkpoint.js';
-import { UserError } from '../../util/errors.js';
 import { buildLayout } from '../../model/layout.js';
 import { predictRows } from '../../meta/adapt.js';
-import { modelDims, paramsFromCheckpoint } from '../../meta/model-setup.js';
+import { checkpointShape, paramsFromCheckpoint } from '../../meta/model-setup.js';
 import { createOps } from '../../kernels/index.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { nonNegativeIntArg, positiveIntArg } from '../args.js';
@@ -26,7 +23,7 @@ export function register(program: Command): void {
   program
     .command('predict')
     .description('score every row of a part with the general model (no adaptation), in row order: for checking against other implementations')
-    .requiredOption('--model <ckpt>', 'checkpoint (.safetensors)')
+    .requiredOption('--model <ckpt>', 'checkpoint (.safetensors; or a torch.save / .pdparams file with --config)')
     .requiredOption('--data <part>', 'a part file (.arrow) with schema.json beside it or in its parent')
     .requiredOption('--out <csv>', 'output CSV: row,aid,label,p')
     .option('--config <file>', 'config giving the model hyper-parameters (default: those stored in the checkpoint)')
@@ -35,16 +32,9 @@ export function register(program: Command): void {
     .option('--json', 'print a summary as JSON')
     .action(async (opts: PredictOpts) => {
       const part = await loadPart(opts.data, progressBar);
-      const meta = readCheckpointMetaIfAny(opts.model);
-      const cfg = opts.config ? loadConfig(opts.config) : null;
-      if (!meta && !cfg) {
-        throw new UserError(`${opts.model}: no metaheac metadata in the checkpoint (one saved from PyTorch?); pass --config with its hyper-parameters (and max_idxs when its tables are larger than the data's ids)`);
-      }
-      const dims = cfg ? modelDims(cfg) : meta!.dims;
+      const { dims, maxIdxs } = checkpointShape(opts.model, opts.config ? loadConfig(opts.config) : null);
       // the checkpoint's table sizes, which may exceed the data's largest ids (config max_idxs)
-      const L = meta
-        ? buildLayout(modelSchema(part.schema, maxIdxs(meta.schema), opts.model, opts.data), dims)
-        : buildLayout(modelSchema(part.schema, cfg!.hyper_parameters.max_idxs, opts.config!, opts.data), dims);
+      const L = buildLayout(modelSchema(part.schema, maxIdxs, opts.model, opts.data), dims);
       const ops = await createOps(opts.threads);
       try {
         const { params } = paramsFromCheckpoint(ops, L, opts.model);

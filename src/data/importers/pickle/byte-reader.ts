@@ -21,10 +21,14 @@ export class ByteReader {
   /** File offset of buf[0]. */
   private base = 0;
 
+  /** Reads [start, size) of the file: `size` is the offset where the pickle's bytes end. */
   constructor(
     private readonly fd: number,
     readonly size: number,
-  ) {}
+    start = 0,
+  ) {
+    this.base = start;
+  }
 
   /** Offset of the next byte to be read. */
   get position(): number {

@@ -17,12 +17,16 @@ import { PyList, type PackObserver } from './list.js';
 import { Memo, RELEASED } from './memo.js';
 import { NdArray } from './numpy.js';
 import { parseIntLiteral, parseQuotedString, parseRawUnicodeEscape } from './text-args.js';
-import { PickleError, PyDict, isBuildable, isCallable, typeName } from './values.js';
+import { PickleError, PyDict, isBuildable, isCallable, typeName, type PyCallable } from './values.js';
 import { openForRead } from '../../../util/files.js';
 
 export interface UnpickleOptions {
   /** Called now and then with the number of bytes read so far. */
   onProgress?: (bytesRead: number) => void;
+  /** Globals allowed on top of the allow-list (./globals.ts): undefined for names it does not know. */
+  globals?: (module: string, name: string) => PyCallable | undefined;
+  /** Resolves persistent ids (PERSID/BINPERSID); without it they are refused. */
+  persistentLoad?: (pid: unknown) => unknown;
 }
 
 const OP = {
@@ -85,7 +89,14 @@ class Machine implements PackObserver {
   /** Cells packed by the current APPEND(S). */
   private packedNow = 0;
 
-  constructor(private readonly r: ByteReader) {}
+  constructor(
+    private readonly r: ByteReader,
+    private readonly opts: UnpickleOptions = {},
+  ) {}
+
+  private resolve(module: string, name: string): PyCallable {
+    return this.opts.globals?.(module, name) ?? resolveGlobal(module, name);
+  }
 
   packed(nd: NdArray, pack: CellPack): void {
     nd.packed = true;
@@ -406,13 +417,13 @@ class Machine implements PackObserver {
           break;
         case OP.GLOBAL: {
           const module = r.line();
-          st().push(resolveGlobal(module, r.line()));
+          st().push(this.resolve(module, r.line()));
           break;
         }
         case OP.STACK_GLOBAL: {
           const [module, name] = this.popN(2);
           if (typeof module !== 'string' || typeof name !== 'string') throw new PickleError('STACK_GLOBAL needs two str');
-          st().push(resolveGlobal(module, name));
+          st().push(this.resolve(module, name));
           break;
         }
         case OP.REDUCE: {
@@ -438,6 +449,13 @@ class Machine implements PackObserver {
           const inst = this.top();
           if (!isBuildable(inst)) throw new PickleError(`BUILD on a ${typeName(inst)}, which takes no state`);
           inst.setState(state);
+          break;
+        }
+        case OP.PERSID:
+        case OP.BINPERSID: {
+          const load = this.opts.persistentLoad;
+          if (!load) throw new PickleError(`${UNSUPPORTED[op]} are not supported`);
+          st().push(load(op === OP.PERSID ? r.line() : this.pop()));
           break;
         }
         default:
@@ -468,16 +486,25 @@ export function unpickleFile(path: string, opts: UnpickleOptions = {}): unknown 
   try {
     const size = fstatSync(fd).size;
     checkNotCompressed(path, fd, size);
-    const reader = new ByteReader(fd, size);
-    try {
-      return new Machine(reader).run(opts.onProgress ?? (() => {}));
-    } catch (e) {
-      if (e instanceof TruncatedError) throw new DataError(`${path}: truncated pickle: ${e.message} (the file has ${size} bytes)`);
-      // A string or array past V8's limits surfaces as a RangeError.
-      if (e instanceof PickleError || e instanceof RangeError) throw new DataError(`${path}: ${e.message} (at byte ${reader.position})`);
-      throw e;
-    }
+    return unpickleRange(fd, path, 0, size, opts).value;
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Unpickle the pickle that starts at byte `start` of an open file and ends by `end` (a file
+ * may hold several, or one inside an archive); returns it and the offset after its STOP.
+ */
+export function unpickleRange(fd: number, path: string, start: number, end: number, opts: UnpickleOptions = {}): { value: unknown; next: number } {
+  const reader = new ByteReader(fd, end, start);
+  try {
+    const value = new Machine(reader, opts).run(opts.onProgress ?? (() => {}));
+    return { value, next: reader.position };
+  } catch (e) {
+    if (e instanceof TruncatedError) throw new DataError(`${path}: truncated pickle: ${e.message} (${start === 0 ? `the file has ${end} bytes` : `the pickle ends at byte ${end}`})`);
+    // A string or array past V8's limits surfaces as a RangeError.
+    if (e instanceof PickleError || e instanceof RangeError) throw new DataError(`${path}: ${e.message} (at byte ${reader.position})`);
+    throw e;
   }
 }
