@@ -59,5 +59,37 @@ export function evaluateAudience(t: Truth, campaign: string, a: Audience, exclud
     oraclePrecision: mean(best),
     randomRecall: Math.min(1, best.length / eligible.length),
     randomPrecision: mean(eligible),
+    curve: qualityCurve(a.uid, pOf, eligible.map((i) => t.uid[i]!), (i) => p[eligible[i]!]!),
   };
+}
+
+/** Audience sizes for the curve: up to `points` evenly spaced sizes ending at n. */
+export function curveSizes(n: number, points = 20): number[] {
+  return [...new Set(Array.from({ length: Math.min(points, n) }, (_, k) => Math.max(1, Math.round(((k + 1) * n) / Math.min(points, n)))))];
+}
+
+/** Recall and mean true probability of each prefix of the audience, beside the truly best (`bestUid`, best first) and random. */
+function qualityCurve(audience: Float64Array, pOf: Map<number, number>, bestUid: number[], bestP: (i: number) => number): Quality['curve'] {
+  const n = Math.min(audience.length, bestUid.length);
+  // where each user stands in the truth's order: a prefix of the audience hits the truly best m
+  // exactly where that position is below m
+  const truthRank = new Map<number, number>(bestUid.map((u, i) => [u, i]));
+  const curve: Quality['curve'] = { n: [], recall: [], precision: [], oraclePrecision: [], randomRecall: [] };
+  let pAudience = 0;
+  let pBest = 0;
+  let done = 0;
+  for (const m of curveSizes(n)) {
+    for (; done < m; done++) {
+      pAudience += pOf.get(audience[done]!) ?? NaN;
+      pBest += bestP(done);
+    }
+    let hit = 0;
+    for (let i = 0; i < m; i++) if ((truthRank.get(audience[i]!) ?? Infinity) < m) hit++;
+    curve.n.push(m);
+    curve.recall.push(hit / m);
+    curve.precision.push(pAudience / m);
+    curve.oraclePrecision.push(pBest / m);
+    curve.randomRecall.push(Math.min(1, m / bestUid.length));
+  }
+  return curve;
 }

@@ -74,6 +74,12 @@ export interface Quality {
   /** A random audience of N eligible users, in expectation. */
   randomRecall: number;
   randomPrecision: number;
+  /**
+   * The same along the audience, at up to 20 sizes n (evenly spaced up to N): recall@n against
+   * the truly best n, the mean true probability of the top n, the oracle's, and a random
+   * audience's recall@n (n / eligible users). The report draws these.
+   */
+  curve: { n: number[]; recall: number[]; precision: number[]; oraclePrecision: number[]; randomRecall: number[] };
 }
 
 export function histogramBin(score: number): number {

@@ -2,6 +2,8 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { expandCampaigns, DEFAULT_TOP, DEFAULT_MIN_SEEDS, type CampaignResult } from '../../expand/index.js';
 import { formatScore } from '../../expand/score-format.js';
 import { checkpointPath } from '../../pipeline/run-train.js';
+import { writeReport } from '../../pipeline/report/write-report.js';
+import { join } from 'node:path';
 import { nonNegativeIntArg, positiveIntArg } from '../args.js';
 import { configFrom, logLine, withConfigOptions, type CommonOpts } from '../common.js';
 import { fmtFixed, fmtInt, table } from '../format.js';
@@ -20,6 +22,7 @@ interface ExpandOpts extends CommonOpts {
   adapt: boolean;
   minSeeds: number;
   truth?: string;
+  report: boolean;
 }
 
 function shardArg(v: string): { index: number; count: number } {
@@ -57,7 +60,8 @@ export function register(program: Command): void {
       .option('--shard <i/N>', 'score only the i-th (from 0) of N equal slices of the pool; combine with `metaheac merge`', shardArg)
       .option('--no-adapt', 'score with the general model, without adaptation (a baseline)')
       .option('--min-seeds <n>', 'warn when fewer seeds are found', nonNegativeIntArg, DEFAULT_MIN_SEEDS)
-      .option('--truth <arrow>', 'synthetic truth (synth\'s campaigns/truth.arrow): report recall@N and expected response rate'),
+      .option('--truth <arrow>', 'synthetic truth (synth\'s campaigns/truth.arrow): report recall@N and expected response rate')
+      .option('--no-report', 'do not write the HTML report (DIR/report.html) of the expansions in DIR'),
   ).action(async (opts: ExpandOpts) => {
     const cfg = configFrom(opts);
     const model = opts.model ?? checkpointPath(cfg.runner.infer_load_path ?? cfg.runner.model_save_path, cfg.runner.infer_end_epoch - 1);
@@ -81,6 +85,8 @@ export function register(program: Command): void {
         (bar ??= progressBar(`score pool (${opts.campaign.length} campaign${opts.campaign.length > 1 ? 's' : ''})`, ev.rowsTotal)).update(ev.rowsScored);
       },
     }).finally(() => (bar as Progress | null)?.stop());
+    // every campaign folder in DIR, this run's and earlier ones'
+    if (opts.report) logLine(`report written to ${(await writeReport([opts.out], join(opts.out, 'report.html'))).out}`);
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(results.map((r) => ({ name: r.name, dir: r.dir, summary: { ...r.summary, pool: { ...r.summary.pool, histogram: undefined } } })), null, 2)}\n`);
       return;

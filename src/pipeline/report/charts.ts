@@ -137,3 +137,75 @@ export async function campaignChart(points: CampaignPoint[], title: string, spli
     },
   });
 }
+
+export const RANDOM = 'random';
+export const ORACLE_AUDIENCE = 'truly best N';
+
+export interface HistogramSeries {
+  run: string;
+  /** Users per score bin, bins of equal width starting at 0. */
+  users: number[];
+  binWidth: number;
+  /** The audience's lowest score: the cut-off. */
+  cutoff: number | null;
+}
+
+/** The pool's scores, one step line per run, the audience's cut-off as a dashed rule (square-root y: the audience is in the thin tail). */
+export async function scoreHistogramChart(series: HistogramSeries[], runs: string[], title: string, width: number): Promise<string> {
+  const values = series.flatMap((s) => s.users.map((users, k) => ({ run: s.run, score: k * s.binWidth, users })));
+  const cutoffs = series.filter((s) => s.cutoff !== null).map((s) => ({ run: s.run, cutoff: s.cutoff, label: `${s.run}: the audience starts at score ${s.cutoff!.toFixed(4)}` }));
+  const colour = { field: 'run', type: 'nominal' as const, title: null, scale: runScale(runs) };
+  return renderSvg({
+    title: { text: title, fontSize: 12, anchor: 'start' },
+    width,
+    height: 180,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'line', interpolate: 'step-after', strokeWidth: 1.5 },
+        encoding: {
+          x: { field: 'score', type: 'quantitative', title: 'score' },
+          y: { field: 'users', type: 'quantitative', title: 'pool users (√ scale)', scale: { type: 'sqrt' } },
+          color: { ...colour, legend: { columns: 1 } },
+          description: { field: 'run' },
+        },
+      },
+      {
+        data: { values: cutoffs },
+        mark: { type: 'rule', strokeDash: [4, 3] },
+        encoding: { x: { field: 'cutoff', type: 'quantitative' }, color: colour, description: { field: 'label' } },
+      },
+    ],
+  });
+}
+
+export interface CurvePoint {
+  series: string;
+  kind: string;
+  n: number;
+  value: number;
+}
+
+/**
+ * Lines along the audience size: the runs in their colours, the references (random, the truly
+ * best) in grey; `kind` tells two lines of one run apart by dash.
+ */
+export async function audienceCurveChart(points: CurvePoint[], runs: string[], references: string[], kinds: string[], title: string, yTitle: string, width: number): Promise<string> {
+  const domain = [...runs, ...references];
+  const range = [...runs.map((_, i) => RUN_COLOURS[i % RUN_COLOURS.length]!), ...references.map((_, i) => (i === 0 ? '#9a9a9a' : '#444444'))];
+  return renderSvg({
+    title: { text: title, fontSize: 12, anchor: 'start' },
+    width,
+    height: 180,
+    data: { values: points.map((p) => ({ ...p, line: `${p.series} ${p.kind}` })) },
+    mark: { type: 'line', strokeWidth: 1.75, point: false },
+    encoding: {
+      x: { field: 'n', type: 'quantitative', title: 'audience size N' },
+      y: { field: 'value', type: 'quantitative', title: yTitle },
+      color: { field: 'series', type: 'nominal', title: null, scale: { domain, range }, legend: { columns: kinds.length > 1 ? 2 : 1, labelLimit: 160 } },
+      strokeDash: { field: 'kind', type: 'nominal', title: null, scale: { domain: kinds, range: [[1, 0], [5, 3], [2, 2]].slice(0, kinds.length) }, legend: kinds.length > 1 ? { columns: 1, labelLimit: 160 } : null },
+      detail: { field: 'line' },
+      description: { field: 'line' },
+    },
+  });
+}

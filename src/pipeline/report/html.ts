@@ -10,36 +10,9 @@ import { versions } from '../../util/versions.js';
 import { campaignChart, lossChart, ORACLE, splitChart, SPLIT_METRICS, type CampaignPoint, type SplitBar } from './charts.js';
 import type { PartRecord, ReportRun, SplitRecord, TaskRecord } from './runs.js';
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
+import { esc, figure, fixed, htmlTable, int, section, txt } from './html-parts.js';
+import { expandSection } from './expand-section.js';
 import { besideMetrics } from './campaigns-csv.js';
-
-export const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** A table cell; a number carries its exact value, for sorting and for whoever reads the page's source. */
-export interface Cell {
-  text: string;
-  value?: number | null;
-}
-
-export const fixed = (x: number | null | undefined, digits = 4): Cell => ({ text: x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits), value: x ?? null });
-export const int = (x: number | null | undefined): Cell => ({ text: x === null || x === undefined ? '–' : x.toLocaleString('en-US'), value: x ?? null });
-export const txt = (s: string): Cell => ({ text: s });
-
-export interface Column {
-  label: string;
-  num?: boolean;
-  title?: string;
-}
-
-export function htmlTable(cls: string, header: Column[], rows: Cell[][], sortable = false): string {
-  const th = header.map((h) => `<th${h.num ? ' class="num"' : ''}${h.title ? ` title="${esc(h.title)}"` : ''}>${esc(h.label)}</th>`).join('');
-  const td = (c: Cell, i: number): string => `<td${header[i]?.num ? ' class="num"' : ''}${c.value === undefined ? '' : ` data-value="${c.value === null ? '' : String(c.value)}"`}>${esc(c.text)}</td>`;
-  const body = rows.map((r) => `<tr>${r.map(td).join('')}</tr>`).join('\n');
-  return `<table class="${cls}${sortable ? ' sortable' : ''}"><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
-}
-
-export const figure = (name: string, svg: string, caption: string): string => `<figure class="chart" data-chart="${esc(name)}">${svg}<figcaption>${caption}</figcaption></figure>`;
-
-export const section = (id: string, title: string, body: string[]): string => `<section id="${id}"><h2>${esc(title)}</h2>\n${body.join('\n')}\n</section>`;
 
 async function trainingSection(runs: ReportRun[]): Promise<string> {
   const withLoss = runs.filter((r) => r.loss && r.loss.length > 0);
@@ -213,6 +186,17 @@ function runsSection(runs: ReportRun[]): string {
     const schema = r.train?.data?.schema ?? r.metrics?.data?.schema;
     const fields = schema ? ['user_single', 'user_multi', 'task'].map((g) => `${g.replace('_', ' ')}: ${schema[g as keyof typeof schema].map((f) => `${f.name} ${f.max_idx}${f.width === undefined ? '' : ` [${f.width}]`}`).join(', ') || '–'}`) : [];
     const v = ctx?.versions;
+    const e = r.expansion;
+    if (e) {
+      const s = e[0]!.summary;
+      const facts = [
+        ['folder', r.dir],
+        ['model', s.model],
+        ['campaigns', e.map((c) => c.summary.campaign).join(', ')],
+        ['audience', `top ${s.top.toLocaleString('en-US')}, seeds ${s.includeSeeds ? 'included' : 'left out'}, ${s.adaptation ? 'adapted to each campaign' : 'the general model, not adapted'}`],
+      ];
+      return `<article class="run"><h3>${esc(r.name)}</h3>\n<dl>${facts.map(([k, x]) => `<dt>${esc(k!)}</dt><dd>${esc(x!)}</dd>`).join('')}</dl></article>`;
+    }
     const facts = [
       ['folder', r.dir],
       ...(r.metricsPath ? [['metrics', r.metricsPath]] : []),
@@ -234,13 +218,11 @@ ${config ? `<details><summary>Config as run</summary><pre>${esc(toYaml(config))}
 
 export interface ReportOptions {
   title?: string;
-  /** Extra sections (e.g. audience expansion), placed after the per-campaign one. */
-  extra?: string[];
 }
 
 export async function renderReport(runs: ReportRun[], opts: ReportOptions = {}): Promise<string> {
   const title = opts.title ?? `metaheac report: ${runs.map((r) => r.name).join(' vs ')}`;
-  const sections = [await trainingSection(runs), await evaluationSection(runs), await campaignsSection(runs), ...(opts.extra ?? []), runsSection(runs)].filter(Boolean);
+  const sections = [await trainingSection(runs), await evaluationSection(runs), await campaignsSection(runs), await expandSection(runs), runsSection(runs)].filter(Boolean);
   const nav = sections.map((s) => /<section id="([^"]+)"><h2>([^<]+)<\/h2>/.exec(s)).filter((m) => m).map((m) => `<a href="#${m![1]}">${m![2]}</a>`);
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

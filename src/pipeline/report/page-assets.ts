@@ -13,7 +13,7 @@ nav a { color: inherit; margin: 0 2px; }
 figure.chart { margin: 8px 0 12px; overflow-x: auto; }
 figure.chart svg { max-width: 100%; height: auto; display: block; }
 figcaption { max-width: 860px; margin-top: 4px; }
-.row { display: flex; flex-wrap: wrap; gap: 8px 24px; }
+.row { display: flex; flex-wrap: wrap; gap: 8px 16px; }
 .row figure.chart { flex: 0 1 auto; max-width: 540px; }
 table { border-collapse: collapse; font-size: 12.5px; margin: 6px 0 10px; font-variant-numeric: tabular-nums; }
 th, td { padding: 3px 8px; border-bottom: 1px solid var(--rule); text-align: left; white-space: nowrap; }

@@ -3,11 +3,13 @@
  * (train.json, loss.json, <epoch>/metrics.json), an epoch folder, or a metrics JSON. Every file is
  * validated: a report never draws from a file it misread, and a bad one is named with its key.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { DataError } from '../../util/errors.js';
 import { TRAIN_RECORD_FILE } from '../run-record.js';
+import { expansionCampaigns, loadExpansion, type ExpansionCampaign } from './expansions.js';
+import { readJson } from './read-json.js';
 
 /** NaN and ±Infinity are written as null by JSON.stringify. */
 const num = z.number().nullable();
@@ -84,21 +86,8 @@ export interface ReportRun {
   loss: LossCurve | null;
   metrics: MetricsRecord | null;
   metricsPath: string | null;
-}
-
-function readJson<T>(path: string, schema: z.ZodType<T>): T {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new DataError(`${path}: ${e instanceof SyntaxError ? `not valid JSON (${e.message})` : `cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`}`);
-  }
-  const r = schema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    throw new DataError(`${path}: key "${issue.path.map(String).join('.') || '(root)'}": ${issue.message}`);
-  }
-  return r.data;
+  /** An `expand` output: its campaigns. */
+  expansion: ExpansionCampaign[] | null;
 }
 
 const optional = <T>(path: string, schema: z.ZodType<T>): T | null => (existsSync(path) ? readJson(path, schema) : null);
@@ -120,6 +109,8 @@ const isModelDir = (dir: string): boolean => existsSync(join(dir, TRAIN_RECORD_F
  */
 export function loadRun(path: string): ReportRun {
   if (!existsSync(path)) throw new DataError(`${path}: no such file or folder`);
+  const campaigns = isModelDir(path) ? null : expansionCampaigns(path);
+  if (campaigns) return expansionRun(path, loadExpansion(campaigns));
   let modelDir: string | null = null;
   let metricsPath: string | null = null;
   if (statSync(path).isFile()) {
@@ -130,7 +121,7 @@ export function loadRun(path: string): ReportRun {
   } else if (existsSync(join(path, 'metrics.json'))) {
     metricsPath = join(path, 'metrics.json');
   } else {
-    throw new DataError(`${path}: not a run (expected a model folder with ${TRAIN_RECORD_FILE} or loss.json, an epoch folder with metrics.json, or a metrics JSON file)`);
+    throw new DataError(`${path}: not a run (expected a model folder with ${TRAIN_RECORD_FILE} or loss.json, an epoch folder with metrics.json, a metrics JSON file, or an expand output folder)`);
   }
   const metrics = metricsPath ? readJson(metricsPath, metricsRecord) : null;
   if (!modelDir && metricsPath && metrics) {
@@ -140,9 +131,24 @@ export function loadRun(path: string): ReportRun {
   }
   const train = modelDir ? optional(join(modelDir, TRAIN_RECORD_FILE), trainRecord) : null;
   const loss = modelDir ? optional(join(modelDir, 'loss.json'), lossCurve) : null;
-  const meta = train?.mode ?? (metrics?.config ? (metrics.config.hyper_parameters.meta === false ? 'joint' : 'meta') : null);
+  const mode = train?.mode ?? (metrics?.config ? (metrics.config.hyper_parameters.meta === false ? 'joint' : 'meta') : null);
   const dir = modelDir ?? dirname(metricsPath!);
-  return { name: meta === 'meta' ? 'MetaHeac' : meta === 'joint' ? 'no-meta' : basename(resolve(dir)), dir, train, loss, metrics, metricsPath };
+  return { name: modeName(mode) ?? basename(resolve(dir)), dir, train, loss, metrics, metricsPath, expansion: null };
+}
+
+const modeName = (mode: string | null | undefined): string | null => (mode === 'meta' ? 'MetaHeac' : mode === 'joint' ? 'no-meta' : null);
+
+/**
+ * An expansion is named after the model it ranked with (MetaHeac / no-meta, from the training
+ * record beside the checkpoint), "unadapted" when it scored without adaptation.
+ */
+function expansionRun(dir: string, campaigns: ExpansionCampaign[]): ReportRun {
+  const model = resolve(campaigns[0]!.summary.model);
+  const modelDir = [dirname(dirname(model)), dirname(model)].find((d) => existsSync(join(d, TRAIN_RECORD_FILE)));
+  const train = modelDir ? readJson(join(modelDir, TRAIN_RECORD_FILE), trainRecord) : null;
+  const base = modeName(train?.mode) ?? basename(resolve(dir));
+  const unadapted = campaigns.every((c) => c.summary.adaptation === null);
+  return { name: unadapted ? `${base} unadapted` : base, dir, train: null, loss: null, metrics: null, metricsPath: null, expansion: campaigns };
 }
 
 /** Several runs; two with the same label are told apart by their folders. */
