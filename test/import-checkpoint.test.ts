@@ -59,6 +59,13 @@ test('torch.save state_dicts, zip (with the model. prefix) and legacy format, re
   }
 });
 
+test('torch tensors: a transposed (strided) float64 view is read row-major as float32; float16 is refused by name', () => {
+  const t = readTorchStateDict(join(FIX, 'torch_f64_transposed.pt')).get('w')!;
+  assert.deepEqual(t.shape, [3, 2]);
+  assert.deepEqual([...t.data], [0, 3, 1, 4, 2, 5]);
+  assert.throws(() => readTorchStateDict(join(FIX, 'torch_f16.pt')), (e: unknown) => e instanceof DataError && /torch_f16\.pt: tensor "w" has dtype float16; weights must be float32 or float64/.test(e.message));
+});
+
 test('import-checkpoint: a torch file becomes a checkpoint with the same weights; predict reads the torch file directly too', () => {
   const cfg = config([5, 3]);
   for (const file of ['torch_zip.pt', 'torch_legacy.pt']) {
