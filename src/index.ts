@@ -38,6 +38,11 @@ export { AdamClock, AdamRows, ModelAdam, type ModelGrad } from './optim/adam.js'
 export { TaskSampler, type TaskSampling } from './meta/sampler.js';
 export { FastWeights, GradSum } from './meta/learner.js';
 export { MetaTrainer, JointTrainer, type MetaOptions, type StepResult } from './meta/train.js';
+export { TaskMetaGrad, type MetaOrder } from './meta/task-grad.js';
+export { metaGradient, type TaskBatches, type MetaGradResult } from './meta/meta-grad.js';
+export { ModelHvp } from './model/hvp.js';
+export { checkpointFormat, importWeights, type CheckpointFormat } from './model/import-checkpoint.js';
+export { readTorchStateDict, readPdparams, type NamedTensor } from './data/importers/checkpoint-files.js';
 export { Adapter, predictRows, type AdaptOptions } from './meta/adapt.js';
 export { runTrain, checkpointPath, type TrainSummary } from './pipeline/run-train.js';
 export { runInfer, type InferResult } from './pipeline/run-infer.js';

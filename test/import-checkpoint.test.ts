@@ -59,6 +59,13 @@ test('torch.save state_dicts, zip (with the model. prefix) and legacy format, re
   }
 });
 
+test('torch tensors: a transposed (strided) float64 view is read row-major as float32; float16 is refused by name', () => {
+  const t = readTorchStateDict(join(FIX, 'torch_f64_transposed.pt')).get('w')!;
+  assert.deepEqual(t.shape, [3, 2]);
+  assert.deepEqual([...t.data], [0, 3, 1, 4, 2, 5]);
+  assert.throws(() => readTorchStateDict(join(FIX, 'torch_f16.pt')), (e: unknown) => e instanceof DataError && /torch_f16\.pt: tensor "w" has dtype float16; weights must be float32 or float64/.test(e.message));
+});
+
 test('import-checkpoint: a torch file becomes a checkpoint with the same weights; predict reads the torch file directly too', () => {
   const cfg = config([5, 3]);
   for (const file of ['torch_zip.pt', 'torch_legacy.pt']) {
@@ -144,4 +151,23 @@ test('runner.model_init_path takes a torch.save file directly: training starts f
   const a = await train(join(FIX, 'torch_legacy.pt'));
   const b = await train(imported);
   assert.ok(a.equals(b));
+});
+
+test('infer runs the checkpoint imported from a PaddleRec .pdparams', async () => {
+  const { mkdirSync } = await import('node:fs');
+  const { loadConfig } = await import('../src/config/config.js');
+  const { createOps } = await import('../src/kernels/index.js');
+  const { runInfer } = await import('../src/pipeline/run-infer.js');
+  const { tinyDataset, tinyOverrides } = await import('./helpers/tiny-dataset.js');
+  const data = await tinyDataset();
+  const load = mkdtempSync(join(tmpdir(), 'mh-ck-infer-'));
+  mkdirSync(join(load, '0'));
+  const r = runCli('import-checkpoint', join(FIX, 'paddle.pdparams'), '--config', config([5]), '--out', join(load, '0', 'model.safetensors'));
+  assert.equal(r.code, 0, r.stderr);
+  const cfg = loadConfig(null, [...tinyOverrides(data, load), 'hyper_parameters.mlp_dims=[5]', `runner.infer_load_path=${load}`, 'runner.infer_start_epoch=0', 'runner.infer_end_epoch=1']);
+  const ops = await createOps(1, 256);
+  const [res] = await runInfer(cfg, ops);
+  await ops.close();
+  assert.deepEqual(res!.splits.map((s) => s.name), ['hot', 'cold']);
+  for (const s of res!.splits) assert.ok(s.auc !== null && s.auc > 0 && s.auc < 1, `${s.name} AUC ${s.auc}`);
 });

@@ -75,15 +75,16 @@ export class FirstLayer {
   /**
    * H [B, N] = x W1^T (no bias); W1 = P at the first expert layer's offset, [N, F*E].
    * `needGrad`: a backward follows (it changes which fields are worth projecting).
+   * `acc`: add into H instead (the Hessian-vector product sums two such products).
    */
-  forward(P: Vec, x: Vec, b: Batch, local: Vec[], H: Vec, needGrad: boolean): void {
+  forward(P: Vec, x: Vec, b: Batch, local: Vec[], H: Vec, needGrad: boolean, acc = false): void {
     const { ops, L, N } = this;
     const E = L.dims.embedDim;
     const D = L.inDim;
     const B = b.n;
     const W1 = P.subarray(L.at.expertW[0]!);
     this.plan(b, needGrad);
-    let beta: 0 | 1 = 0;
+    let beta: 0 | 1 = acc ? 1 : 0;
     for (const [from, to] of this.runs) {
       ops.gemm(false, true, B, N, (to - from) * E, x.subarray(from * E), W1.subarray(from * E), H, beta, D, D, N);
       beta = 1;
@@ -100,28 +101,29 @@ export class FirstLayer {
   /**
    * From dH [B, N] (after the ReLU's backward): the W1 gradient into G, dx for the
    * unprojected fields' columns (the projected fields' columns are zeroed), and the
-   * projected fields' row gradients added into dLocal.
+   * projected fields' row gradients added into dLocal. `acc`: add into G's W1 and dx too.
    */
-  backward(P: Vec, x: Vec, b: Batch, local: Vec[], dH: Vec, G: Vec, dx: Vec, dLocal: Vec[]): void {
+  backward(P: Vec, x: Vec, b: Batch, local: Vec[], dH: Vec, G: Vec, dx: Vec, dLocal: Vec[], acc = false): void {
     const { ops, L, N } = this;
     const E = L.dims.embedDim;
     const D = L.inDim;
     const B = b.n;
     const W1 = P.subarray(L.at.expertW[0]!);
     const GW1 = G.subarray(L.at.expertW[0]!);
+    const beta: 0 | 1 = acc ? 1 : 0;
     for (const [from, to] of this.runs) {
       const w = (to - from) * E;
-      ops.gemm(true, false, N, w, B, dH, x.subarray(from * E), GW1.subarray(from * E), 0, N, D, D);
-      ops.gemm(false, false, B, w, N, dH, W1.subarray(from * E), dx.subarray(from * E), 0, N, D, D);
+      ops.gemm(true, false, N, w, B, dH, x.subarray(from * E), GW1.subarray(from * E), beta, N, D, D);
+      ops.gemm(false, false, B, w, N, dH, W1.subarray(from * E), dx.subarray(from * E), beta, N, D, D);
     }
     for (let e = 0; e < L.nUser; e++) {
       if (!this.projected[e]) continue;
       const f = b.fields[e]!;
-      for (let i = 0; i < B; i++) dx.fill(0, i * D + e * E, i * D + (e + 1) * E);
+      if (!acc) for (let i = 0; i < B; i++) dx.fill(0, i * D + e * E, i * D + (e + 1) * E);
       const dProj = this.proj;
       dProj.fill(0, 0, f.nUniq * N);
       ops.scatterRows(dProj, N, f.local, f.width, f.cnt, f.scale, B, dH, N);
-      ops.gemm(true, false, N, E, f.nUniq, dProj, local[e]!, GW1.subarray(e * E), 0, N, E, D);
+      ops.gemm(true, false, N, E, f.nUniq, dProj, local[e]!, GW1.subarray(e * E), beta, N, E, D);
       ops.gemm(false, false, f.nUniq, E, N, dProj, W1.subarray(e * E), dLocal[e]!, 1, N, D, E);
     }
   }

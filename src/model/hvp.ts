@@ -24,9 +24,6 @@ export class ModelHvp {
   private readonly rx: Vec;
   private readonly ra: Vec;
   private readonly rdx: Vec;
-  private readonly tmpH: Vec;
-  private readonly tmpDx: Vec;
-  private readonly tmpG: Vec;
 
   constructor(readonly model: Model) {
     const { ops, L, capacity } = model;
@@ -38,9 +35,6 @@ export class ModelHvp {
     this.rx = ops.alloc(capacity * L.inDim);
     this.ra = ops.alloc(capacity * L.gateDim);
     this.rdx = ops.alloc(capacity * L.inDim);
-    this.tmpH = ops.alloc(capacity * L.dims.numExpert * L.dims.mlpDims[0]!);
-    this.tmpDx = ops.alloc(capacity * L.inDim);
-    this.tmpG = ops.alloc(L.denseSize);
   }
 
   /**
@@ -60,21 +54,13 @@ export class ModelHvp {
       ops.gatherRows(this.rLocal[e]!, vTables[e]!, f.uniq, f.nUniq, E, null, null, 0);
     }
     poolForward(ops, L, b, this.rLocal, this.rx, this.ra);
-    const rh0 = this.dense.rh0;
-    const n0 = B * L.dims.numExpert * L.dims.mlpDims[0]!;
-    first.forward(V, model.x, b, model.local, rh0, true);
-    first.forward(P, this.rx, b, this.rLocal, this.tmpH, true);
-    for (let i = 0; i < n0; i++) rh0[i] = rh0[i]! + this.tmpH[i]!;
+    first.forward(V, model.x, b, model.local, this.dense.rh0, true);
+    first.forward(P, this.rx, b, this.rLocal, this.dense.rh0, true, true);
     this.dense.forward(P, V, model.a, this.ra, B);
     this.dense.backward(P, V, model.a, this.ra, b.y, B, this.hv);
     b.fields.forEach((f, e) => this.rLocalGrad[e]!.fill(0, 0, f.nUniq * E));
     first.backward(P, model.x, b, model.local, this.dense.rdh0, this.hv, this.rdx, this.rLocalGrad);
-    first.backward(V, this.rx, b, this.rLocal, net.dh0, this.tmpG, this.tmpDx, this.rLocalGrad);
-    const w1 = L.at.expertW[0]!;
-    const w1Size = L.dims.numExpert * L.dims.mlpDims[0]! * L.inDim;
-    for (let i = w1; i < w1 + w1Size; i++) this.hv[i] = this.hv[i]! + this.tmpG[i]!;
-    const nx = B * L.inDim;
-    for (let i = 0; i < nx; i++) this.rdx[i] = this.rdx[i]! + this.tmpDx[i]!;
+    first.backward(V, this.rx, b, this.rLocal, net.dh0, this.hv, this.rdx, this.rLocalGrad, true);
     poolBackward(ops, L, b, this.rdx, this.dense.rda, this.rLocalGrad);
   }
 }

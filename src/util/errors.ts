@@ -4,6 +4,11 @@
  */
 export class UserError extends Error {
   override name = 'UserError';
+
+  /** Control characters (a column name or pickle global with a newline in it) are escaped: the message stays one line. */
+  constructor(message: string) {
+    super(message.replace(/[\x00-\x1f\x7f]/g, (c) => JSON.stringify(c).slice(1, -1)));
+  }
 }
 
 /** A data file or directory is missing, malformed or inconsistent. */

@@ -15,7 +15,7 @@ import { buildLayout } from '../../src/model/layout.js';
 import { JsOps } from '../../src/model/ops.js';
 import { allocParams } from '../../src/model/params.js';
 import { UserError } from '../../src/util/errors.js';
-import { mutations } from './fuzz.js';
+import { applyMutation, mutations } from './fuzz.js';
 import { TINY_SCHEMA } from './tiny.js';
 
 /** Read one file; return the rows (or weights) it gave, which must be backed by its bytes. */
@@ -42,13 +42,15 @@ async function main(): Promise<void> {
       const path = join(dir, `${k}-${fixture.split('/').pop()}`);
       await fc.assert(
         fc.asyncProperty(mutations(good.length, [0, Math.min(good.length, 4096)]), async (mutate) => {
-          writeFileSync(path, mutate(good));
+          writeFileSync(path, applyMutation(mutate, good));
           try {
             const rows = await read(path);
             if (rows > statSync(path).size) throw new Error(`${rows} rows from a file of ${statSync(path).size} bytes`);
             loaded++;
           } catch (e) {
-            if (!(e instanceof UserError) || e.message.includes('\n') || !e.message.startsWith(path)) throw e;
+            if (!(e instanceof UserError) || e.message.includes('\n') || !e.message.startsWith(path)) {
+              throw new Error(`${fixture}: ${e instanceof Error ? `${e.constructor.name}: ${e.stack}` : String(e)}`);
+            }
             refused++;
           }
         }),
@@ -64,7 +66,8 @@ async function main(): Promise<void> {
 // `node --test dist/test/` also loads this file, without arguments: then it does nothing.
 if (process.argv.length > 2) {
   main().catch((e: unknown) => {
-    process.stderr.write(`${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    const cause = e instanceof Error && e.cause instanceof Error ? `\ncaused by: ${e.cause.message}` : '';
+    process.stderr.write(`${e instanceof Error ? e.message : String(e)}${cause}\n`);
     process.exit(1);
   });
 }

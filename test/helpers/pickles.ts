@@ -30,7 +30,7 @@ export const op = {
     const b = [...Buffer.from(s, 'utf8')];
     return [0x8c, b.length, ...b];
   },
-  bytes: (b: number[] | Buffer) => [0x43, b.length, ...b],
+  bytes: (b: number[] | Buffer) => (b.length < 256 ? [0x43, b.length, ...b] : [0x42, ...u32(b.length), ...b]),
   global: (module: string, name: string) => [0x63, ...latin1(`${module}\n${name}\n`)],
   put: (slot: number) => [0x71, slot],
   get: (slot: number) => [0x68, slot],

@@ -5,6 +5,7 @@
  * numeric column is a user single-valued field. max_idx comes from the caller's
  * `max_idxs` (checked against the data) or is the largest id found.
  */
+import { statSync } from 'node:fs';
 import { DataError } from '../../util/errors.js';
 import type { PartData } from '../part.js';
 import { allocatePart } from '../part-ops.js';
@@ -162,7 +163,7 @@ export function planFrame(frame: Frame, where: string, opts: PickleImportOptions
 /** Unpickle a DataFrame file and plan its conversion. */
 export function planPickle(path: string, opts: PickleImportOptions = {}): PicklePlan {
   const root = unpickleFile(path, { onProgress: opts.onProgress });
-  return planFrame(frameFrom(root, path), path, opts);
+  return planFrame(frameFrom(root, path, { bytes: statSync(path).size }), path, opts);
 }
 
 /** Extra columns of a plan's parts: carried as float64 whatever the pickle's dtype. */

@@ -9,7 +9,7 @@ import type { CellPack } from './cell-pack.js';
 import { PyList } from './list.js';
 import { NdArray, elementReader } from './numpy.js';
 import { BlockManager, DataFrame, PandasIndex, type Block } from './pandas.js';
-import { isSlice, typeName } from './values.js';
+import { PickleError, isSlice, typeName } from './values.js';
 
 export interface ScalarColumn {
   kind: 'scalar';
@@ -42,25 +42,30 @@ interface Slot {
   blockNames: string[];
 }
 
-/** The column positions a block fills, from its slice or int-array placement. */
-function placementOf(b: Block, nCols: number, where: string): number[] {
+/**
+ * The column positions a block of `count` columns fills, from its slice or int-array
+ * placement; a slice is measured before it is expanded, so a hostile one cannot make a
+ * billion-entry array.
+ */
+function placementOf(b: Block, nCols: number, count: number, where: string, i: number): number[] {
   const p = b.placement;
   if (isSlice(p)) {
     const step = p.step ?? 1;
     const start = p.start ?? 0;
     const stop = p.stop ?? nCols;
-    const out: number[] = [];
     if (step <= 0) throw new DataError(`${where}: a block placement with step ${step}`);
-    for (let i = start; i < stop; i += step) out.push(i);
-    return out;
+    const n = Math.max(0, Math.ceil((stop - start) / step));
+    if (n !== count) throw new DataError(`${where}: block ${i} has ${count} columns but is placed at ${n}`);
+    return Array.from({ length: n }, (_, k) => start + k * step);
   }
   const nd = p as NdArray;
   if (!nd.dtype?.isInteger || nd.shape.length !== 1) throw new DataError(`${where}: a block placement that is not a 1-D int array`);
   const read = elementReader(nd.dtype, nd.data!);
-  return Array.from({ length: nd.size }, (_, i) => read(i));
+  return Array.from({ length: nd.size }, (_, k) => read(k));
 }
 
-function labelsOf(idx: PandasIndex, where: string): string[] {
+function labelsOf(idx: PandasIndex, where: string, limits: Limits): string[] {
+  if (idx.length > limits.bytes) throw new DataError(`${where}: the column index claims ${idx.length} columns; a file of ${limits.bytes} bytes cannot hold them`);
   if (idx.range) return Array.from({ length: idx.length }, (_, i) => String(idx.range!.start + i * idx.range!.step));
   const d = idx.data!;
   if (d.dtype!.kind === 'O') {
@@ -130,16 +135,16 @@ function cellIds(cell: unknown, at: () => string): number[] {
   });
 }
 
-function genericObjectColumn(name: string, items: unknown[], pos: (i: number) => number, n: number, where: string): Column {
+function genericObjectColumn(name: string, item: (k: number) => unknown, pos: (i: number) => number, n: number, where: string, limits: Limits): Column {
   const at = (i: number) => `${where}: column "${name}" row ${i}`;
   if (n === 0) throw new DataError(`${where}: column "${name}" is an object column with no rows; cannot tell whether it holds lists`);
-  const first = items[pos(0)];
+  const first = item(pos(0));
   if (typeof first === 'number' || typeof first === 'bigint' || typeof first === 'boolean') {
     return {
       kind: 'scalar',
       name,
       get(i) {
-        const v = items[pos(i)];
+        const v = item(pos(i));
         if (typeof v === 'number') return v;
         if (typeof v === 'bigint' || typeof v === 'boolean') return Number(v);
         throw new DataError(`${at(i)}: a ${typeName(v)} among numbers`);
@@ -150,8 +155,13 @@ function genericObjectColumn(name: string, items: unknown[], pos: (i: number) =>
     throw new DataError(`${at(0)}: holds ${typeName(first)} values; only numbers and lists of int ids can be imported (exclude the column to skip it)`);
   }
   const width = cellIds(first, () => at(0)).length;
+  // Rows may share one list object through the memo: the column's ids must still be ones
+  // the file can back, or one long list repeated over every row would fill memory.
+  if (n * width > idBudget(limits)) {
+    throw new DataError(`${at(0)}: lists of ${width} ids over ${n} rows; a file of ${limits.bytes} bytes cannot hold them (one list repeated over rows?)`);
+  }
   for (let i = 1; i < n; i++) {
-    const w = cellIds(items[pos(i)], () => at(i)).length;
+    const w = cellIds(item(pos(i)), () => at(i)).length;
     if (w !== width) throw new DataError(`${at(i)}: a list of ${w} ids, expected ${width} like row 0 (list cells must all have one width)`);
   }
   return {
@@ -159,12 +169,22 @@ function genericObjectColumn(name: string, items: unknown[], pos: (i: number) =>
     name,
     width,
     copyRow(i, dst, off) {
-      dst.set(cellIds(items[pos(i)], () => at(i)), off);
+      dst.set(cellIds(item(pos(i)), () => at(i)), off);
     },
   };
 }
 
-function columnOf(name: string, slot: Slot, n: number, where: string, layouts: Map<NdArray, number[]>): Column {
+/** What the file can back: its size in bytes. */
+export interface Limits {
+  bytes: number;
+}
+
+/** Ids a column of plain lists may hold: as many per byte of file as packed cells may (unpickler.ts). */
+function idBudget(limits: Limits): number {
+  return 16 * limits.bytes + (1 << 20);
+}
+
+function columnOf(name: string, slot: Slot, n: number, where: string, layouts: Map<NdArray, number[]>, limits: Limits): Column {
   const values = slot.block.values;
   const dtype = values.dtype!;
   const pos = positioner(values, slot.j);
@@ -175,7 +195,7 @@ function columnOf(name: string, slot: Slot, n: number, where: string, layouts: M
   }
   const objects = values.objects!;
   const pack = objects instanceof PyList ? objects.cells : null;
-  if (!pack) return genericObjectColumn(name, objects instanceof PyList ? objects.toArray() : objects, pos, n, where);
+  if (!pack) return genericObjectColumn(name, objects instanceof PyList ? (k) => objects.at(k) : (k) => objects[k], pos, n, where, limits);
   let layout = layouts.get(values);
   if (!layout) {
     const [k] = values.shape as [number, number];
@@ -190,8 +210,26 @@ function columnOf(name: string, slot: Slot, n: number, where: string, layouts: M
   return packedColumn(name, pack, values, slot.j, layout);
 }
 
-/** The DataFrame a pickle holds, as named columns; `where` names the file in errors. */
-export function frameFrom(root: unknown, where: string): Frame {
+/**
+ * The DataFrame a pickle holds, as named columns; `where` names the file in errors. Row and
+ * column counts are checked against what a file of `limits.bytes` can hold before any
+ * per-row or per-column array is made.
+ */
+export function frameFrom(root: unknown, where: string, limits: Limits): Frame {
+  return asDataError(where, () => buildFrame(root, where, limits));
+}
+
+/** A PickleError met while reading decoded objects (a 2-D index, an unreadable dtype) as a DataError naming the file. */
+function asDataError<T>(where: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof PickleError) throw new DataError(`${where}: ${e.message}`);
+    throw e;
+  }
+}
+
+function buildFrame(root: unknown, where: string, limits: Limits): Frame {
   if (!(root instanceof DataFrame)) throw new DataError(`${where}: the pickle holds a ${typeName(root)}, expected a pandas DataFrame`);
   const mgr = root.mgr;
   if (!(mgr instanceof BlockManager)) throw new DataError(`${where}: the DataFrame's data is a ${typeName(mgr)}, expected a pandas BlockManager`);
@@ -199,15 +237,16 @@ export function frameFrom(root: unknown, where: string): Frame {
     throw new DataError(`${where}: the DataFrame's axes are not two pandas indexes`);
   }
   const [colIndex, rowIndex] = mgr.axes as [PandasIndex, PandasIndex];
-  const names = labelsOf(colIndex, where);
+  const names = labelsOf(colIndex, where, limits);
   const n = rowIndex.length;
+  if (n > limits.bytes) throw new DataError(`${where}: the row index claims ${n} rows; a file of ${limits.bytes} bytes cannot hold them`);
   const slots: (Slot | undefined)[] = new Array(names.length);
   mgr.blocks.forEach((block, b) => {
     const v = block.values;
     if (v.shape.length !== 2 || v.shape[1] !== n) {
       throw new DataError(`${where}: block ${b} has shape (${v.shape.join(', ')}), expected (columns, ${n})`);
     }
-    const locs = placementOf(block, names.length, where);
+    const locs = placementOf(block, names.length, v.shape[0]!, where, b);
     if (locs.length !== v.shape[0]) throw new DataError(`${where}: block ${b} has ${v.shape[0]} columns but is placed at ${locs.length}`);
     const blockNames = locs.map((c) => names[c] ?? String(c));
     locs.forEach((c, j) => {
@@ -225,7 +264,7 @@ export function frameFrom(root: unknown, where: string): Frame {
     column(name) {
       const c = names.indexOf(name);
       if (c < 0) throw new DataError(`${where}: no column "${name}" (columns: ${names.join(', ')})`);
-      return columnOf(name, slots[c]!, n, where, layouts);
+      return asDataError(where, () => columnOf(name, slots[c]!, n, where, layouts, limits));
     },
   };
 }

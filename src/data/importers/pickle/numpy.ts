@@ -98,6 +98,8 @@ export class NdArray implements Buildable {
     this.fortran = fortran === true || fortran === 1;
     if (dtype.kind === 'O') {
       if (!Array.isArray(data) && !isPyList(data)) throw new PickleError(`object array data must be a list, found ${typeName(data)}`);
+      const n = (data as PyList | unknown[]).length;
+      if (n !== this.size) throw new PickleError(`object array of shape (${this.shape.join(', ')}) holds ${n} objects, expected ${this.size}`);
       this.objects = data as PyList | unknown[];
     } else {
       this.setData(expectBytes(data, 'numpy.ndarray data'));

@@ -5,9 +5,13 @@
  */
 import { PickleError } from './values.js';
 
+const MAX_DIGITS = 4300;
+
 /** A Python int literal as `int(text, 0)` reads it; bigint past 2^53. */
 export function parseIntLiteral(text: string): number | bigint {
   const t = text.trim().replace(/_/g, '');
+  // Python itself refuses to parse int literals past 4300 digits (its int_max_str_digits).
+  if (t.length > MAX_DIGITS) throw new PickleError(`an int literal of ${t.length} characters (at most ${MAX_DIGITS})`);
   const m = /^([+-]?)(0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+|0+|[1-9][0-9]*)$/.exec(t);
   if (!m) throw new PickleError(`"${text}" is not an integer`);
   let digits = m[2]!;

@@ -79,6 +79,13 @@ function releasable(v: unknown): boolean {
   return Array.isArray(v) || v instanceof Uint8Array || (typeof v === 'string' && v.length >= DATA_TEXT);
 }
 
+/**
+ * Packed ids allowed per byte of pickle read (plus PACK_SLACK): real files hold at most one
+ * id per byte, or about five where rows share one array through the memo.
+ */
+const PACK_RATIO = 16;
+const PACK_SLACK = 1 << 20;
+
 class Machine implements PackObserver {
   private stack: unknown[] = [];
   private readonly metastack: unknown[][] = [];
@@ -88,6 +95,8 @@ class Machine implements PackObserver {
   private readonly packs = new Set<CellPack>();
   /** Cells packed by the current APPEND(S). */
   private packedNow = 0;
+  /** Ids packed so far, over every list. */
+  private packedIds = 0;
 
   constructor(
     private readonly r: ByteReader,
@@ -102,6 +111,14 @@ class Machine implements PackObserver {
     nd.packed = true;
     this.packs.add(pack);
     this.packedNow++;
+    // A fresh cell's ids are bytes of the file; a memo reference repeats a cell for 2-5
+    // bytes. More ids than PACK_RATIO per byte read means one array multiplied over rows.
+    this.packedIds += nd.size;
+    if (this.packedIds > PACK_RATIO * this.r.position + PACK_SLACK) {
+      throw new PickleError(
+        `list cells hold ${this.packedIds} ids after ${this.r.position} bytes: one array repeated over rows far beyond what the file holds (at most ${PACK_RATIO} ids per byte)`,
+      );
+    }
   }
 
   /** Release the slots a batch of cells filled, from `from` on, once they are packed. */
@@ -115,6 +132,11 @@ class Machine implements PackObserver {
 
   private put(slot: number): void {
     if (this.stack.length === 0) throw new PickleError('memoize with an empty stack');
+    // Python's pickler numbers slots 0, 1, 2, ...: a slot past every slot the rest of the
+    // file could fill is hostile, and would make the memo's pages span it.
+    if (slot > this.memo.size + this.r.remaining() + 1024) {
+      throw new PickleError(`memo slot ${slot} is beyond what the file can fill (${this.memo.size} slots so far, ${this.r.remaining()} bytes left)`);
+    }
     const v = this.stack[this.stack.length - 1];
     this.memo.set(slot, v);
     if (v instanceof NdArray && v.memoIdx < 0) v.memoIdx = slot;
@@ -170,8 +192,8 @@ class Machine implements PackObserver {
   private longBytes(n: number): number | bigint {
     const b = this.r.bytes(this.len(n));
     if (n === 0) return 0;
-    let v = 0n;
-    for (let i = n - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]!);
+    // One hex parse, linear in n (shifting a BigInt per byte is quadratic in n).
+    let v = BigInt(`0x${Buffer.from(b).reverse().toString('hex')}`);
     if (b[n - 1]! & 0x80) v -= 1n << BigInt(8 * n);
     return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
   }
