@@ -15,7 +15,7 @@ import { createOps } from '../src/kernels/index.js';
 import { checkpointPath, runTrain } from '../src/pipeline/run-train.js';
 import { coarse } from '../src/pipeline/report/expand-section.js';
 import { expectedResponders, type ExpandSummaryRecord } from '../src/pipeline/report/expansions.js';
-import { loadRun } from '../src/pipeline/report/runs.js';
+import { loadRun, loadRuns } from '../src/pipeline/report/runs.js';
 import { writeReport } from '../src/pipeline/report/write-report.js';
 import { noChromium, openFile } from './helpers/browser.js';
 import { runCli } from './helpers/cli.js';
@@ -81,6 +81,8 @@ test('expansion runs are named after their model and adaptation', () => {
   assert.equal(loadRun(expansions['no-meta']!).name, 'no-meta');
   assert.equal(loadRun(expansions['MetaHeac unadapted']!).name, 'MetaHeac unadapted');
   assert.equal(loadRun(join(expansions.MetaHeac!, 'hot_13')).expansion!.length, 1, 'one campaign folder');
+  // a training run and an expansion of the same model keep their names (different sections); two expansions do not
+  assert.deepEqual(loadRuns([join(root, 'meta'), expansions.MetaHeac!, expansions.MetaHeac!]).map((r) => r.name), ['MetaHeac', 'MetaHeac (x-meta)', 'MetaHeac (x-meta) #3']);
 });
 
 test('expand writes its report into --out unless --no-report', () => {

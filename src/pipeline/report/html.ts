@@ -195,7 +195,7 @@ function runsSection(runs: ReportRun[]): string {
         ['campaigns', e.map((c) => c.summary.campaign).join(', ')],
         ['audience', `top ${s.top.toLocaleString('en-US')}, seeds ${s.includeSeeds ? 'included' : 'left out'}, ${s.adaptation ? 'adapted to each campaign' : 'the general model, not adapted'}`],
       ];
-      return `<article class="run"><h3>${esc(r.name)}</h3>\n<dl>${facts.map(([k, x]) => `<dt>${esc(k!)}</dt><dd>${esc(x!)}</dd>`).join('')}</dl></article>`;
+      return `<article class="run"><h3>${esc(r.name)}: expansion</h3>\n<dl>${facts.map(([k, x]) => `<dt>${esc(k!)}</dt><dd>${esc(x!)}</dd>`).join('')}</dl></article>`;
     }
     const facts = [
       ['folder', r.dir],

@@ -154,12 +154,14 @@ function expansionRun(dir: string, campaigns: ExpansionCampaign[]): ReportRun {
 /** Several runs; two with the same label are told apart by their folders. */
 export function loadRuns(paths: string[]): ReportRun[] {
   const runs = paths.map(loadRun);
+  // a training run and an expansion by the same model may share a name: they are drawn in different sections
+  const key = (r: ReportRun): string => `${r.expansion ? 'x' : 't'}:${r.name}`;
   const uses = new Map<string, number>();
-  for (const r of runs) uses.set(r.name, (uses.get(r.name) ?? 0) + 1);
-  for (const r of runs) if (uses.get(r.name)! > 1) r.name = `${r.name} (${basename(resolve(r.dir))})`;
+  for (const r of runs) uses.set(key(r), (uses.get(key(r)) ?? 0) + 1);
+  for (const r of runs) if (uses.get(key(r))! > 1) r.name = `${r.name} (${basename(resolve(r.dir))})`;
   // still equal (same folder name twice): number them
   runs.forEach((r, i) => {
-    if (runs.findIndex((o) => o.name === r.name) !== i) r.name = `${r.name} #${i + 1}`;
+    if (runs.findIndex((o) => key(o) === key(r)) !== i) r.name = `${r.name} #${i + 1}`;
   });
   return runs;
 }
