@@ -210,6 +210,9 @@ test('in Chromium: no console errors, no requests, every chart with its marks, t
     // printable: the print style shows the whole campaign table, and the page prints
     await page.emulateMedia({ media: 'print' });
     assert.equal(await page.locator('.scroll').evaluate((e) => (globalThis as unknown as { getComputedStyle(e: unknown): { maxHeight: string } }).getComputedStyle(e).maxHeight), 'none');
+    // an A4 page's width (at 96 dpi) holds every table and chart, so nothing is shrunk or cut
+    await page.setViewportSize({ width: 794, height: 1123 });
+    assert.equal(await page.evaluate('document.documentElement.scrollWidth <= window.innerWidth'), true, 'fits an A4 page');
     const pdf = await page.pdf({ format: 'A4' });
     assert.equal(pdf.subarray(0, 4).toString(), '%PDF');
     assert.deepEqual(problems, []);

@@ -32,8 +32,11 @@ details summary { cursor: pointer; color: var(--muted); }
 @media print {
   body { max-width: none; padding: 0; font-size: 11px; }
   nav { display: none; }
-  .scroll { max-height: none; overflow: visible; border: 0; }
-  th { position: static; }
+  .scroll { max-height: none; overflow: visible; border: 0; display: block; }
+  table { font-size: 9px; }
+  th { position: static; white-space: normal; }
+  th, td { padding: 2px 4px; }
+  thead { display: table-header-group; }
   figure.chart, article.run, table.training, table.evaluation { break-inside: avoid; }
   details > pre { display: block; }
   h2 { break-after: avoid; }
