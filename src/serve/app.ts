@@ -7,11 +7,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import multipart from '@fastify/multipart';
 import bearerAuth from '@fastify/bearer-auth';
-import type { Logger } from 'pino';
 import { UserError } from '../util/errors.js';
 import type { JobBackend } from './jobs.js';
 import type { ModelStore } from './model-store.js';
@@ -32,7 +31,8 @@ export interface AppOptions {
   limits: ServiceLimits;
   /** Bearer token every /v1 request must carry; null: none (loopback only). */
   token: string | null;
-  logger: Logger | false;
+  /** One line per request (pino); false: silent. */
+  logger: FastifyBaseLogger | false;
 }
 
 const jobParams = { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] } as const;
@@ -62,14 +62,20 @@ function audienceRow(line: string): { uid: number | string; score: number; rank:
   return { uid: Number.isSafeInteger(u) ? u : uid!, score: Number(score), rank: Number(rank) };
 }
 
+/** Fastify logs a request twice (incoming, completed); one line, when it is answered, is enough. */
+class OneLinePerRequest extends LogController {
+  override incomingRequest(): void {}
+
+  override requestCompleted(_err: Error | null | undefined, req: FastifyRequest, reply: FastifyReply): void {
+    req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+  }
+}
+
 export async function buildApp(o: AppOptions): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: o.logger === false ? false : (o.logger as never),
+    ...(o.logger ? { loggerInstance: o.logger } : { logger: false }),
     bodyLimit: o.limits.bodyBytes,
-    disableRequestLogging: true,
-  });
-  app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
+    logController: new OneLinePerRequest(),
   });
   app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
     if (err instanceof UserError) return reply.code(400).send({ error: err.message });

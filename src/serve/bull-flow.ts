@@ -50,6 +50,9 @@ export const shardJobId = (id: string, i: number): string => `${id}-shard-${i}`;
 export const cancelKey = (prefix: string, id: string): string => `${prefix}:cancelled:${id}`;
 
 /** A Redis connection as BullMQ wants it (no per-request retry limit: workers block on it). */
-export function redisConnection(url: string): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, lazyConnect: false });
+export function redisConnection(url: string, onError: (e: Error) => void): Redis {
+  const r = new Redis(url, { maxRetriesPerRequest: null });
+  // ioredis reconnects by itself; without a listener each failed try would print a stack
+  r.on('error', onError);
+  return r;
 }

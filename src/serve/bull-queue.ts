@@ -32,6 +32,7 @@ export class BullQueue implements JobBackend {
   private readonly shardQ: Queue<ShardData>;
   private readonly mergeEvents: QueueEvents;
   private readonly shardEvents: QueueEvents;
+  private readonly eventConnections: Redis[];
   /** Parents whose first shard has been seen starting or scoring (log lines once per change). */
   private readonly seen = new Map<string, JobState>();
 
@@ -44,9 +45,11 @@ export class BullQueue implements JobBackend {
     this.flows = new FlowProducer(base);
     this.merges = new Queue(MERGE_QUEUE, base);
     this.shardQ = new Queue(SHARD_QUEUE, base);
-    // QueueEvents block on their own connection
-    this.mergeEvents = new QueueEvents(MERGE_QUEUE, { connection: o.connection.duplicate(), prefix: o.prefix });
-    this.shardEvents = new QueueEvents(SHARD_QUEUE, { connection: o.connection.duplicate(), prefix: o.prefix });
+    // QueueEvents block on their own connections
+    this.eventConnections = [o.connection.duplicate(), o.connection.duplicate()];
+    for (const c of this.eventConnections) c.on('error', () => undefined); // reported by readiness
+    this.mergeEvents = new QueueEvents(MERGE_QUEUE, { connection: this.eventConnections[0]!, prefix: o.prefix });
+    this.shardEvents = new QueueEvents(SHARD_QUEUE, { connection: this.eventConnections[1]!, prefix: o.prefix });
     this.mergeEvents.on('completed', ({ jobId }) => this.note(jobId, 'done'));
     this.mergeEvents.on('failed', ({ jobId, failedReason }) => void this.noteFailed(jobId, failedReason));
     this.shardEvents.on('progress', ({ jobId, data }) => {
@@ -182,5 +185,6 @@ export class BullQueue implements JobBackend {
 
   async close(): Promise<void> {
     await Promise.allSettled([this.mergeEvents.close(), this.shardEvents.close(), this.flows.close(), this.merges.close(), this.shardQ.close()]);
+    for (const c of this.eventConnections) c.disconnect();
   }
 }

@@ -1,6 +1,6 @@
 /**
  * The default queue: jobs run in the server process, on its engine threads, one after the
- * other (`concurrency` at a time), queued in memory. Nothing survives a restart: queued and
+ * other (each uses every engine thread), queued in memory. Nothing survives a restart: queued and
  * running jobs and finished audiences are lost (use `--redis` for a queue that survives).
  */
 import { randomUUID } from 'node:crypto';
@@ -25,8 +25,6 @@ interface Job {
 export interface EmbeddedOptions {
   /** Folder for the jobs' inputs and outputs. */
   workDir: string;
-  /** Jobs running at once (they share the engine's threads). */
-  concurrency: number;
   /** Finished jobs kept (with their audiences) before the oldest are forgotten. */
   keepFinished: number;
 }
@@ -81,7 +79,7 @@ export class EmbeddedQueue implements JobBackend {
   }
 
   private pump(): void {
-    while (!this.closed && this.running < this.opts.concurrency && this.waiting.length) {
+    while (!this.closed && this.running < 1 && this.waiting.length) {
       const job = this.jobs.get(this.waiting.shift()!)!;
       this.running++;
       const p = this.execute(job).finally(() => {

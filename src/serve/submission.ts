@@ -1,9 +1,10 @@
 /**
  * A campaign as it arrives over HTTP: the campaign file's fields as JSON, with the seed,
- * negative and example lists either inline (JSON arrays) or uploaded as files. It is turned
- * into exactly what `metaheac expand` reads (a campaign object whose lists are files in a
- * folder), so the service validates and runs campaigns with the CLI's code and messages.
- * A client never names a file of the server: a string where a list belongs is refused.
+ * negative and example lists either inline (JSON arrays, as a campaign file may hold them)
+ * or uploaded as files. It is turned into exactly what `metaheac expand` reads (a campaign
+ * object whose uploaded lists are files in a folder), so the service validates and runs
+ * campaigns with the CLI's code and messages. A client never names a file of the server: a
+ * string where a list belongs is refused.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
@@ -16,7 +17,7 @@ export type ListField = (typeof LIST_FIELDS)[number];
 const UPLOAD_EXTS = new Set(['.csv', '.txt', '.arrow', '.parquet']);
 
 export interface Submission {
-  /** The campaign file's fields; list fields absent (they are in `files`). */
+  /** The campaign file's fields; uploaded list fields absent (they are in `files`). */
   campaign: Record<string, unknown>;
   /** The list fields' contents, as files: name (its extension says the format) and bytes. */
   files: Partial<Record<ListField, { name: string; data: Buffer }>>;
@@ -29,34 +30,6 @@ export interface Submission {
 export interface SubmissionLimits {
   /** Most users in one list field (seeds, negatives or examples). */
   maxSeeds: number;
-}
-
-function uidText(v: unknown, where: string): string {
-  if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
-  if (typeof v === 'string' && /^\d{1,19}$/.test(v)) return v;
-  throw new UserError(`${where}: expected an integer uid, got ${JSON.stringify(v)?.slice(0, 40)}`);
-}
-
-function labelText(v: unknown, where: string): string {
-  if (v === 0 || v === 1) return String(v);
-  throw new UserError(`${where}: expected a label 0 or 1, got ${JSON.stringify(v)?.slice(0, 40)}`);
-}
-
-/** An inline list as the CSV file expand would read. */
-function inlineList(field: ListField, v: unknown, limits: SubmissionLimits): Buffer {
-  if (!Array.isArray(v)) throw new UserError(`${field}: expected a list of uids (or upload it as a file), got ${typeof v === 'string' ? 'a string (the service reads no server files)' : typeof v}`);
-  if (v.length > limits.maxSeeds) throw new UserError(`${field}: ${v.length} users, more than the limit of ${limits.maxSeeds} per campaign`);
-  if (field !== 'examples') return Buffer.from(`uid\n${v.map((u, i) => `${uidText(u, `${field}[${i}]`)}\n`).join('')}`);
-  const rows = v.map((e, i) => {
-    const where = `examples[${i}]`;
-    if (Array.isArray(e) && e.length === 2) return `${uidText(e[0], where)},${labelText(e[1], where)}\n`;
-    if (e && typeof e === 'object' && !Array.isArray(e)) {
-      const o = e as Record<string, unknown>;
-      return `${uidText(o.uid, `${where}.uid`)},${labelText(o.label, `${where}.label`)}\n`;
-    }
-    throw new UserError(`${where}: expected {"uid": ..., "label": 0|1} or [uid, label]`);
-  });
-  return Buffer.from(`uid,label\n${rows.join('')}`);
 }
 
 /**
@@ -74,10 +47,13 @@ export function parseSubmission(body: unknown, uploads: Partial<Record<ListField
     if (up) {
       const ext = extname(up.name).toLowerCase();
       files[f] = { name: `${f}${UPLOAD_EXTS.has(ext) ? ext : '.csv'}`, data: up.data };
-    } else if (campaign[f] !== undefined) {
-      files[f] = { name: `${f}.csv`, data: inlineList(f, campaign[f], limits) };
+      continue;
     }
-    delete campaign[f];
+    const v = campaign[f];
+    if (v === undefined || v === null) continue;
+    // inline lists stay in the campaign: expand's parser checks them
+    if (typeof v === 'string') throw new UserError(`key "${f}": give a list of uids or upload a file (the service reads no files of the server)`);
+    if (Array.isArray(v) && v.length > limits.maxSeeds) throw new UserError(`key "${f}": ${v.length} users, more than the limit of ${limits.maxSeeds} per campaign`);
   }
   let top: number | undefined;
   if (campaign.top !== undefined) {
@@ -92,7 +68,7 @@ export function parseSubmission(body: unknown, uploads: Partial<Record<ListField
   return { campaign, files, ...(top !== undefined ? { top } : {}), includeSeeds: inc };
 }
 
-/** Write the submission's lists into `dir`; returns the campaign object naming them, as a campaign file would. */
+/** Write the submission's uploaded lists into `dir`; returns the campaign object naming them, as a campaign file would. */
 export function materialize(sub: Submission, dir: string): Record<string, unknown> {
   mkdirSync(dir, { recursive: true });
   const obj: Record<string, unknown> = { ...sub.campaign };
