@@ -107,6 +107,8 @@ export class EmbeddedQueue implements JobBackend {
           if (!job.abort.signal.aborted) this.setState(job, p.phase);
         },
       });
+      // a cancel that came after the last batch still wins: the caller asked for no audience
+      if (job.abort.signal.aborted) return this.finish(job, 'cancelled');
       job.outDir = out;
       st.summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')) as unknown;
       this.finish(job, 'done');
