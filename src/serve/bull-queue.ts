@@ -127,7 +127,8 @@ export class BullQueue implements JobBackend {
       name: d.name,
       state,
       progress: { rowsScored: state === 'done' ? d.poolRows : rows, poolRows: d.poolRows },
-      shards: { total: d.shards, done },
+      // shard jobs of finished campaigns may already be trimmed (keepFinished)
+      shards: { total: d.shards, done: state === 'done' ? d.shards : done },
       timings: { submittedAt: d.submittedAt },
       model: d.model,
     };
