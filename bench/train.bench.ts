@@ -15,9 +15,8 @@ import { indexTasks, type PartData, type TaskRows } from '../src/data/part.js';
 import { TENCENT_SCHEMA } from '../src/data/schema.js';
 import { createOps } from '../src/kernels/index.js';
 import { buildLayout } from '../src/model/layout.js';
-import { Model } from '../src/model/model.js';
 import { allocParams, initParams } from '../src/model/params.js';
-import { plainView } from '../src/model/row-set.js';
+import { Scorer } from '../src/model/scorer.js';
 import { Adapter } from '../src/meta/adapt.js';
 import { MetaTrainer } from '../src/meta/train.js';
 import { probeAnchor, runAnchor, type AnchorFigures, type AnchorProbe } from './anchor.js';
@@ -106,14 +105,14 @@ async function measureProject(threads: number, part: PartData, tasks: TaskRows[]
       const { steps } = adapter.adaptAndPredict(part, adaptRows, part, big.rows.subarray(0, 1), big.aid, one);
       if (i > 0) ft.push((performance.now() - t1) / steps);
     }
-    // forward scoring, B rows at a time
-    const model = new Model(ops, L, B);
-    const src = plainView(params.tables);
+    // forward scoring of a pool, B rows per batch (batches spread over the threads)
+    const scorer = new Scorer(ops, params, B);
     const rows = Int32Array.from({ length: B * 8 }, (_, i) => i);
+    const preds = new Float32Array(rows.length);
     const fwd: number[] = [];
     for (let i = 0; i < reps + 1; i++) {
       const t1 = performance.now();
-      for (let s = 0; s < rows.length; s += B) model.forward(src, params.dense, part, rows, s, B, false);
+      scorer.score(part, rows, preds);
       if (i > 0) fwd.push((performance.now() - t1) / 1000);
     }
     return {

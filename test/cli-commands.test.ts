@@ -14,7 +14,7 @@ function cli(args: string[]): { code: number; out: string; err: string } {
 }
 
 test('every command has --help', () => {
-  for (const c of ['demo', 'train', 'infer', 'report', 'expand', 'merge', 'predict', 'export-onnx', 'synth', 'inspect', 'prepare', 'import-pkl', 'generate-raw', 'meta-grad', 'import-checkpoint']) {
+  for (const c of ['demo', 'train', 'infer', 'report', 'expand', 'merge', 'serve', 'worker', 'predict', 'export-onnx', 'synth', 'inspect', 'prepare', 'import-pkl', 'generate-raw', 'meta-grad', 'import-checkpoint']) {
     const r = cli([c, '--help']);
     assert.equal(r.code, 0, `${c} --help`);
     assert.match(r.out, /Usage: metaheac/);

@@ -9,7 +9,8 @@ import type { PartData } from '../data/part.js';
 import { Model } from '../model/model.js';
 import type { Ops, Vec } from '../model/ops.js';
 import type { Params } from '../model/params.js';
-import { plainView, RowSet, type TableView } from '../model/row-set.js';
+import { RowSet, type TableView } from '../model/row-set.js';
+import { Scorer } from '../model/scorer.js';
 import { ModelAdam, type ModelGrad } from '../optim/adam.js';
 import { Rng } from '../util/rng.js';
 import { copyRowGrads } from './learner.js';
@@ -145,15 +146,9 @@ export function scoreRows(model: Model, w: Weights, part: PartData, rows: ArrayL
   }
 }
 
-/** Predictions of the general model (no adaptation) for rows of a part, in row order. */
+/** Predictions of the general model (no adaptation) for rows of a part, in row order (batches spread over the engine's threads). */
 export function predictRows(ops: Ops, params: Params, part: PartData, batchSize: number, out: Float32Array): void {
-  const model = new Model(ops, params.layout, batchSize);
-  const src = plainView(params.tables);
   const rows = new Int32Array(part.nRows);
   for (let i = 0; i < rows.length; i++) rows[i] = i;
-  for (let s = 0; s < rows.length; s += batchSize) {
-    const n = Math.min(batchSize, rows.length - s);
-    model.forward(src, params.dense, part, rows, s, n, false);
-    out.set(model.p.subarray(0, n), s);
-  }
+  new Scorer(ops, params, batchSize).score(part, rows, out);
 }

@@ -9,10 +9,12 @@
 import type { Schema } from '../data/schema.js';
 import { buildLayout, type Layout, type ModelDims } from '../model/layout.js';
 import { Model } from '../model/model.js';
+import { modelBytes } from '../model/scorer.js';
 import type { Ops, Vec } from '../model/ops.js';
 import { plainView, type TableView } from '../model/row-set.js';
 import { TaskMetaGrad, type MetaOrder } from './task-grad.js';
-import { replayingArena, TaskSlots } from './task-slots.js';
+import { replayingArena } from '../model/shared-rows.js';
+import { TaskSlots } from './task-slots.js';
 
 export class TaskRunner {
   private readonly base: TableView;
@@ -31,7 +33,7 @@ export class TaskRunner {
 
   /** Claim and run tasks until none is left. */
   drain(): void {
-    for (let t = this.slots.claim(); t >= 0; t = this.slots.claim()) this.run(t);
+    for (let t = this.slots.queue.claim(); t >= 0; t = this.slots.queue.claim()) this.run(t);
   }
 
   run(t: number): void {
@@ -43,26 +45,9 @@ export class TaskRunner {
   }
 }
 
-/**
- * Bytes of engine memory a worker's model and fast weights take: counted by running their
- * constructors on an Ops that hands out plain arrays (never written, so the OS does not
- * commit them) and tallies; allocating them in the engine would raise its high-water mark
- * and make the next allocation zero them. Each array is rounded to the engine's 64-byte
- * alignment, plus one.
- */
+/** Engine bytes of a worker's models (see modelBytes). */
 export function workerHeapBytes(ops: Ops, L: Layout, capacity: number, order: MetaOrder): number {
-  let bytes = 0;
-  const tally = (n: number, size: number): void => {
-    bytes += Math.ceil((n * size) / 64) * 64 + 64;
-  };
-  const counting: Ops = Object.assign(Object.create(ops) as Ops, {
-    jobs: undefined,
-    alloc: (n: number) => (tally(n, 4), new Float32Array(n)),
-    allocI32: (n: number) => (tally(n, 4), new Int32Array(n)),
-    allocU8: (n: number) => (tally(n, 1), new Uint8Array(n)),
-  });
-  new TaskMetaGrad(counting, L, [], new Model(counting, L, capacity), order);
-  return bytes;
+  return modelBytes(ops, L, capacity, (counting, model) => new TaskMetaGrad(counting, L, [], model, order));
 }
 
 /** What a worker needs to rebuild the main thread's view of θ and the slots. */

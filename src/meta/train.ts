@@ -21,7 +21,8 @@ import { Rng } from '../util/rng.js';
 import { GradSum } from './learner.js';
 import { TaskMetaGrad, type MetaOrder } from './task-grad.js';
 import { TaskRunner, taskWorkerInit, workerHeapBytes } from './task-runner.js';
-import { recordingArena, TaskSlots } from './task-slots.js';
+import { recordingArena } from '../model/shared-rows.js';
+import { TaskSlots } from './task-slots.js';
 import { TaskSampler, type TaskSampling } from './sampler.js';
 
 export interface MetaOptions {
@@ -130,7 +131,7 @@ export class MetaTrainer extends Trainer {
       slots.fill(i, 0, this.part, sampler.drawRows(rng, t, opts.batchSize));
       slots.fill(i, 1, this.part, sampler.drawRows(rng, t, opts.batchSize));
     });
-    slots.open(picked.length);
+    slots.queue.open(picked.length);
     const helpers = Math.min(jobs.workers, picked.length - 1);
     for (let w = 1; w <= helpers; w++) jobs.start(w, job, []);
     try {

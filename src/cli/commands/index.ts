@@ -13,9 +13,11 @@ import { register as metaGrad } from './meta-grad.js';
 import { register as predict } from './predict.js';
 import { register as prepare } from './prepare.js';
 import { register as report } from './report.js';
+import { register as serve } from './serve.js';
 import { register as synth } from './synth.js';
 import { register as train } from './train.js';
+import { register as worker } from './worker.js';
 
 export type Register = (program: Command) => void;
 
-export const commands: Register[] = [demo, train, infer, report, expand, merge, predict, exportOnnx, synth, inspect, prepare, importPkl, importCheckpoint, generateRaw, metaGrad];
+export const commands: Register[] = [demo, train, infer, report, expand, merge, serve, worker, predict, exportOnnx, synth, inspect, prepare, importPkl, importCheckpoint, generateRaw, metaGrad];
