@@ -12,14 +12,10 @@ export interface CommonOpts {
   threads?: string;
 }
 
-function collect(v: string, prev: string[]): string[] {
-  return [...prev, v];
-}
-
 export function withConfigOptions(cmd: Command): Command {
   return cmd
     .option('-m, --config <file>', 'YAML config (PaddleRec layout: runner, hyper_parameters)')
-    .option('-o, --override <key=value>', 'override a config key, dotted (repeatable), e.g. -o runner.epochs=2', collect, [])
+    .option('-o, --override <key=value...>', 'override config keys, dotted, PaddleRec style: -o runner.epochs=2 runner.seed=7 (or -o repeated)', [])
     .addOption(new Option('--threads <n>', 'worker threads (default: runner.threads, 0 = one per core)'))
     .option('--json', 'print the result as JSON on stdout');
 }

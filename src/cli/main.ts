@@ -4,15 +4,22 @@
  * registers itself here. A UserError prints one line and exits 1; anything else is a bug
  * and prints its stack.
  */
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { UserError } from '../util/errors.js';
 import { setProgressQuiet } from './progress.js';
 import { commands } from './commands/index.js';
 
+/** The installed package's version (dist/src/cli/main.js sits three folders below package.json). */
+export function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 export function buildProgram(): Command {
   const program = new Command();
   program
     .name('metaheac')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .description('MetaHeac look-alike audience expansion: meta-train a general model over past campaigns, adapt it to a new campaign\'s seeds, rank candidates.')
     .option('--verbose', 'print stack traces on errors')
     .option('-q, --quiet', 'no progress bars')

@@ -27,7 +27,9 @@ export const progressBar: ProgressFactory = (label, total, extra = ''): Progress
     },
     cliProgress.Presets.shades_classic,
   );
-  bar.start(total, 0);
+  // the first frame is drawn before any update: without a payload it would show "{loss}"
+  const blank = Object.fromEntries([...extra.matchAll(/\{(\w+)\}/g)].map((m) => [m[1]!, '-']));
+  bar.start(total, 0, blank);
   return {
     update: (v, p) => bar.update(v, p),
     increment: (d = 1, p) => bar.increment(d, p),

@@ -16,16 +16,38 @@ const nonNegInt = z.number().int().nonnegative();
 const posNum = z.number().positive();
 const pathList = z.union([z.string(), z.array(z.string()).min(1)]);
 
-/** Keys PaddleRec's MetaHeac configs carry that mean nothing here; accepted so those files load. */
-const PADDLE_ONLY_RUNNER = {
-  train_reader_path: z.string().optional(),
-  infer_reader_path: z.string().optional(),
-  use_gpu: z.boolean().optional(),
-  use_auc: z.boolean().optional(),
-  use_inference: z.boolean().optional(),
-  train_batch_size: posInt.optional(),
-  infer_batch_size: posInt.optional(),
-};
+/**
+ * Keys PaddleRec's MetaHeac configs and its generic runner (tools/trainer.py,
+ * tools/infer.py) read that mean nothing here; accepted so those files load. Any YAML value
+ * is taken: PaddleRec's own configs differ in how they spell them.
+ */
+const PADDLE_ONLY_RUNNER_KEYS = [
+  'train_reader_path',
+  'infer_reader_path',
+  'reader_type',
+  'use_gpu',
+  'use_xpu',
+  'use_npu',
+  'use_visual',
+  'use_fleet',
+  'use_auc',
+  'auc_num',
+  'use_inference',
+  'use_save_data',
+  'save_checkpoint_interval',
+  'save_inference_path',
+  'save_inference_feed_varnames',
+  'save_inference_fetch_varnames',
+  'train_batch_size',
+  'infer_batch_size',
+  'thread_num',
+  'sync_mode',
+  'split_file_list',
+] as const;
+const PADDLE_ONLY_RUNNER = Object.fromEntries(PADDLE_ONLY_RUNNER_KEYS.map((k) => [k, z.unknown().optional()])) as Record<
+  (typeof PADDLE_ONLY_RUNNER_KEYS)[number],
+  z.ZodOptional<z.ZodUnknown>
+>;
 
 const runnerSchema = z.strictObject({
   train_data_dir: z.string().optional(),
@@ -130,9 +152,32 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
   return r.data;
 }
 
+/**
+ * Names that reach an object's prototype: `-o __proto__.x=1` would otherwise set `x` on every
+ * object in the process.
+ */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function checkKeyParts(parts: string[], text: string): void {
+  for (const p of parts) {
+    if (p === '') throw new ConfigError(`override "${text}": empty key segment; expected dotted names such as runner.epochs`);
+    if (UNSAFE_KEYS.has(p)) throw new ConfigError(`override "${text}": key "${p}" is not allowed`);
+  }
+}
+
+/** An unsafe name anywhere inside an override's YAML value (`-o 'runner={__proto__: {}}'`). */
+function checkValueKeys(v: unknown, text: string): void {
+  if (typeof v !== 'object' || v === null) return;
+  for (const k of Object.keys(v)) {
+    if (UNSAFE_KEYS.has(k)) throw new ConfigError(`override "${text}": key "${k}" is not allowed`);
+    checkValueKeys((v as Record<string, unknown>)[k], text);
+  }
+}
+
 /** Set a dotted key in a nested plain object, creating sections as needed. */
 function setDotted(obj: Record<string, unknown>, key: string, value: unknown): void {
   const parts = key.split('.');
+  checkKeyParts(parts, key);
   let cur = obj;
   for (let i = 0; i < parts.length - 1; i++) {
     const p = parts[i]!;
@@ -148,6 +193,7 @@ export function parseOverride(text: string): { key: string; value: unknown } {
   const eq = text.indexOf('=');
   if (eq <= 0) throw new ConfigError(`override "${text}": expected key=value, e.g. runner.epochs=2`);
   const key = text.slice(0, eq).trim();
+  checkKeyParts(key.split('.'), text);
   const valueText = text.slice(eq + 1);
   let value: unknown;
   try {
@@ -155,6 +201,7 @@ export function parseOverride(text: string): { key: string; value: unknown } {
   } catch {
     value = valueText;
   }
+  checkValueKeys(value, text);
   return { key, value: value === null && valueText !== 'null' && valueText !== '~' ? valueText : value };
 }
 
