@@ -1,7 +1,8 @@
 /**
  * Fake raw competition files with the real ones' shape: the four files, their formats,
- * the fields of a user line (used and unused), list lengths and id ranges of the right
- * order, a 4.8 % positive rate, skewed task sizes, users absent from the rows (the real
+ * the fields of a user line (used and unused), list lengths, id ranges no wider than the
+ * real vocabularies (so `prepare` gives max_idxs within configs/tencent.yaml's at any scale),
+ * a 4.8 % positive rate, skewed task sizes, users absent from the rows (the real
  * userFeature.data also holds the test2 users). For tests, the benchmark and memory
  * measurements of `prepare`; the values carry no signal.
  */
@@ -51,33 +52,38 @@ interface FakeField {
   minLen: number;
   maxLen: number;
   maxId: number;
+  /** The smallest id (default 0). */
+  minId?: number;
 }
 
-// In the real files' order; single-valued fields have length 1.
+// In the real files' order; single-valued fields have length 1. The used fields' ranges
+// keep `prepare`'s max_idx at or below the real data's (spec section 2): a single-valued
+// field present on some users only gets one more code (missing), a list field one more
+// (padding).
 const USER_FIELDS: FakeField[] = [
   { name: 'age', p: 1, minLen: 1, maxLen: 1, maxId: 5 },
   { name: 'gender', p: 1, minLen: 1, maxLen: 1, maxId: 2 },
   { name: 'marriageStatus', p: 1, minLen: 1, maxLen: 3, maxId: 15 },
   { name: 'education', p: 1, minLen: 1, maxLen: 1, maxId: 7 },
   { name: 'consumptionAbility', p: 1, minLen: 1, maxLen: 1, maxId: 2 },
-  { name: 'LBS', p: 0.98, minLen: 1, maxLen: 1, maxId: 1000 },
+  { name: 'LBS', p: 0.98, minLen: 1, maxLen: 1, maxId: 854 },
   { name: 'interest1', p: 0.9, minLen: 1, maxLen: 38, maxId: 122 },
-  { name: 'interest2', p: 0.7, minLen: 1, maxLen: 20, maxId: 82 },
+  { name: 'interest2', p: 0.7, minLen: 1, maxLen: 20, maxId: 81 },
   { name: 'interest3', p: 0.05, minLen: 1, maxLen: 10, maxId: 10 },
   { name: 'interest4', p: 0.05, minLen: 1, maxLen: 10, maxId: 10 },
   { name: 'interest5', p: 0.75, minLen: 1, maxLen: 40, maxId: 136 },
-  { name: 'kw1', p: 0.9, minLen: 1, maxLen: 5, maxId: 800_000 },
-  { name: 'kw2', p: 0.95, minLen: 1, maxLen: 5, maxId: 120_000 },
+  { name: 'kw1', p: 0.9, minLen: 1, maxLen: 5, maxId: 263_311 },
+  { name: 'kw2', p: 0.95, minLen: 1, maxLen: 5, maxId: 49_778 },
   { name: 'kw3', p: 0.05, minLen: 1, maxLen: 5, maxId: 120_000 },
-  { name: 'topic1', p: 0.9, minLen: 1, maxLen: 5, maxId: 10_000 },
-  { name: 'topic2', p: 0.95, minLen: 1, maxLen: 5, maxId: 10_000 },
+  { name: 'topic1', p: 0.9, minLen: 1, maxLen: 5, maxId: 10_001 },
+  { name: 'topic2', p: 0.95, minLen: 1, maxLen: 5, maxId: 9_982 },
   { name: 'topic3', p: 0.05, minLen: 1, maxLen: 5, maxId: 10_000 },
   { name: 'appIdAction', p: 0.02, minLen: 1, maxLen: 100, maxId: 6_000 },
   { name: 'appIdInstall', p: 0.05, minLen: 1, maxLen: 900, maxId: 65_000 },
   { name: 'ct', p: 1, minLen: 1, maxLen: 4, maxId: 4 },
   { name: 'os', p: 1, minLen: 1, maxLen: 2, maxId: 2 },
   { name: 'carrier', p: 1, minLen: 1, maxLen: 1, maxId: 3 },
-  { name: 'house', p: 0.3, minLen: 1, maxLen: 1, maxId: 1 },
+  { name: 'house', p: 0.3, minLen: 1, maxLen: 1, minId: 1, maxId: 1 },
 ];
 
 /** Streams text to `path` atomically, in large writes. */
@@ -179,7 +185,7 @@ export function generateRaw(dir: string, shape: RawShape, seed: number): Generat
   const ads = writeFile(join(dir, RAW_FILES.ads), (sink) => {
     sink.line('aid,advertiserId,campaignId,creativeId,creativeSize,adCategoryId,productId,productType');
     aids.forEach((aid, i) => {
-      const product = rng.float() < 0.3 ? '' : String(rng.int(33));
+      const product = rng.float() < 0.3 ? '' : String(rng.int(32));
       sink.line(`${aid},${rng.int(79)},${rng.int(138)},${100 + i},${rng.int(15)},${rng.int(40)},${product},${rng.int(4)}`);
     });
   });
@@ -195,7 +201,8 @@ export function generateRaw(dir: string, shape: RawShape, seed: number): Generat
         const len = f.minLen + rng.int(f.maxLen - f.minLen + 1);
         ids.length = 0;
         // Squaring skews ids toward small values, as real keyword / app frequencies are.
-        for (let k = 0; k < len; k++) ids.push(Math.floor(rng.float() ** 2 * (f.maxId + 1)));
+        const lo = f.minId ?? 0;
+        for (let k = 0; k < len; k++) ids.push(lo + Math.floor(rng.float() ** 2 * (f.maxId - lo + 1)));
         groups.push(`${f.name} ${ids.join(' ')}`);
       }
       sink.line(groups.join('|'));

@@ -21,6 +21,13 @@ import { progressBar } from '../progress.js';
 
 export const DEMO_CONFIG = fileURLToPath(new URL('../../../../configs/demo.yaml', import.meta.url));
 
+/**
+ * The built-in config's relative paths would resolve inside the installed package
+ * (node_modules/metaheac/data): without -m, data and outputs go under the working directory
+ * instead. Later -o keys still win.
+ */
+const DEMO_PATHS = ['runner.train_data_dir=data/demo', 'runner.test_data_dir=data/demo', 'runner.model_save_path=output/demo'];
+
 interface Arm {
   name: string;
   train: TrainSummary;
@@ -40,7 +47,7 @@ export function register(program: Command): void {
       .option('--no-report', 'do not write the HTML report (report.html in the output folder)'),
   ).action(
     async (opts: CommonOpts & { report: boolean }) => {
-      const cfg = configFrom({ ...opts, config: opts.config ?? DEMO_CONFIG });
+      const cfg = configFrom(opts.config ? opts : { ...opts, config: DEMO_CONFIG, override: [...DEMO_PATHS, ...opts.override] });
       const log = logLine;
       const data = cfg.runner.train_data_dir;
       if (!data) throw new ConfigError(`${cfg.source}: runner.train_data_dir is not set`);

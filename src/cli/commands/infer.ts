@@ -24,7 +24,8 @@ export function register(program: Command): void {
       return;
     }
     for (const r of res) {
-      process.stdout.write(`\nepoch ${r.epoch} (${r.checkpoint})\n${splitTable(r.splits)}\nmetrics written to ${r.metricsPath}\n`);
+      process.stdout.write(`\nepoch ${r.epoch} (${r.checkpoint})\n${splitTable(r.splits)}\n`);
+      logLine(`metrics written to ${r.metricsPath}`);
     }
   });
 }

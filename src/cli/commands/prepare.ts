@@ -1,6 +1,7 @@
 /** `metaheac prepare`: raw Tencent Look-alike files to a dataset directory. */
 import { Option, type Command } from 'commander';
 import { progressBar, setProgressQuiet } from '../progress.js';
+import { logLine } from '../common.js';
 import { nonNegativeIntArg } from '../args.js';
 import { prepareRaw, maxIdxsYaml, type PrepareSummary } from '../../raw/prepare.js';
 import { RAW_FILES } from '../../raw/files.js';
@@ -9,17 +10,24 @@ import type { MultiVocabBasis } from '../../raw/users.js';
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
-/** The human-readable summary, one fact a line. */
-function summaryLines(s: PrepareSummary): string[] {
+/** What was read and how fast: log lines, for stderr. */
+function readLines(s: PrepareSummary): string[] {
   const u = s.files.users;
-  const counts = { train: 0, hot: 0, cold: 0 };
-  for (const t of s.tasks) counts[t.split]++;
-  const basis = s.coldBasis === 'positives' ? 'positives over stage 1 + stage 2' : 'stage-2 candidates';
-  const lines = [
+  return [
     `read ${RAW_FILES.stage1}: ${fmt(s.rows.stage1)} rows; ${RAW_FILES.stage2}: ${fmt(s.rows.stage2)} rows`,
     `read ${RAW_FILES.users}: ${fmt(u.lines)} lines, ${(u.bytes / 1e6).toFixed(1)} MB in ${u.seconds.toFixed(1)} s ` +
       `(${fmt(Math.round(u.lines / Math.max(u.seconds, 1e-9)))} lines/s, ${(u.bytes / 1e6 / Math.max(u.seconds, 1e-9)).toFixed(1)} MB/s); ` +
       `${fmt(s.users.found)} of ${fmt(s.users.needed)} needed users found`,
+    `dataset: ${s.outDir} (${s.seconds.toFixed(1)} s)`,
+  ];
+}
+
+/** The result, one fact a line (stdout). */
+function summaryLines(s: PrepareSummary): string[] {
+  const counts = { train: 0, hot: 0, cold: 0 };
+  for (const t of s.tasks) counts[t.split]++;
+  const basis = s.coldBasis === 'positives' ? 'positives over stage 1 + stage 2' : 'stage-2 candidates';
+  const lines = [
     `rows whose uid has no features (kept, user fields missing): ${fmt(s.missing.userRows.stage1)} in ${RAW_FILES.stage1}, ` +
       `${fmt(s.missing.userRows.stage2)} in ${RAW_FILES.stage2} (${fmt(s.missing.users)} uids)`,
     `rows whose aid is not in ${RAW_FILES.ads} (kept, ad fields missing): ${fmt(s.missing.adRows.stage1)} in ${RAW_FILES.stage1}, ` +
@@ -31,7 +39,6 @@ function summaryLines(s: PrepareSummary): string[] {
     `wrote the user table ${s.userTable.path}: ${fmt(s.userTable.users)} users in ${s.userTable.seconds.toFixed(1)} s` +
       (Object.keys(s.userTable.unseenValues).length ? `; values no row had (missing code used): ${Object.entries(s.userTable.unseenValues).map(([f, n]) => `${f} ${fmt(n)}`).join(', ')}` : '') +
       (Object.keys(s.userTable.leftOut).length ? `; users left out (no code for their value): ${Object.entries(s.userTable.leftOut).map(([f, n]) => `${f} ${fmt(n)}`).join(', ')}` : ''),
-    `dataset: ${s.outDir} (${s.seconds.toFixed(1)} s)`,
     maxIdxsYaml(s.schema),
   ];
   return lines;
@@ -64,6 +71,9 @@ export function register(program: Command): void {
         progress: progressBar,
       });
       if (o.json) process.stdout.write(`${JSON.stringify({ ...summary, maxIdxsYaml: maxIdxsYaml(summary.schema) }, null, 2)}\n`);
-      else process.stdout.write(`${summaryLines(summary).join('\n')}\n`);
+      else {
+        logLine(readLines(summary).join('\n'));
+        process.stdout.write(`${summaryLines(summary).join('\n')}\n`);
+      }
     });
 }
