@@ -1,8 +1,9 @@
 /** The metaheac command: help, one-line errors with exit code 1, predict on a trained checkpoint. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runCli } from './helpers/cli.js';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { MAIN, runCli } from './helpers/cli.js';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,37 +81,40 @@ test('demo: MetaHeac and the no-meta baseline on a dataset, one comparison table
   assert.ok(!existsSync(join(out, 'report.html')), '--no-report');
 });
 
-test('the real-data path end to end: generate-raw → prepare → train and infer with configs/tencent.yaml', () => {
+test('the README walk-through as written on generate-raw data: prepare into data/tencent, train and infer -m configs/tencent.yaml', () => {
+  // the repository's layout in a temporary folder: configs/tencent.yaml points at ../data/tencent
   const root = mkdtempSync(join(tmpdir(), 'mh-raw-e2e-'));
-  const raw = join(root, 'raw');
-  const data = join(root, 'tencent');
-  assert.equal(cli(['generate-raw', '--out', raw, '--scale', '0.001']).code, 0);
-  const p = cli(['prepare', '--raw', raw, '--out', data]);
+  mkdirSync(join(root, 'configs'));
+  copyFileSync(fileURLToPath(new URL('../../configs/tencent.yaml', import.meta.url)), join(root, 'configs', 'tencent.yaml'));
+  const at = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', cwd: root });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  const g = at('generate-raw', '--out', 'raw', '--scale', '0.001');
+  assert.equal(g.code, 0, g.err);
+  assert.match(g.err, /next: metaheac prepare --raw raw --out data\/tencent --cold-threshold 2 /);
+  // without the scaled threshold every test task is cold, and prepare says so
+  const allCold = at('prepare', '--raw', 'raw', '--out', 'data/tencent');
+  assert.equal(allCold.code, 0, allCold.err);
+  assert.match(allCold.err, /note: no hot test task at --cold-threshold 2000/);
+  const p = at('prepare', '--raw', 'raw', '--out', 'data/tencent', '--cold-threshold', '2');
   assert.equal(p.code, 0, p.err);
   assert.match(p.out, /max_idxs: \[\[/);
-  const config = fileURLToPath(new URL('../../configs/tencent.yaml', import.meta.url));
-  // fake raw files have their own vocabularies: size the tables from the data (max_idxs=null)
-  const o = [
-    `runner.train_data_dir=${data}`,
-    `runner.test_data_dir=${data}`,
-    `runner.model_save_path=${join(root, 'out')}`,
-    `runner.infer_load_path=${join(root, 'out')}`,
-    'hyper_parameters.max_idxs=null',
-    'hyper_parameters.embed_dim=8',
-    'hyper_parameters.mlp_dims=[16]',
-    'hyper_parameters.num_expert=2',
-    'hyper_parameters.num_output=2',
-  ].flatMap((kv) => ['-o', kv]);
-  const t = cli(['train', '-m', config, ...o, '--threads', '1']);
+  assert.doesNotMatch(p.out, /^read /m, 'log lines go to stderr');
+  assert.match(p.err, /^read train\.csv/m);
+  const t = at('train', '-m', 'configs/tencent.yaml', '--threads', '1');
   assert.equal(t.code, 0, t.err);
-  assert.ok(existsSync(join(root, 'out', '0', 'model.safetensors')));
-  const i = cli(['infer', '-m', config, ...o, '--threads', '2', '--json']);
+  assert.ok(existsSync(join(root, 'output', 'tencent', '0', 'model.safetensors')));
+  const i = at('infer', '-m', 'configs/tencent.yaml', '--threads', '2', '--json');
   assert.equal(i.code, 0, i.err);
-  const res = JSON.parse(i.out) as { splits: { name: string; tasks: number }[] }[];
-  const names = res[0]!.splits.map((s) => s.name);
-  assert.ok(names.includes('hot') || names.includes('cold'), names.join(','));
-  // the fake files' LBS vocabulary exceeds the preset's: its max_idxs are refused, naming the field
-  const bad = cli(['train', '-m', config, ...o.slice(0, 8), '--threads', '1']);
+  const res = JSON.parse(i.out) as { splits: { name: string; tasks: number; auc: number }[] }[];
+  for (const name of ['hot', 'cold']) {
+    const s = res[0]!.splits.find((x) => x.name === name);
+    assert.ok(s && s.tasks > 0 && s.auc > 0 && s.auc < 1, JSON.stringify(s));
+  }
+  // table sizes below the data's are refused, naming the field
+  const small = '[[3, 2, 800, 5, 7, 2, 1], [124, 82, 12, 263312, 49780, 10002, 9984], [78, 137, 14, 39, 32, 3]]';
+  const bad = at('train', '-m', 'configs/tencent.yaml', '-o', `hyper_parameters.max_idxs=${small}`, '--threads', '1');
   assert.equal(bad.code, 1);
-  assert.match(bad.err, /max_idxs\[0\]\[2\] \(LBS\) is 855, below the dataset schema's \d+/);
+  assert.match(bad.err, /max_idxs\[0\]\[2\] \(LBS\) is 800, below the dataset schema's 855/);
 });

@@ -6,6 +6,8 @@
 import { Worker } from 'node:worker_threads';
 import type { Part, TaskRows } from '../data/part.js';
 import type { ModelDims } from '../model/layout.js';
+import type { Schema } from '../data/schema.js';
+import { DataError } from '../util/errors.js';
 import type { Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
 import { Adapter, type AdaptOptions } from '../meta/adapt.js';
@@ -43,6 +45,8 @@ export interface AdaptRun {
   /** The general model; called only when adapting in this thread. */
   params: () => Params;
   checkpoint: string;
+  /** The model's schema: the data's, or larger tables from the config's max_idxs. */
+  schema: Schema;
   dims: ModelDims;
   opts: AdaptOptions;
   threads: number;
@@ -115,14 +119,15 @@ async function adaptParallel(run: AdaptRun, name: string, stage1: Part, stage2: 
     assigned.map(
       (tasks) =>
         new Promise<void>((resolve, reject) => {
-          const job: InferJob = { checkpoint: run.checkpoint, dims: run.dims, stage1: stage1.path, stage2: stage2.path, opts: run.opts, tasks };
+          const job: InferJob = { checkpoint: run.checkpoint, schema: run.schema, dims: run.dims, stage1: stage1.path, stage2: stage2.path, opts: run.opts, tasks };
           const w = new Worker(new URL('./infer-worker.js', import.meta.url), { workerData: job });
           w.on('message', (m: InferTaskDone) => {
             stage2.tasks[m.task]!.rows.forEach((r, i) => (scores[r] = m.pred[i]!));
             steps[m.task] = m.steps;
             bar.increment();
           });
-          w.on('error', reject);
+          // an error crosses the thread as a plain Error: keep a user's error a one-line one
+          w.on('error', (e) => reject(/^(UserError|DataError|ConfigError)$/.test(e.name) ? new DataError(e.message) : e));
           w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`infer worker exited with code ${code}`))));
         }),
     ),

@@ -6,12 +6,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPart } from '../data/dataset.js';
 import { buildLayout, type ModelDims } from '../model/layout.js';
+import type { Schema } from '../data/schema.js';
 import { createOps } from '../kernels/index.js';
 import { paramsFromCheckpoint } from '../meta/model-setup.js';
 import { Adapter, type AdaptOptions } from '../meta/adapt.js';
 
 export interface InferJob {
   checkpoint: string;
+  schema: Schema;
   dims: ModelDims;
   stage1: string;
   stage2: string;
@@ -30,7 +32,7 @@ const job = workerData as InferJob;
 const stage1 = await loadPart(job.stage1);
 const stage2 = await loadPart(job.stage2);
 const ops = await createOps(1);
-const L = buildLayout(stage2.schema, job.dims);
+const L = buildLayout(job.schema, job.dims);
 const { params } = paramsFromCheckpoint(ops, L, job.checkpoint);
 const adapter = new Adapter(ops, params, job.opts);
 const seedsOf = new Map(stage1.tasks.map((t) => [t.aid, t.rows]));

@@ -61,7 +61,7 @@ export async function runInfer(cfg: LoadedConfig, ops: Ops, report: Reporter = s
       verifyCheckpoint(L, ck);
       const params = () => paramsFromCheckpoint(ops, L, ck).params;
       const opts = { lr: hp.optimizer.local_test_learning_rate, epochs: r.infer_train_epoch, batchSize: hp.batch_size, seed: r.seed };
-      const res = await evaluateSplit({ ops, params, checkpoint: ck, dims: L.dims, opts, threads: threads(r.threads), progress: report.progress }, p.name, p.stage1, p.stage2, (t) => onTask?.(p.name, t));
+      const res = await evaluateSplit({ ops, params, checkpoint: ck, schema: L.schema, dims: L.dims, opts, threads: threads(r.threads), progress: report.progress }, p.name, p.stage1, p.stage2, (t) => onTask?.(p.name, t));
       log(`${p.name}: ${res.tasks} tasks, AUC ${res.auc.toFixed(4)}, GAUC ${res.gauc.toFixed(4)} in ${res.seconds.toFixed(1)} s`);
       results.push(res);
       ops.release(mark);

@@ -2,6 +2,15 @@
 import type { Command } from 'commander';
 import { nonNegativeIntArg, fractionArg } from '../args.js';
 import { generateRaw, shapeAtScale } from '../../raw/generate.js';
+import { logLine } from '../common.js';
+
+/**
+ * Task sizes scale with the files, so the real data's cold threshold (2000 positives) makes
+ * every generated test task cold below scale 1: scale it too.
+ */
+export function coldThresholdAtScale(scale: number): number {
+  return Math.max(1, Math.round(2000 * scale));
+}
 
 export function register(program: Command): void {
   program
@@ -21,6 +30,7 @@ export function register(program: Command): void {
             `${shape.stage2Rows.toLocaleString('en-US')} rows, ${shape.aids} aids; ` +
             `${(Object.values(bytes).reduce((a, b) => a + b, 0) / 1e6).toFixed(1)} MB\n`,
         );
+        logLine(`next: metaheac prepare --raw ${o.out} --out data/tencent --cold-threshold ${coldThresholdAtScale(o.scale)}   (the real data's 2000 positives, times --scale)`);
       }
     });
 }

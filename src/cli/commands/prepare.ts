@@ -73,6 +73,10 @@ export function register(program: Command): void {
       if (o.json) process.stdout.write(`${JSON.stringify({ ...summary, maxIdxsYaml: maxIdxsYaml(summary.schema) }, null, 2)}\n`);
       else {
         logLine(readLines(summary).join('\n'));
+        const empty = (['hot', 'cold'] as const).filter((k) => !summary.tasks.some((t) => t.split === k));
+        if (empty.length === 1) {
+          logLine(`note: no ${empty[0]} test task at --cold-threshold ${summary.coldThreshold}; on scaled or generated data, scale the threshold too (generate-raw --scale 0.01: --cold-threshold 20)`);
+        }
         process.stdout.write(`${summaryLines(summary).join('\n')}\n`);
       }
     });
