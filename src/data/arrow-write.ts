@@ -131,6 +131,8 @@ export class PartWriter {
   private readonly kind: PartKind;
   /** Rows appended so far. */
   rows = 0;
+  /** The task ids appended so far (a dataset's manifest lists them per part). */
+  readonly aids = new Set<number>();
 
   constructor(
     readonly path: string,
@@ -161,6 +163,7 @@ export class PartWriter {
       if (extraKind(a) !== extraKind(this.buf.extra[k]!)) throw new Error(`${this.path}: extra column "${k}" changed type`);
     }
     validatePartData(d, this.schema, this.path, this.rows);
+    for (let i = 0; i < d.nRows; i++) this.aids.add(d.aid[i]!);
     let r = 0;
     // Whole batches go straight from the caller's arrays; only remainders are buffered.
     if (this.buffered === 0) {

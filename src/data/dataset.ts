@@ -9,6 +9,7 @@ import { ConfigError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { noProgress, type Progress, type ProgressFactory } from '../util/progress.js';
 import { readPart } from './arrow-part.js';
+import { verifyPart } from './manifest.js';
 import { STANDARD_PARTS, type Part } from './part.js';
 import { maxIdxsTooSmall, readSchemaFile, schemaToJson, withMaxIdxs, type Schema } from './schema.js';
 
@@ -77,6 +78,8 @@ function requireExists(p: string): void {
 
 /** The user table's usual name: an Arrow file beside the parts that is not one. */
 export const USERS_FILE = `users${PART_EXT}`;
+/** synth's campaign files for expand, and their truth table. */
+export const CAMPAIGNS_DIR = 'campaigns';
 
 function partNames(dir: string): string[] {
   const names = readdirSync(dir)
@@ -152,12 +155,18 @@ export function schemaPathFor(partPath: string): string {
 /** Parts this large get a progress bar while they load (about a second and more). */
 const PROGRESS_ROWS = 1_000_000;
 
-/** Read a part with the schema found by schemaPathFor. */
-export async function loadPart(path: string, progress: ProgressFactory = noProgress): Promise<Part> {
+/**
+ * Read a part with the schema found by schemaPathFor. Where a manifest.json sits beside the
+ * part, the part must be the one it lists (`verify: false` only where the caller has checked
+ * that already, e.g. in infer's workers).
+ */
+export async function loadPart(path: string, progress: ProgressFactory = noProgress, opts: { verify?: boolean } = {}): Promise<Part> {
   requireExists(path);
+  const schemaPath = schemaPathFor(path);
+  if (opts.verify !== false) verifyPart(path, schemaPath);
   let bar: Progress | null = null;
   try {
-    return await readPart(path, readSchemaFile(schemaPathFor(path)), (rows, total) => {
+    return await readPart(path, readSchemaFile(schemaPath), (rows, total) => {
       if (total >= PROGRESS_ROWS) (bar ??= progress(`load ${basename(path)}`, total)).update(rows);
     });
   } finally {

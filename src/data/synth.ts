@@ -3,12 +3,14 @@
  * five standard parts and schema.json, and reports the oracle metrics, i.e. what the true
  * probabilities score on stage 2, the ceiling for any model.
  */
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { DataError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { splitMetrics } from '../eval/metrics.js';
 import { PartWriter } from './arrow-part.js';
-import { USERS_FILE, writeSchema } from './dataset.js';
+import { CAMPAIGNS_DIR, USERS_FILE } from './dataset.js';
+import { DatasetTarget } from './dataset-writer.js';
+import { yieldToSignals } from '../util/interrupt.js';
 import { STANDARD_PARTS, type PartData } from './part.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { writeNumericTable } from './table-write.js';
@@ -64,7 +66,7 @@ export interface SynthSummary {
 }
 
 /** Where synth puts its campaign files and their truth, inside the dataset. */
-export const CAMPAIGNS_DIR = 'campaigns';
+export { CAMPAIGNS_DIR };
 export const TRUTH_FILE = 'truth.arrow';
 
 export function resolvePreset(name: string) {
@@ -92,7 +94,10 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
   const s = preset.schema;
   const world = new SynthWorld(preset, seed, scale);
   const writerOpts = { extra: { p_true: 'float64' as const, uid: 'int32' as const }, batchRows: opts.batchRows };
-  const open = (name: string) => new PartWriter(join(opts.out, `${name}.arrow`), s, writerOpts);
+  // checked before any work; everything goes into a temporary folder swapped in at the end
+  const target = DatasetTarget.open(opts.out);
+  const open = (name: string) => target.part(name, s, writerOpts);
+  // files of the dataset that are not parts (the user table)
   const writers: PartWriter[] = [];
   const track = (w: PartWriter) => (writers.push(w), w);
   const summary: Record<string, PartSummary> = Object.fromEntries(STANDARD_PARTS.map((n) => [n, { rows: 0, tasks: 0, positives: 0 }]));
@@ -103,10 +108,10 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
     e.positives += positives;
   };
   try {
-    const train = track(open('train_stage1'));
+    const train = open('train_stage1');
     const split = (name: 'hot' | 'cold'): SplitAcc => ({
-      stage1: track(open(`test_${name}_stage1`)),
-      stage2: track(open(`test_${name}_stage2`)),
+      stage1: open(`test_${name}_stage1`),
+      stage2: open(`test_${name}_stage2`),
       p: [],
       y: [],
       taskRows: [],
@@ -122,7 +127,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
     const nUsers = nSeedUsers + nPool;
     const truth = tests.map(() => new Float32Array(nUsers));
     const truthUid = new Int32Array(nUsers);
-    const usersWriter = track(new PartWriter(join(opts.out, USERS_FILE), s, { kind: 'users', extra: { uid: 'int32' }, batchRows: opts.batchRows }));
+    const usersWriter = track(new PartWriter(join(target.tmp, USERS_FILE), s, { kind: 'users', extra: { uid: 'int32' }, batchRows: opts.batchRows }));
     let nextUser = 0;
     const addUsers = (d: PartData, from: number, to: number, z: (r: number) => Float64Array) => {
       for (let r = from; r < to; r++) {
@@ -175,10 +180,11 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
         }
         const cname = `${name}_${c.aid}`;
         testNames[tests.indexOf(c)] = cname;
-        files.push(writeCampaignFile(opts.out, cname, c, s, d));
+        files.push(join(opts.out, relative(target.tmp, writeCampaignFile(target.tmp, cname, c, s, d))));
       }
       done += n;
       opts.onProgress?.(done, total);
+      await yieldToSignals();
     }
     // fresh pool users, from their own stream so that the rows above do not depend on them
     const poolRng = new Rng(seed ^ 0x6a09e667);
@@ -193,11 +199,11 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
       }
       addUsers(chunk, 0, m, (r) => zs.subarray(r * LATENT_DIM, (r + 1) * LATENT_DIM));
     }
+    writeNumericTable(join(target.tmp, CAMPAIGNS_DIR, TRUTH_FILE), [['uid', truthUid], ...tests.map((_, k): [string, Float32Array] => [testNames[k]!, truth[k]!])]);
+    for (const w of writers) w.close();
+    target.commit(s, `synth --preset ${preset.name} --seed ${seed} --scale ${scale} --cold-threshold ${threshold}`, { users: USERS_FILE });
     const campaignsDir = join(opts.out, CAMPAIGNS_DIR);
     const truthPath = join(campaignsDir, TRUTH_FILE);
-    writeNumericTable(truthPath, [['uid', truthUid], ...tests.map((_, k): [string, Float32Array] => [testNames[k]!, truth[k]!])]);
-    writeSchema(opts.out, s, { users: USERS_FILE });
-    for (const w of writers) w.close();
     const oracle = (a: SplitAcc): OracleSummary => {
       const m = splitMetrics(a.p, a.y, a.taskRows);
       return { tasks: m.tasks, rows: m.rows, positives: m.positives, auc: m.auc, gauc: m.gauc, gaucSkipped: m.gaucSkipped };
@@ -215,6 +221,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
     };
   } catch (e) {
     for (const w of writers) w.abort();
+    target.abort();
     throw e;
   }
 }

@@ -42,8 +42,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DataError } from '../util/errors.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
-import { writePart } from '../data/arrow-part.js';
-import { PART_EXT, USERS_FILE, writeSchema } from '../data/dataset.js';
+import { USERS_FILE } from '../data/dataset.js';
+import { DatasetTarget } from '../data/dataset-writer.js';
 import { TASK_VOCAB_FILE, writeTaskVocab } from '../data/task-vocab.js';
 import { writeUserTable } from './users-table.js';
 import { STANDARD_PARTS } from '../data/part.js';
@@ -157,6 +157,21 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
   if (missingFiles.length > 0) {
     throw new DataError(`${opts.rawDir}: missing raw file(s) ${missingFiles.join(', ')} (expected ${Object.values(RAW_FILES).join(', ')})`);
   }
+  // checked before any work; the parts go into a temporary folder swapped in at the end
+  const target = DatasetTarget.open(opts.outDir, Object.values(paths));
+  try {
+    return await prepareInto(target, opts, paths, { t0, coldBasis, coldThreshold, seed, multiVocab, progress });
+  } finally {
+    target.abort();
+  }
+}
+
+async function prepareInto(
+  target: DatasetTarget,
+  opts: PrepareOptions,
+  paths: Record<RawFileRole, string>,
+  { t0, coldBasis, coldThreshold, seed, multiVocab, progress }: { t0: number; coldBasis: ColdBasis; coldThreshold: number; seed: number; multiVocab: MultiVocabBasis; progress: ProgressFactory },
+): Promise<PrepareSummary> {
   const schema = TENCENT_SCHEMA;
 
   const ads = timedRead(progress, RAW_FILES.ads, paths.ads, () => readAdFeatures(paths.ads, schema.task.map((f) => f.name)), (t) => t.byAid.size + 1);
@@ -231,7 +246,7 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
   for (const [k, p] of PLAN.entries()) {
     const data = gatherPart(schema, joined[p.stage]!, selections[k]!, users, enc);
     try {
-      await writePart(join(opts.outDir, p.name + PART_EXT), outSchema, data);
+      target.writePart(p.name, outSchema, data);
     } catch (e) {
       bar.stop();
       throw e;
@@ -245,10 +260,9 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
   }
   bar.stop();
   // what expand needs: the task fields' raw values, and every user of the file
-  writeTaskVocab(join(opts.outDir, TASK_VOCAB_FILE), { fields: Object.fromEntries(schema.task.map((f, i) => [f.name, enc.task[i]!.rawValues()])) });
-  const ut = timedRead(progress, `${RAW_FILES.users} (user table)`, paths.users, (p) => writeUserTable(join(opts.outDir, USERS_FILE), paths.users, schema, outSchema, enc, p), (u) => u.stats.lines);
-  // schema.json last: a directory with it is complete.
-  writeSchema(opts.outDir, outSchema, { users: USERS_FILE, task_vocab: TASK_VOCAB_FILE });
+  writeTaskVocab(join(target.tmp, TASK_VOCAB_FILE), { fields: Object.fromEntries(schema.task.map((f, i) => [f.name, enc.task[i]!.rawValues()])) });
+  const ut = timedRead(progress, `${RAW_FILES.users} (user table)`, paths.users, (p) => writeUserTable(join(target.tmp, USERS_FILE), paths.users, schema, outSchema, enc, p), (u) => u.stats.lines);
+  target.commit(outSchema, `prepare --cold-basis ${coldBasis} --cold-threshold ${coldThreshold} --seed ${seed} --multi-vocab ${multiVocab}`, { users: USERS_FILE, task_vocab: TASK_VOCAB_FILE });
 
   let trainStage2 = 0;
   for (let i = 0; i < joined[1]!.rows.n; i++) if (splitOf[joined[1]!.aid[i]!] === 'train') trainStage2++;
@@ -272,7 +286,7 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
       stage2Rows: counts[1]![a]!,
       positives: positives[a]!,
     })),
-    userTable: { path: ut.value.path, users: ut.value.users, unseenValues: ut.value.unseenValues, leftOut: ut.value.leftOut, seconds: ut.io.seconds },
+    userTable: { path: join(opts.outDir, USERS_FILE), users: ut.value.users, unseenValues: ut.value.unseenValues, leftOut: ut.value.leftOut, seconds: ut.io.seconds },
     files: { users: uf.io, ads: ads.io, stage1: s1.io, stage2: s2.io },
     seconds: (performance.now() - t0) / 1000,
   };

@@ -1,19 +1,53 @@
 /**
  * Atomic file output: write to a temporary sibling, fsync, rename. A crash at any point
- * leaves the previous good file in place.
+ * leaves the previous good file in place. Temporary paths in use are registered, so that a
+ * SIGINT / SIGTERM handler can remove them (removeTemps) before the process exits.
  */
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
+import { fsError } from './errors.js';
+
+const live = new Set<string>();
+
+/** Register a temporary file or folder to be removed if the process is interrupted. */
+export function trackTemp(path: string): void {
+  live.add(path);
+}
+
+export function untrackTemp(path: string): void {
+  live.delete(path);
+}
+
+/** Remove every registered temporary path (files and folders); for signal handlers. */
+export function removeTemps(): void {
+  for (const p of live) rmSync(p, { recursive: true, force: true });
+  live.clear();
+}
 
 function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
 }
 
+/** The folder a file goes into, created if needed; an error names it. */
+function ensureParent(path: string): void {
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (e) {
+    throw fsError(dirname(path), 'create the folder', e);
+  }
+}
+
 /** Write `chunks` to `path` atomically. */
 export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uint8Array | string)[]): void {
-  mkdirSync(dirname(path), { recursive: true });
+  ensureParent(path);
   const tmp = tempName(path);
-  const fd = openSync(tmp, 'w');
+  let fd: number;
+  try {
+    fd = openSync(tmp, 'w');
+  } catch (e) {
+    throw fsError(path, 'write', e);
+  }
+  trackTemp(tmp);
   try {
     for (const c of Array.isArray(chunks) ? chunks : [chunks]) {
       const buf = typeof c === 'string' ? Buffer.from(c, 'utf8') : c;
@@ -21,13 +55,19 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uin
       while (off < buf.byteLength) off += writeSync(fd, buf, off, buf.byteLength - off);
     }
     fsyncSync(fd);
-  } catch (e) {
     closeSync(fd);
+    renameSync(tmp, path);
+  } catch (e) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
     rmSync(tmp, { force: true });
-    throw e;
+    throw fsError(path, 'write', e);
+  } finally {
+    untrackTemp(tmp);
   }
-  closeSync(fd);
-  renameSync(tmp, path);
 }
 
 /**
@@ -35,11 +75,23 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uin
  * that renames it into place (or an abort that removes it).
  */
 export function atomicTarget(path: string): { tmp: string; commit: () => void; abort: () => void } {
-  mkdirSync(dirname(path), { recursive: true });
+  ensureParent(path);
   const tmp = tempName(path);
+  trackTemp(tmp);
   return {
     tmp,
-    commit: () => renameSync(tmp, path),
-    abort: () => rmSync(tmp, { force: true }),
+    commit: () => {
+      try {
+        renameSync(tmp, path);
+      } catch (e) {
+        throw fsError(path, 'write', e);
+      } finally {
+        untrackTemp(tmp);
+      }
+    },
+    abort: () => {
+      rmSync(tmp, { force: true });
+      untrackTemp(tmp);
+    },
   };
 }

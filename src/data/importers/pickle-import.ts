@@ -4,12 +4,13 @@
  * their compact decoded form) and then converted and written one record batch at a time,
  * so peak memory is about the largest pickle's decoded columns, never a second full copy.
  */
-import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { Progress, ProgressFactory } from '../../util/progress.js';
 import { DataError } from '../../util/errors.js';
-import { DEFAULT_BATCH_ROWS, PartWriter } from '../arrow-part.js';
-import { PART_EXT, writeSchema } from '../dataset.js';
+import { DEFAULT_BATCH_ROWS, type PartWriter } from '../arrow-part.js';
+import { PART_EXT } from '../dataset.js';
+import { DatasetTarget } from '../dataset-writer.js';
 import { allocatePart, sliceRows } from '../part-ops.js';
 import type { FieldSpec, Schema } from '../schema.js';
 import { extraKinds, fillRows, planPickle, type PickleImportOptions, type PicklePlan } from './pickle-part.js';
@@ -103,8 +104,7 @@ function widen(a: Schema, b: Schema): Schema {
 const CHUNK_ROWS = DEFAULT_BATCH_ROWS;
 
 /** Convert one planned pickle into an Arrow part, a record batch at a time. */
-function writePlan(plan: PicklePlan, path: string, bar: Progress | undefined): { positives: number; tasks: number } {
-  const writer = new PartWriter(path, plan.schema, { extra: extraKinds(plan) });
+function writePlan(plan: PicklePlan, writer: PartWriter, bar: Progress | undefined): { positives: number; tasks: number } {
   const chunk = allocatePart(plan.schema, Math.min(CHUNK_ROWS, plan.nRows), extraKinds(plan));
   const aids = new Set<number>();
   let positives = 0;
@@ -129,8 +129,9 @@ function writePlan(plan: PicklePlan, path: string, bar: Progress | undefined): {
 
 /**
  * Convert pickles into `outDir` (created if needed): `<name>.arrow` per source and one
- * schema.json whose max_idx is the given max_idxs or the largest id over all sources.
- * Refuses an `outDir` holding other parts, whose ids the new schema might not cover.
+ * schema.json whose max_idx is the given max_idxs or the largest id over all sources, as one
+ * unit (a failed import leaves the folder as it was). Refuses an `outDir` holding other
+ * parts, which the new dataset would drop.
  */
 export async function importPickles(sources: PickleSource[], outDir: string, opts: ImportOptions = {}): Promise<PickleImportResult> {
   if (sources.length === 0) throw new DataError('no pickles to import');
@@ -139,6 +140,7 @@ export async function importPickles(sources: PickleSource[], outDir: string, opt
     const stale = readdirSync(outDir).filter((f) => f.endsWith(PART_EXT) && !names.has(f));
     if (stale.length) throw new DataError(`${outDir}: already holds ${stale.join(', ')}, not part of this import; use an empty folder`);
   }
+  const target = DatasetTarget.open(outDir, sources.map((src) => src.path));
   let schema: Schema | null = null;
   let first = '';
   const parts: ImportedPart[] = [];
@@ -165,17 +167,15 @@ export async function importPickles(sources: PickleSource[], outDir: string, opt
       const writeBar = opts.progress?.(`write ${src.name}${PART_EXT}`, plan.nRows);
       let counts;
       try {
-        counts = writePlan(plan, path, writeBar);
+        counts = writePlan(plan, target.part(src.name, plan.schema, { extra: extraKinds(plan) }), writeBar);
       } finally {
         writeBar?.stop();
       }
       parts.push({ name: src.name, source: src.path, path, rows: plan.nRows, ...counts, seconds: (performance.now() - t0) / 1000 });
     }
-  } catch (e) {
-    // A half-done import would leave parts without a schema.json that covers them.
-    for (const p of parts) rmSync(p.path, { force: true });
-    throw e;
+    target.commit(schema!, `import-pkl ${sources.map((src) => basename(src.path)).join(' ')}`);
+  } finally {
+    target.abort();
   }
-  writeSchema(outDir, schema!);
   return { dir: outDir, schema: schema!, parts };
 }
