@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { UserError } from '../util/errors.js';
+import { isFsError, UserError } from '../util/errors.js';
 import { setProgressQuiet } from './progress.js';
 import { commands } from './commands/index.js';
 
@@ -43,8 +43,12 @@ async function main(): Promise<void> {
       process.exitCode = err.exitCode ?? 1;
       return;
     }
-    if (e instanceof UserError && !process.argv.includes('--verbose')) {
+    const verbose = process.argv.includes('--verbose');
+    if (e instanceof UserError && !verbose) {
       process.stderr.write(`metaheac: error: ${err.message}\n`);
+    } else if (isFsError(e) && !verbose) {
+      // a file-system failure not caught where it happened: still one line naming the path
+      process.stderr.write(`metaheac: error: ${e.path ?? ''}: ${e.syscall ?? 'file operation'} failed (${e.code})\n`);
     } else {
       process.stderr.write(`metaheac: ${err.stack ?? String(e)}\n`);
     }

@@ -66,6 +66,8 @@ const runnerSchema = z.strictObject({
   threads: nonNegInt.default(0),
   /** Where converted copies of PaddleRec pickles go; default: beside the pickles. */
   cache_dir: z.string().optional(),
+  /** A test campaign that also appears in training is refused unless this is true (then a warning). */
+  allow_test_overlap: z.boolean().default(false),
   ...PADDLE_ONLY_RUNNER,
 });
 

@@ -6,9 +6,10 @@
  * new and old parts.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { DataError, fsError } from '../util/errors.js';
-import { trackTemp, untrackTemp, writeFileAtomic } from '../util/atomic.js';
+import { sweepStale, trackTemp, untrackTemp, writeFileAtomic } from '../util/atomic.js';
+import { isInside } from '../util/files.js';
 import { PartWriter, type PartWriterOptions } from './arrow-write.js';
 import { CAMPAIGNS_DIR, PART_EXT, SCHEMA_FILE, writeSchema, type DatasetFiles } from './dataset.js';
 import { TASK_VOCAB_FILE } from './task-vocab.js';
@@ -16,11 +17,6 @@ import { datasetId, fileSha256, MANIFEST_FILE, type DatasetManifest, type PartEn
 import type { PartData } from './part.js';
 import { extraKind } from './part-ops.js';
 import type { Schema } from './schema.js';
-
-function isInside(child: string, parent: string): boolean {
-  const r = relative(resolve(parent), resolve(child));
-  return r === '' || (!r.startsWith('..') && !r.startsWith(sep) && r !== '..');
-}
 
 /** Files a dataset folder may hold; anything else is the user's and is never replaced. */
 function isDatasetFile(name: string): boolean {
@@ -64,6 +60,7 @@ export class DatasetTarget {
 
   /** Check the destination, then create the temporary folder; `inputs` are files the run reads. */
   static open(dir: string, inputs: string[] = []): DatasetTarget {
+    sweepStale(resolve(dir));
     checkDatasetOut(dir, inputs);
     const parent = dirname(resolve(dir));
     const tmp = join(parent, `.${basename(resolve(dir))}.tmp-${process.pid}`);

@@ -120,3 +120,10 @@ export function manifestAids(partPath: string): number[] | null {
   const name = basename(partPath);
   return m && Object.hasOwn(m.parts, name) ? m.parts[name]!.aids : null;
 }
+
+/** A part's SHA-256: the manifest's (verified when the part was loaded), else computed. */
+export function partSha256(partPath: string): string {
+  const m = readManifest(dirname(partPath));
+  const name = basename(partPath);
+  return m && Object.hasOwn(m.parts, name) ? m.parts[name]!.sha256 : fileSha256(partPath);
+}

@@ -6,6 +6,7 @@
 import { join, relative } from 'node:path';
 import { DataError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
+import { yieldToSignals } from '../util/interrupt.js';
 import { splitMetrics } from '../eval/metrics.js';
 import { PartWriter } from './arrow-part.js';
 import { CAMPAIGNS_DIR, USERS_FILE } from './dataset.js';

@@ -8,6 +8,7 @@ import type { Part, TaskRows } from '../data/part.js';
 import type { ModelDims } from '../model/layout.js';
 import type { Schema } from '../data/schema.js';
 import { DataError } from '../util/errors.js';
+import { yieldToSignals } from '../util/interrupt.js';
 import type { Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
 import { Adapter, type AdaptOptions } from '../meta/adapt.js';
@@ -76,7 +77,7 @@ function seedRows(stage1: Part): (aid: number) => Int32Array {
 }
 
 /** Adapt and score every task of stage 2 in this thread; returns the scores in stage-2 row order. */
-function adaptSerial(run: AdaptRun, name: string, stage1: Part, stage2: Part, onTask?: (t: TaskResult) => void): { scores: Float64Array; perTask: TaskResult[] } {
+async function adaptSerial(run: AdaptRun, name: string, stage1: Part, stage2: Part, onTask?: (t: TaskResult) => void): Promise<{ scores: Float64Array; perTask: TaskResult[] }> {
   const adapter = new Adapter(run.ops, run.params(), run.opts);
   const seedsOf = seedRows(stage1);
   const scores = new Float64Array(stage2.nRows);
@@ -91,6 +92,8 @@ function adaptSerial(run: AdaptRun, name: string, stage1: Part, stage2: Part, on
     perTask.push(res);
     onTask?.(res);
     bar.increment();
+    // lets SIGINT / SIGTERM be handled between tasks
+    await yieldToSignals();
   }
   bar.stop();
   return { scores, perTask };
@@ -145,6 +148,16 @@ export async function adaptSplit(run: AdaptRun, name: string, stage1: Part, stag
 export async function evaluateSplit(run: AdaptRun, name: string, stage1: Part, stage2: Part, onTask?: (t: TaskResult) => void): Promise<SplitResult> {
   const t0 = performance.now();
   const { scores, perTask } = await adaptSplit(run, name, stage1, stage2, onTask);
+  // a diverged adaptation scores NaN: refuse rather than report metrics of NaN scores
+  for (const t of stage2.tasks) {
+    const r = t.rows.find((row) => !Number.isFinite(scores[row]!));
+    if (r !== undefined) {
+      throw new DataError(
+        `split ${name}, task aid ${t.aid}: the adapted model scores row ${r} of ${stage2.path} as ${scores[r]} (adaptation diverged); ` +
+          'lower hyper_parameters.optimizer.local_test_learning_rate',
+      );
+    }
+  }
   const m = splitMetrics(scores, stage2.label, stage2.tasks, TOP_FRACTION);
   const pTrue = stage2.extra.p_true;
   const o = pTrue ? splitMetrics(pTrue, stage2.label, stage2.tasks, TOP_FRACTION) : null;

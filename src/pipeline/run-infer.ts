@@ -4,7 +4,7 @@
  * (runner.metrics_path, else metrics.json beside the checkpoint).
  */
 import { basename, dirname, join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { LoadedConfig } from '../config/config.js';
 import { findTestSplits, loadPart } from '../data/dataset.js';
 import { resolveDataPath } from '../data/resolve.js';
@@ -14,6 +14,10 @@ import type { Ops } from '../model/ops.js';
 import { evaluateSplit, type SplitResult, type TaskResult } from '../eval/evaluate.js';
 import { schemaFor, layoutFor, paramsFromCheckpoint, verifyCheckpoint } from '../meta/model-setup.js';
 import { checkpointPath } from './run-train.js';
+import { readRunManifest, RUN_FILE } from './run-manifest.js';
+import { checkLeaks, sharedAids, type Leak } from '../data/leakage.js';
+import { manifestAids } from '../data/manifest.js';
+import { checkOutputFile } from '../util/files.js';
 import { availableParallelism } from 'node:os';
 import { silent, type Reporter } from '../util/progress.js';
 import { runContext } from './run-record.js';
@@ -31,6 +35,19 @@ export interface InferResult {
   metricsPath: string;
 }
 
+/**
+ * The campaigns the model was trained on: from run.json beside the checkpoints, else from
+ * the training dataset's manifest; null when neither says.
+ */
+function trainingCampaigns(cfg: LoadedConfig, loadDir: string): { aids: number[]; from: string } | null {
+  const run = existsSync(loadDir) ? readRunManifest(loadDir) : null;
+  if (run) return { aids: run.train_aids, from: `${join(loadDir, RUN_FILE)}, trained on ${run.train_path}` };
+  const t = cfg.runner.train_data_dir;
+  const part = t && existsSync(t) && statSync(t).isDirectory() ? join(t, 'train_stage1.arrow') : t;
+  const aids = part && existsSync(part) ? manifestAids(part) : null;
+  return aids ? { aids, from: part! } : null;
+}
+
 export async function runInfer(cfg: LoadedConfig, ops: Ops, report: Reporter = silent, onTask?: (split: string, t: TaskResult) => void): Promise<InferResult[]> {
   const { log } = report;
   const r = cfg.runner;
@@ -41,14 +58,22 @@ export async function runInfer(cfg: LoadedConfig, ops: Ops, report: Reporter = s
   const splits = [];
   for (const d of dirs) splits.push(...findTestSplits(await resolveDataPath(d, cfg, report)));
   const loadDir = r.infer_load_path ?? r.model_save_path;
+  if (r.metrics_path) checkOutputFile(r.metrics_path, 'runner.metrics_path', splits.flatMap((s) => [s.stage1, s.stage2]));
+  const trained = trainingCampaigns(cfg, loadDir);
   const out: InferResult[] = [];
   const parts = [];
+  const leaks: Leak[] = [];
   for (const s of splits) {
     log(`loading ${s.name}: ${s.stage1}, ${s.stage2}`);
     const stage1 = await loadPart(s.stage1, report.progress);
     const stage2 = await loadPart(s.stage2, report.progress);
     parts.push({ name: s.name, stage1, stage2 });
+    if (trained) {
+      const aids = sharedAids(trained.aids, [...stage1.tasks, ...stage2.tasks].map((t) => t.aid));
+      if (aids.length) leaks.push({ testPart: `split ${s.name} (${s.stage1}, ${s.stage2})`, trainFrom: trained.from, aids });
+    }
   }
+  checkLeaks(leaks, r.allow_test_overlap, 'set runner.allow_test_overlap: true (or --allow-overlap)', log);
   for (let epoch = r.infer_start_epoch; epoch < r.infer_end_epoch; epoch++) {
     const ck = checkpointPath(loadDir, epoch);
     if (!existsSync(ck)) throw new DataError(`${ck}: no checkpoint for epoch ${epoch} (train first, or set runner.infer_load_path / infer_start_epoch)`);

@@ -3,7 +3,7 @@
  * leaves the previous good file in place. Temporary paths in use are registered, so that a
  * SIGINT / SIGTERM handler can remove them (removeTemps) before the process exits.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { fsError } from './errors.js';
 
@@ -28,6 +28,44 @@ function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Temporary siblings of `path` left by a process that was killed outright (SIGKILL, or a
+ * signal arriving during a long synchronous step): `.NAME.PID.tmp` files and
+ * `.NAME.tmp-PID` folders of dead processes are removed; a `.NAME.old-PID` folder (a
+ * dataset moved aside for the swap) is put back when NAME is missing, else removed.
+ */
+export function sweepStale(path: string): void {
+  const dir = dirname(path);
+  const name = escape(basename(path));
+  const re = new RegExp(`^\\.${name}\\.(?:(\\d+)\\.tmp|tmp-(\\d+)|old-(\\d+))$`);
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const e of entries) {
+    const m = re.exec(e);
+    if (!m) continue;
+    const pid = Number(m[1] ?? m[2] ?? m[3]);
+    if (pid === process.pid || alive(pid)) continue;
+    const p = join(dir, e);
+    if (m[3] !== undefined && !existsSync(path)) renameSync(p, path);
+    else rmSync(p, { recursive: true, force: true });
+  }
+}
+
 /** The folder a file goes into, created if needed; an error names it. */
 function ensureParent(path: string): void {
   try {
@@ -40,6 +78,7 @@ function ensureParent(path: string): void {
 /** Write `chunks` to `path` atomically. */
 export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uint8Array | string)[]): void {
   ensureParent(path);
+  sweepStale(path);
   const tmp = tempName(path);
   let fd: number;
   try {
@@ -76,6 +115,7 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uin
  */
 export function atomicTarget(path: string): { tmp: string; commit: () => void; abort: () => void } {
   ensureParent(path);
+  sweepStale(path);
   const tmp = tempName(path);
   trackTemp(tmp);
   return {

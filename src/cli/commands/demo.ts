@@ -14,7 +14,7 @@ import type { SplitResult } from '../../eval/evaluate.js';
 import { runInfer } from '../../pipeline/run-infer.js';
 import { runTrain, type TrainSummary } from '../../pipeline/run-train.js';
 import { ConfigError } from '../../util/errors.js';
-import { cliReporter, configFrom, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
+import { cliReporter, configFrom, interruptible, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
 import { writeReport } from '../../pipeline/report/write-report.js';
 import { fmtFixed, table } from '../format.js';
 import { progressBar } from '../progress.js';
@@ -47,6 +47,7 @@ export function register(program: Command): void {
       .option('--no-report', 'do not write the HTML report (report.html in the output folder)'),
   ).action(
     async (opts: CommonOpts & { report: boolean }) => {
+      interruptible();
       const cfg = configFrom(opts.config ? opts : { ...opts, config: DEMO_CONFIG, override: [...DEMO_PATHS, ...opts.override] });
       const log = logLine;
       const data = cfg.runner.train_data_dir;

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { runInfer } from '../../pipeline/run-infer.js';
 import { splitTable, taskLine } from '../eval-text.js';
-import { cliReporter, configFrom, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
+import { cliReporter, configFrom, interruptible, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
 import { besideMetrics } from '../../pipeline/report/campaigns-csv.js';
 import { writeReport } from '../../pipeline/report/write-report.js';
 
@@ -13,6 +13,7 @@ export function register(program: Command): void {
       .option('--no-tasks', 'do not print the per-task lines')
       .option('--no-report', 'do not write the HTML report (report.html) beside the metrics'),
   ).action(async (opts: CommonOpts & { tasks: boolean; report: boolean }) => {
+    interruptible();
     const cfg = configFrom(opts);
     const print = !opts.json && opts.tasks;
     const res = await withOps(cfg, (ops) => runInfer(cfg, ops, cliReporter, print ? (s, t) => process.stdout.write(`${taskLine(s, t)}\n`) : undefined));

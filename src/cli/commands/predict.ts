@@ -6,6 +6,8 @@ import { predictRows } from '../../meta/adapt.js';
 import { checkpointShape, paramsFromCheckpoint } from '../../meta/model-setup.js';
 import { createOps } from '../../kernels/index.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { DataError } from '../../util/errors.js';
+import { checkOutputFile } from '../../util/files.js';
 import { nonNegativeIntArg, positiveIntArg } from '../args.js';
 import { progressBar } from '../progress.js';
 
@@ -31,6 +33,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'worker threads (0 = one per core)', nonNegativeIntArg, 0)
     .option('--json', 'print a summary as JSON')
     .action(async (opts: PredictOpts) => {
+      checkOutputFile(opts.out, '--out', [opts.data, opts.model, ...(opts.config ? [opts.config] : [])]);
       const part = await loadPart(opts.data, progressBar);
       const { dims, maxIdxs } = checkpointShape(opts.model, opts.config ? loadConfig(opts.config) : null);
       // the checkpoint's table sizes, which may exceed the data's largest ids (config max_idxs)
@@ -40,6 +43,8 @@ export function register(program: Command): void {
         const { params } = paramsFromCheckpoint(ops, L, opts.model);
         const p = new Float32Array(part.nRows);
         predictRows(ops, params, part, opts.batchSize, p);
+        const bad = p.findIndex((x) => !Number.isFinite(x));
+        if (bad >= 0) throw new DataError(`${opts.model}: scores row ${bad} of ${opts.data} as ${p[bad]}; nothing written to ${opts.out}`);
         const lines: string[] = ['row,aid,label,p\n'];
         for (let i = 0; i < part.nRows; i++) lines.push(`${i},${part.aid[i]},${part.label[i]},${p[i]}\n`);
         writeFileAtomic(opts.out, lines.join(''));

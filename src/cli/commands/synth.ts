@@ -1,5 +1,6 @@
 /** `metaheac synth`: write a synthetic dataset with planted look-alike structure. */
 import type { Command } from 'commander';
+import { interruptible } from '../common.js';
 import { DEFAULT_SYNTH_SEED, synthesize, type SynthSummary } from '../../data/synth.js';
 import { PRESET_NAMES } from '../../data/synth-presets.js';
 import { intArg, nonNegativeIntArg, positiveNumberArg } from '../args.js';
@@ -34,6 +35,7 @@ export function register(program: Command): void {
     .option('--cold-threshold <n>', 'cold test campaign = at most N positives over stage 1 + stage 2 (default: the preset\'s, times --scale)', nonNegativeIntArg)
     .option('--json', 'print the summary as JSON')
     .action(async (o: { out: string; preset: string; seed: number; scale?: number; coldThreshold?: number; json?: boolean }) => {
+      interruptible();
       if (o.json) setProgressQuiet(true);
       let bar: ReturnType<typeof progressBar> | null = null;
       const summary = await synthesize({

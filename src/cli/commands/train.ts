@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { runTrain } from '../../pipeline/run-train.js';
-import { cliReporter, configFrom, withConfigOptions, withOps, type CommonOpts } from '../common.js';
+import { cliReporter, configFrom, interruptible, withConfigOptions, withOps, type CommonOpts } from '../common.js';
 
 export function register(program: Command): void {
   withConfigOptions(
@@ -8,6 +8,7 @@ export function register(program: Command): void {
       .command('train')
       .description('meta-train the general model on the training tasks (PaddleRec: trainer.py -m config.yaml); hyper_parameters.meta=false trains the no-meta baseline'),
   ).action(async (opts: CommonOpts) => {
+    interruptible();
     const cfg = configFrom(opts);
     const res = await withOps(cfg, (ops) => runTrain(cfg, ops, cliReporter));
     if (opts.json) process.stdout.write(`${JSON.stringify(res, null, 2)}\n`);
