@@ -39,7 +39,12 @@ test('inspect a dataset: schema, every part, hot/cold task counts, text and JSON
   await writePart(join(dir, 'test_hot_stage1.arrow'), TENCENT_SCHEMA, samplePart(8));
   await writePart(join(dir, 'test_cold_stage1.arrow'), TENCENT_SCHEMA, samplePart(3));
   const seen: number[] = [];
-  const r = await inspectDataset(dir, (done) => seen.push(done));
+  // samplePart gives every part aids 100-103: test campaigns that are also training ones
+  await assert.rejects(inspectDataset(dir), /test_hot_stage1\.arrow: test campaigns aid 100, 101, 102, 103 also in training .*pass --allow-overlap/);
+  const warned: string[] = [];
+  const r = await inspectDataset(dir, (done) => seen.push(done), { allowOverlap: true, warn: (l) => warned.push(l) });
+  assert.equal(warned.length, 2);
+  assert.deepEqual(r.overlap, [{ part: 'test_hot_stage1', aids: [100, 101, 102, 103] }, { part: 'test_cold_stage1', aids: [100, 101, 102] }]);
   assert.deepEqual(seen, [1, 2, 3]);
   assert.deepEqual(r.parts.map((p) => [p.name, p.rows, p.tasks]), [['train_stage1', 40, 4], ['test_hot_stage1', 8, 4], ['test_cold_stage1', 3, 3]]);
   assert.deepEqual(r.splits, { hot: 4, cold: 3 });

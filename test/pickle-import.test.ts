@@ -177,7 +177,7 @@ test('importPickles writes one Arrow part per pickle and a schema covering all o
       ['test_hot_stage2', 5, 2, 2],
     ],
   );
-  assert.deepEqual(readdirSync(out).sort(), ['schema.json', 'test_hot_stage1.arrow', 'test_hot_stage2.arrow']);
+  assert.deepEqual(readdirSync(out).sort(), ['manifest.json', 'schema.json', 'test_hot_stage1.arrow', 'test_hot_stage2.arrow']);
   const schema = schemaFromJson(JSON.parse(readFileSync(join(out, 'schema.json'), 'utf8')), 'schema.json');
   assert.deepEqual(maxIdxs(schema), [[44, 65535], [8, 24], [6]]);
   const back = await loadPart(join(out, 'test_hot_stage2.arrow'));

@@ -82,6 +82,7 @@ test('prepare: summary of the basic fixture (split, counts, missing features, ma
     // uid 13 has no line (one row in each file); aid 60 has no adFeature row.
     assert.deepEqual(s.missing, { userRows: { stage1: 1, stage2: 1 }, users: 1, adRows: { stage1: 2, stage2: 3 }, aids: [60] });
     assert.deepEqual(readdirSync(out).sort(), [
+      'manifest.json',
       'schema.json',
       'task_vocab.json',
       'test_cold_stage1.arrow',

@@ -16,7 +16,7 @@ test('same seed, same bytes; another seed, other bytes', async (t) => {
   await synthesize({ out: join(dir, 'c'), preset: 'tiny', seed: 6 });
   assert.deepEqual(a.parts, b.parts);
   const files = readdirSync(join(dir, 'a')).sort();
-  assert.deepEqual(files, ['campaigns', 'schema.json', 'test_cold_stage1.arrow', 'test_cold_stage2.arrow', 'test_hot_stage1.arrow', 'test_hot_stage2.arrow', 'train_stage1.arrow', 'users.arrow']);
+  assert.deepEqual(files, ['campaigns', 'manifest.json', 'schema.json', 'test_cold_stage1.arrow', 'test_cold_stage2.arrow', 'test_hot_stage1.arrow', 'test_hot_stage2.arrow', 'train_stage1.arrow', 'users.arrow']);
   const campaigns = readdirSync(join(dir, 'a', 'campaigns')).map((f) => join('campaigns', f));
   assert.ok(campaigns.includes(join('campaigns', 'truth.arrow')));
   for (const f of [...files.filter((x) => x !== 'campaigns'), ...campaigns]) assert.deepEqual(readFileSync(join(dir, 'b', f)), readFileSync(join(dir, 'a', f)), f);

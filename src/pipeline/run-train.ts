@@ -100,6 +100,7 @@ export async function runTrain(cfg: LoadedConfig, ops: Ops, report: Reporter = s
   log(`loading ${path}`);
   const part = await loadPart(path, report.progress);
   checkTrainable(cfg, part);
+  const L = layoutFor(cfg, schemaFor(cfg, part.schema, path));
   const trainAids = part.tasks.map((t) => t.aid).sort((a, b) => a - b);
   checkLeaks(testLeaks(cfg, path, trainAids), r.allow_test_overlap, 'set runner.allow_test_overlap: true (or --allow-overlap)', log);
   const identity: RunIdentity = {
@@ -115,7 +116,6 @@ export async function runTrain(cfg: LoadedConfig, ops: Ops, report: Reporter = s
   } catch (e) {
     throw fsError(r.model_save_path, 'create the model folder', e);
   }
-  const L = layoutFor(cfg, schemaFor(cfg, part.schema, path));
   // the engine's arena is a stack: everything below is freed when training ends
   const mark = ops.mark();
   try {
