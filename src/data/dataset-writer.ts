@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { basename, dirname, join, resolve } from 'node:path';
 import { DataError, fsError } from '../util/errors.js';
 import { sweepStale, trackTemp, untrackTemp, writeFileAtomic } from '../util/atomic.js';
-import { isInside } from '../util/files.js';
+import { checkOutputDir, ensureDir, isInside } from '../util/files.js';
 import { PartWriter, type PartWriterOptions } from './arrow-write.js';
 import { CAMPAIGNS_DIR, PART_EXT, SCHEMA_FILE, writeSchema, type DatasetFiles } from './dataset.js';
 import { TASK_VOCAB_FILE } from './task-vocab.js';
@@ -60,12 +60,13 @@ export class DatasetTarget {
 
   /** Check the destination, then create the temporary folder; `inputs` are files the run reads. */
   static open(dir: string, inputs: string[] = []): DatasetTarget {
+    checkOutputDir(dir);
     sweepStale(resolve(dir));
     checkDatasetOut(dir, inputs);
     const parent = dirname(resolve(dir));
     const tmp = join(parent, `.${basename(resolve(dir))}.tmp-${process.pid}`);
+    ensureDir(parent);
     try {
-      mkdirSync(parent, { recursive: true });
       rmSync(tmp, { recursive: true, force: true });
       mkdirSync(tmp);
     } catch (e) {

@@ -11,9 +11,9 @@ import { findTrainPart, loadPart } from '../data/dataset.js';
 import { checkLeaks, sharedAids, type Leak } from '../data/leakage.js';
 import { fileSha256, manifestAids, partSha256, readManifest } from '../data/manifest.js';
 import { resolveDataPath } from '../data/resolve.js';
-import { ConfigError, DataError, fsError } from '../util/errors.js';
+import { ConfigError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import { isInside } from '../util/files.js';
+import { ensureDir, isInside } from '../util/files.js';
 import { yieldToSignals } from '../util/interrupt.js';
 import { describeNonFinite, nonFiniteDense, nonFiniteParams } from '../model/finite.js';
 import { openRunFolder, writeRunManifest, type RunIdentity, type RunManifest } from './run-manifest.js';
@@ -111,11 +111,7 @@ export async function runTrain(cfg: LoadedConfig, ops: Ops, report: Reporter = s
     train_data: { rows: part.nRows, sha256: partSha256(path) },
   };
   const run = openRunFolder(r.model_save_path, identity, path, trainAids, CHECKPOINT_FILE);
-  try {
-    mkdirSync(r.model_save_path, { recursive: true });
-  } catch (e) {
-    throw fsError(r.model_save_path, 'create the model folder', e);
-  }
+  ensureDir(r.model_save_path);
   // the engine's arena is a stack: everything below is freed when training ends
   const mark = ops.mark();
   try {

@@ -3,9 +3,10 @@
  * leaves the previous good file in place. Temporary paths in use are registered, so that a
  * SIGINT / SIGTERM handler can remove them (removeTemps) before the process exits.
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, basename, join } from 'node:path';
 import { fsError } from './errors.js';
+import { ensureDir } from './files.js';
 
 const live = new Set<string>();
 
@@ -68,11 +69,7 @@ export function sweepStale(path: string): void {
 
 /** The folder a file goes into, created if needed; an error names it. */
 function ensureParent(path: string): void {
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-  } catch (e) {
-    throw fsError(dirname(path), 'create the folder', e);
-  }
+  ensureDir(dirname(path));
 }
 
 /** Write `chunks` to `path` atomically. */

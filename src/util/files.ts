@@ -1,5 +1,5 @@
 /** Opening input files with the error users get everywhere: the path and the system's reason. */
-import { accessSync, constants, existsSync, openSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { DataError, fsError, UserError } from './errors.js';
 
@@ -18,17 +18,33 @@ export function isInside(child: string, parent: string): boolean {
   return r === '' || (r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r));
 }
 
-/** The nearest existing folder at or above `path`'s parent; a file on the way is an error. */
-function existingAncestor(path: string): string {
-  let dir = dirname(resolve(path));
+/** The nearest existing folder at or above `dir`; a file on the way is an error naming `path` and it. */
+function existingAncestor(dir: string, path: string, doing: string): string {
+  dir = resolve(dir);
   for (;;) {
     if (existsSync(dir)) {
-      if (!statSync(dir).isDirectory()) throw new UserError(`${path}: cannot be written, ${dir} is a file where a folder is needed (ENOTDIR)`);
+      if (!statSync(dir).isDirectory()) throw new UserError(`${path}: cannot be ${doing}, ${dir} is a file, not a folder (ENOTDIR)`);
       return dir;
     }
     const up = dirname(dir);
     if (up === dir) return dir;
     dir = up;
+  }
+}
+
+/** Before work: folder `dir` can be made (no file on the way to it). */
+export function checkOutputDir(dir: string): void {
+  existingAncestor(dirname(dir), dir, 'created');
+}
+
+/** Create folder `dir` (and its parents); a file on the way, or a refusal, is a one-line error naming it. */
+export function ensureDir(dir: string): void {
+  if (existsSync(dir) && statSync(dir).isDirectory()) return;
+  existingAncestor(dir, dir, 'created');
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw fsError(dir, 'create the folder', e);
   }
 }
 
@@ -41,7 +57,7 @@ export function checkOutputFile(path: string, what: string, inputs: string[] = [
     if (resolve(input) === resolve(path)) throw new UserError(`${what} ${path} is the input ${input}; writing it would destroy the input`);
   }
   if (existsSync(path) && statSync(path).isDirectory()) throw new UserError(`${what} ${path} is a folder; expected a file path`);
-  const dir = existingAncestor(path);
+  const dir = existingAncestor(dirname(path), path, 'written');
   try {
     accessSync(dir, constants.W_OK);
   } catch (e) {
