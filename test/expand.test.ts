@@ -57,7 +57,7 @@ test('expand reproduces infer exactly: a test campaign with its stage-1 rows as 
   const ops = await createOps(1);
   const L = layoutFor(cfg, schemaFor(cfg, stage2.schema, data));
   const hp = cfg.hyper_parameters;
-  const run = { ops, params: () => paramsFromCheckpoint(ops, L, model).params, checkpoint: model, dims: L.dims, opts: { lr: hp.optimizer.local_test_learning_rate, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, seed: cfg.runner.seed }, threads: 1 };
+  const run = { ops, params: () => paramsFromCheckpoint(ops, L, model).params, checkpoint: model, schema: L.schema, dims: L.dims, opts: { lr: hp.optimizer.local_test_learning_rate, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, seed: cfg.runner.seed }, threads: 1 };
   const { scores, perTask } = await adaptSplit(run, 'hot', stage1, stage2);
   await ops.close();
   const [inferRes] = await (async () => {

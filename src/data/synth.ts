@@ -11,7 +11,6 @@ import { splitMetrics } from '../eval/metrics.js';
 import { PartWriter } from './arrow-part.js';
 import { CAMPAIGNS_DIR, USERS_FILE } from './dataset.js';
 import { DatasetTarget } from './dataset-writer.js';
-import { yieldToSignals } from '../util/interrupt.js';
 import { STANDARD_PARTS, type PartData } from './part.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { writeNumericTable } from './table-write.js';
