@@ -53,7 +53,7 @@ export function register(program: Command): void {
         'and print the max_idxs line for the config',
     )
     .requiredOption('--raw <dir>', 'directory holding the four raw files')
-    .requiredOption('--out <dir>', 'dataset directory to write (created if needed; existing parts are replaced)')
+    .requiredOption('--out <dir>', 'dataset directory to write (created if needed; an existing dataset there is replaced as a whole, at the end)')
     .addOption(new Option('--cold-basis <basis>', 'what makes a test task cold: its positives over stage 1 + 2 (official) or its stage-2 candidates (PaddleRec)').choices(['positives', 'candidates']).default('positives'))
     .option('--cold-threshold <n>', 'cold: at most this many (default 2000 positives, 4000 candidates)', nonNegativeIntArg)
     .option('--seed <n>', 'seed of the aid split (Python random.seed, as the official script)', nonNegativeIntArg, 2021)
