@@ -215,8 +215,12 @@ export class PartWriter {
  * file the loader refuses later.
  */
 export async function writePart(path: string, schema: Schema, data: PartData, opts: { batchRows?: number } = {}): Promise<void> {
-  const extra = Object.fromEntries(Object.entries(data.extra).map(([k, a]) => [k, extraKind(a)]));
-  const w = new PartWriter(path, schema, { extra, batchRows: opts.batchRows });
+  writeWhole((extra) => new PartWriter(path, schema, { extra, batchRows: opts.batchRows }), data);
+}
+
+/** Open a writer for `data`'s extra columns, write all of it, and close (or abort on error). */
+export function writeWhole(open: (extra: Record<string, ExtraKind>) => PartWriter, data: PartData): void {
+  const w = open(Object.fromEntries(Object.entries(data.extra).map(([k, a]) => [k, extraKind(a)])));
   try {
     w.append(data);
   } catch (e) {

@@ -10,12 +10,11 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { DataError, fsError } from '../util/errors.js';
 import { sweepStale, trackTemp, untrackTemp, writeFileAtomic } from '../util/atomic.js';
 import { checkOutputDir, ensureDir, isInside } from '../util/files.js';
-import { PartWriter, type PartWriterOptions } from './arrow-write.js';
+import { PartWriter, writeWhole, type PartWriterOptions } from './arrow-write.js';
 import { CAMPAIGNS_DIR, PART_EXT, SCHEMA_FILE, writeSchema, type DatasetFiles } from './dataset.js';
 import { TASK_VOCAB_FILE } from './task-vocab.js';
 import { datasetId, fileSha256, MANIFEST_FILE, type DatasetManifest, type PartEntry } from './manifest.js';
 import type { PartData } from './part.js';
-import { extraKind } from './part-ops.js';
 import type { Schema } from './schema.js';
 
 /** Files a dataset folder may hold; anything else is the user's and is never replaced. */
@@ -86,15 +85,7 @@ export class DatasetTarget {
 
   /** Write a whole part. */
   writePart(name: string, schema: Schema, data: PartData): void {
-    const extra = Object.fromEntries(Object.entries(data.extra).map(([k, a]) => [k, extraKind(a)]));
-    const w = this.part(name, schema, { extra });
-    try {
-      w.append(data);
-    } catch (e) {
-      w.abort();
-      throw e;
-    }
-    w.close();
+    writeWhole((extra) => this.part(name, schema, { extra }), data);
   }
 
   /**
