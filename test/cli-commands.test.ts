@@ -1,6 +1,7 @@
 /** The metaheac command: help, one-line errors with exit code 1, predict on a trained checkpoint. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { synthesize } from '../src/data/synth.js';
 import { MAIN, runCli } from './helpers/cli.js';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -58,8 +59,9 @@ test('train, then predict with the general model, in row order', async () => {
   assert.match(inf.out, /aid +20/);
 });
 
-test('demo: MetaHeac and the no-meta baseline on a dataset, one comparison table (and --json)', async () => {
-  const data = await tinyDataset();
+test('demo: MetaHeac and the no-meta baseline on a dataset, one comparison table, an expansion (and --json)', async () => {
+  const data = mkdtempSync(join(tmpdir(), 'mh-demo-data-'));
+  await synthesize({ out: data, preset: 'tiny' });
   const out = mkdtempSync(join(tmpdir(), 'mh-demo-'));
   const o = tinyOverrides(data, out).flatMap((kv) => ['-o', kv]);
   const r = cli(['demo', ...o, '--threads', '1']);
@@ -68,6 +70,9 @@ test('demo: MetaHeac and the no-meta baseline on a dataset, one comparison table
   assert.match(r.out, /\nMetaHeac\s+0\.\d{4}/);
   assert.match(r.out, /\nno-meta\s+0\.\d{4}/);
   assert.match(r.out, /cold GAUC: MetaHeac 0\.\d{4} vs no-meta 0\.\d{4}/);
+  assert.match(r.out, /audience expansion: cold campaign cold_\d+ \(\d+ seeds\), top 1000 of \d+ users/);
+  for (const arm of ['MetaHeac', 'no-meta', 'general model, unadapted', 'random', 'oracle']) assert.match(r.out, new RegExp(`\\n${arm}\\s+[01]\\.\\d{4}\\s+0\\.\\d{4}`), arm);
+  assert.ok(existsSync(join(out, 'expand', 'MetaHeac')));
   assert.ok(existsSync(join(out, 'meta', '0', 'metrics.json')));
   assert.ok(existsSync(join(out, 'nometa', '1', 'model.safetensors')));
   assert.ok(r.out.includes(`report (charts, every campaign): ${join(out, 'report.html')}`), r.out);
@@ -75,7 +80,8 @@ test('demo: MetaHeac and the no-meta baseline on a dataset, one comparison table
   rmSync(join(out, 'report.html'));
   const j = cli(['demo', ...o, '--threads', '1', '--json', '--no-report']);
   assert.equal(j.code, 0, j.err);
-  const res = JSON.parse(j.out) as { arms: { name: string; splits: { name: string; gauc: number }[] }[] };
+  const res = JSON.parse(j.out) as { arms: { name: string; splits: { name: string; gauc: number }[] }[]; expansion: { rows: { name: string }[] } };
+  assert.equal(res.expansion.rows.length, 5);
   assert.deepEqual(res.arms.map((a) => a.name), ['MetaHeac', 'no-meta']);
   assert.deepEqual(res.arms[0]!.splits.map((s) => s.name), ['hot', 'cold']);
   assert.ok(!existsSync(join(out, 'report.html')), '--no-report');

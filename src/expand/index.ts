@@ -10,3 +10,4 @@ export { audienceCsv, audienceParquet, readAudienceCsv, writeAudience, AUDIENCE_
 export { readSummary, summaryJson, SUMMARY_FILE, HISTOGRAM_BINS, type ExpandSummary, type Quality, type UidCounts } from './summary.js';
 export { readTruth, evaluateAudience, type Truth } from './quality.js';
 export { findUsers, forEachChunk, shardRange, userSchema } from './users.js';
+export { compareOnTruth, meanComparison, type Arm, type CampaignComparison } from './compare.js';

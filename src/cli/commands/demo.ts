@@ -1,18 +1,23 @@
 /**
  * `metaheac demo` (npm start): the whole method on the built-in synthetic data. Generates the
  * demo dataset when absent, meta-trains and evaluates MetaHeac, trains and evaluates the
- * no-meta baseline the same way, and prints oracle / MetaHeac / no-meta for hot and cold.
+ * no-meta baseline the same way, and prints oracle / MetaHeac / no-meta for hot and cold;
+ * then expands one cold campaign's audience with each and compares them with the truth.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
-import type { LoadedConfig } from '../../config/config.js';
-import { synthesize } from '../../data/synth.js';
+import { loadConfig, type LoadedConfig } from '../../config/config.js';
+import { CAMPAIGNS_DIR, synthesize, TRUTH_FILE } from '../../data/synth.js';
+import { compareOnTruth, loadCampaignFile, readExamples, type CampaignComparison } from '../../expand/index.js';
+import { formatScore } from '../../expand/score-format.js';
+import type { RunOps } from '../../kernels/index.js';
 import { SCHEMA_FILE } from '../../data/dataset.js';
 import type { SplitResult } from '../../eval/evaluate.js';
 import { runInfer } from '../../pipeline/run-infer.js';
-import { runTrain, type TrainSummary } from '../../pipeline/run-train.js';
+import { checkpointPath, runTrain, type TrainSummary } from '../../pipeline/run-train.js';
 import { ConfigError } from '../../util/errors.js';
 import { cliReporter, configFrom, interruptible, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
 import { writeReport } from '../../pipeline/report/write-report.js';
@@ -39,6 +44,59 @@ function armConfig(cfg: LoadedConfig, sub: string, meta: boolean): LoadedConfig 
   return { ...cfg, runner: { ...cfg.runner, model_save_path: dir, infer_load_path: dir, metrics_path: undefined }, hyper_parameters: { ...cfg.hyper_parameters, meta } };
 }
 
+interface DemoExpansion {
+  c: CampaignComparison;
+  top: number;
+  seconds: number;
+}
+
+/** Audience size of the demo's expansion. */
+const DEMO_TOP = 1000;
+
+/**
+ * Expand the cold test campaign with the most seeds with MetaHeac, the no-meta baseline and
+ * the unadapted general model, and judge each audience against the synthetic truth.
+ */
+async function demoExpansion(cfg: LoadedConfig, ops: RunOps): Promise<DemoExpansion> {
+  const dir = join(cfg.runner.train_data_dir!, CAMPAIGNS_DIR);
+  const cold = readdirSync(dir).filter((f) => /^cold_\d+\.yaml$/.test(f)).sort();
+  const seedsOf = (f: string): number => {
+    const c = loadCampaignFile(join(dir, f));
+    return 'file' in c.examples! ? readExamples(c.examples.file).label.reduce<number>((a, l) => a + l, 0) : 0;
+  };
+  const counts = cold.map(seedsOf);
+  const pick = cold[counts.indexOf(Math.max(...counts))]!;
+  const ck = (sub: string) => checkpointPath(join(cfg.runner.model_save_path, sub), cfg.runner.infer_end_epoch - 1);
+  const t0 = performance.now();
+  const [c] = await compareOnTruth({
+    config: cfg,
+    arms: [
+      { name: 'MetaHeac', model: ck('meta'), adapt: true },
+      { name: 'no-meta', model: ck('nometa'), adapt: true },
+      { name: 'general model, unadapted', model: ck('meta'), adapt: false },
+    ],
+    campaigns: [join(dir, pick)],
+    truth: join(dir, TRUTH_FILE),
+    top: DEMO_TOP,
+    ops,
+    outDir: join(cfg.runner.model_save_path, 'expand'),
+  });
+  return { c: c!, top: DEMO_TOP, seconds: (performance.now() - t0) / 1000 };
+}
+
+function formatExpansion(x: DemoExpansion): string {
+  const m = x.c.results.MetaHeac!;
+  const rows = x.c.rows.map((r) => [r.name, fmtFixed(r.recall), fmtFixed(r.precision)]);
+  return [
+    `audience expansion: cold campaign ${x.c.campaign} (${x.c.seeds} seeds), top ${x.top} of ${m.summary.pool.scored - m.summary.pool.excludedSeeds} users, in ${x.seconds.toFixed(0)} s`,
+    `MetaHeac's top users (all ${x.top} in ${m.dir}):`,
+    table(['  rank', 'uid', 'score'], Array.from({ length: 5 }, (_, i) => [`  ${m.audience.rank[i]}`, String(m.audience.uid[i]), formatScore(m.audience.score[i]!)])),
+    '',
+    table(['audience', `recall@${x.top}`, 'expected response rate'], rows),
+    `(recall: share of the truly best ${x.top} users in the audience; expected response rate: mean true probability of its users)`,
+  ].join('\n');
+}
+
 export function register(program: Command): void {
   withConfigOptions(
     program
@@ -52,7 +110,10 @@ export function register(program: Command): void {
       const log = logLine;
       const data = cfg.runner.train_data_dir;
       if (!data) throw new ConfigError(`${cfg.source}: runner.train_data_dir is not set`);
-      if (!existsSync(join(data, SCHEMA_FILE))) {
+      const truth = join(data, CAMPAIGNS_DIR, TRUTH_FILE);
+      // the built-in dataset from before synth wrote campaign files is generated again (same rows, same seed)
+      const builtIn = data === loadConfig(DEMO_CONFIG).runner.train_data_dir;
+      if (!existsSync(join(data, SCHEMA_FILE)) || (builtIn && !existsSync(truth))) {
         log(`generating the demo dataset in ${data}`);
         let bar: ReturnType<typeof progressBar> | null = null;
         await synthesize({ out: data, preset: 'demo', seed: cfg.runner.seed, onProgress: (d, t) => (bar ??= progressBar('synth', t)).update(d) });
@@ -60,6 +121,7 @@ export function register(program: Command): void {
       }
       const arms: Arm[] = [];
       const armDirs: string[] = [];
+      let expansion: DemoExpansion | null = null;
       await withOps(cfg, async (ops) => {
         for (const [name, sub, meta] of [['MetaHeac', 'meta', true], ['no-meta', 'nometa', false]] as const) {
           const c = armConfig(cfg, sub, meta);
@@ -70,6 +132,10 @@ export function register(program: Command): void {
           arms.push({ name, train, splits: res!.splits });
           armDirs.push(c.runner.model_save_path);
         }
+        if (existsSync(truth)) {
+          log('== audience expansion of one cold campaign');
+          expansion = await demoExpansion(cfg, ops);
+        } else log(`no ${join(CAMPAIGNS_DIR, TRUTH_FILE)} in ${data} (synth writes it): no audience expansion`);
       });
       const report = opts.report ? (await writeReport(armDirs, join(cfg.runner.model_save_path, 'report.html'), { title: 'metaheac demo: MetaHeac vs the no-meta baseline' })).out : null;
       const split = (a: Arm, n: string): SplitResult | undefined => a.splits.find((s) => s.name === n);
@@ -84,7 +150,9 @@ export function register(program: Command): void {
         ...arms.map((a) => row(a.name, (n) => split(a, n), `${(a.train.seconds + a.splits.reduce((s, x) => s + x.seconds, 0)).toFixed(0)} s`)),
       ];
       if (opts.json) {
-        process.stdout.write(`${JSON.stringify({ arms: arms.map((a) => ({ name: a.name, train: a.train, splits: a.splits.map(({ perTask: _p, ...rest }) => rest) })) }, null, 2)}\n`);
+        const x = expansion as DemoExpansion | null;
+        const exp = x ? { campaign: x.c.campaign, seeds: x.c.seeds, top: x.top, seconds: x.seconds, rows: x.c.rows, audience: x.c.results.MetaHeac!.dir } : null;
+        process.stdout.write(`${JSON.stringify({ arms: arms.map((a) => ({ name: a.name, train: a.train, splits: a.splits.map(({ perTask: _p, ...rest }) => rest) })), expansion: exp }, null, 2)}\n`);
         return;
       }
       process.stdout.write(`\n${table(['model', 'hot AUC', 'hot GAUC', 'cold AUC', 'cold GAUC', 'time'], rows)}\n`);
@@ -92,6 +160,7 @@ export function register(program: Command): void {
       const b = split(arms[1]!, 'cold')?.gauc ?? NaN;
       process.stdout.write(`\ncold GAUC: MetaHeac ${fmtFixed(m)} vs no-meta ${fmtFixed(b)} (${m > b ? 'meta-learning helps' : 'meta-learning does not help here'})\n`);
       if (report) process.stdout.write(`report (charts, every campaign): ${report}\n`);
+      if (expansion) process.stdout.write(`\n${formatExpansion(expansion)}\n`);
     },
   );
 }
