@@ -9,7 +9,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeFileAtomic } from '../src/util/atomic.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const only = process.argv.slice(2);
+// names of benchmarks, and --key value flags passed to each (e.g. `expand --users 1000000`)
+const args = process.argv.slice(2);
+const only: string[] = [];
+const flags: Record<string, string> = {};
+for (let i = 0; i < args.length; i++) {
+  if (args[i]!.startsWith('--')) flags[args[i]!.slice(2)] = args[++i] ?? '';
+  else only.push(args[i]!);
+}
 const files = readdirSync(here)
   .filter((f) => f.endsWith('.bench.js'))
   .filter((f) => only.length === 0 || only.some((o) => f.startsWith(o)))
@@ -18,8 +25,8 @@ const out: Record<string, unknown> = {};
 for (const f of files) {
   const name = f.replace(/\.bench\.js$/, '');
   process.stderr.write(`bench ${name} ...\n`);
-  const mod = (await import(pathToFileURL(join(here, f)).href)) as { bench: () => Promise<Record<string, unknown>> };
-  out[name] = await mod.bench();
+  const mod = (await import(pathToFileURL(join(here, f)).href)) as { bench: (flags: Record<string, string>) => Promise<Record<string, unknown>> };
+  out[name] = await mod.bench(flags);
 }
 const json = `${JSON.stringify({ node: process.version, date: new Date().toISOString(), results: out }, null, 2)}\n`;
 process.stdout.write(json);

@@ -34,7 +34,7 @@ import { evaluateAudience, readTruth } from './quality.js';
 import { audienceStats, histogramBin, histogramQuantiles, HISTOGRAM_BINS, writeSummary, type ExpandSummary, type UidCounts } from './summary.js';
 import { taskCodes, type TaskCodes } from './task-codes.js';
 import { TopN } from './top-n.js';
-import { countRows, findUsers, forEachChunk, shardRange } from './users.js';
+import { findUsers, shardRange, tablePool, type PoolSource } from './users.js';
 
 export interface ExpandProgress {
   /** The campaign concerned; null for a step that serves every campaign at once. */
@@ -50,8 +50,8 @@ export interface ExpandOptions {
   model: string | Params;
   /** Campaign files, or campaigns parsed with parseCampaign. */
   campaigns: (Campaign | string)[];
-  /** The pool (a user table); default: the dataset's user table (runner.train_data_dir). */
-  users?: string;
+  /** The pool: a user table (default: the dataset's, runner.train_data_dir), or a PoolSource. */
+  users?: string | PoolSource;
   /** Where seeds are looked up; default: the dataset's user table, else the pool. */
   lookup?: string;
   /** Audience size N (default 1000). */
@@ -109,7 +109,7 @@ function isDir(p: string): boolean {
 }
 
 /** The dataset's schema and files, from runner.train_data_dir or from beside the pool. */
-export function resolveDataPaths(cfg: LoadedConfig, users?: string, lookup?: string): DataPaths {
+export function resolveDataPaths(cfg: LoadedConfig, users?: string, lookup?: string, poolGiven = false): DataPaths {
   const dataDir = cfg.runner.train_data_dir;
   const dsSchema = dataDir ? (isDir(dataDir) ? join(dataDir, SCHEMA_FILE) : join(dirname(dataDir), SCHEMA_FILE)) : null;
   let schemaPath: string;
@@ -118,7 +118,7 @@ export function resolveDataPaths(cfg: LoadedConfig, users?: string, lookup?: str
   else throw new ConfigError(`${cfg.source}: no dataset to expand from: set runner.train_data_dir to a dataset directory, or give the pool (--users)`);
   const files = datasetFiles(schemaPath);
   const datasetUsers = files.users ?? (existsSync(join(dirname(schemaPath), USERS_FILE)) ? join(dirname(schemaPath), USERS_FILE) : null);
-  const pool = users ?? datasetUsers;
+  const pool = users ?? datasetUsers ?? (poolGiven ? lookup : null);
   if (!pool) throw new ConfigError(`${schemaPath}: the dataset has no user table (users.arrow; prepare and synth write one): give the pool with --users`);
   if (!existsSync(pool)) throw new UserError(`${pool}: no such user table`);
   const look = lookup ?? datasetUsers ?? pool;
@@ -212,7 +212,8 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
   const campaigns = o.campaigns.map((c) => (typeof c === 'string' ? loadCampaignFile(c) : c));
   if (campaigns.length === 0) throw new UserError('no campaign to expand');
   checkDistinctNames(campaigns);
-  const paths = resolveDataPaths(cfg, o.users, o.lookup);
+  const source = typeof o.users === 'object' ? o.users : null;
+  const paths = resolveDataPaths(cfg, typeof o.users === 'string' ? o.users : undefined, o.lookup, source !== null);
   const outDir = o.outDir ? resolve(o.outDir) : null;
   if (outDir) checkOutDir(outDir, campaigns.map((c) => c.name));
   const vocab = paths.taskVocab ? readTaskVocab(paths.taskVocab) : null;
@@ -222,7 +223,8 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
     for (const x of p.codes.outOfVocabulary) log(`${p.c.name}: task.${x.field} = ${x.value} is not in the dataset's vocabulary: it takes the missing code`);
     if (p.codes.missing.length) log(`${p.c.name}: task field(s) not given, missing code used: ${p.codes.missing.join(', ')}`);
   }
-  const total = await countRows(paths.pool);
+  const pool = source ?? (await tablePool(paths.pool, paths.schema));
+  const total = pool.rows;
   const { from, to } = o.shard ? shardRange(total, hp.batch_size, shard.index, shard.count) : { from: 0, to: total };
   o.signal?.throwIfAborted();
 
@@ -291,9 +293,7 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
     const zeros = { label: new Uint8Array(hp.batch_size), aid: new Int32Array(hp.batch_size) };
     let scored = 0;
     let reported = 0;
-    await forEachChunk(
-      paths.pool,
-      paths.schema,
+    await pool.forEachChunk(
       from,
       to,
       hp.batch_size,
@@ -339,7 +339,7 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
         source: p.c.source,
         key: p.c.key,
         model: modelName,
-        users: paths.pool,
+        users: pool.name,
         lookup: paths.lookup,
         top,
         includeSeeds: o.includeSeeds ?? false,

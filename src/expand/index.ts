@@ -9,5 +9,5 @@ export { formatScore, parseScore } from './score-format.js';
 export { audienceCsv, audienceParquet, readAudienceCsv, writeAudience, AUDIENCE_CSV, AUDIENCE_PARQUET, type Audience } from './audience.js';
 export { readSummary, summaryJson, SUMMARY_FILE, HISTOGRAM_BINS, type ExpandSummary, type Quality, type UidCounts } from './summary.js';
 export { readTruth, evaluateAudience, type Truth } from './quality.js';
-export { findUsers, forEachChunk, shardRange, userSchema } from './users.js';
+export { findUsers, forEachChunk, shardRange, userSchema, tablePool, type PoolSource } from './users.js';
 export { compareOnTruth, meanComparison, type Arm, type CampaignComparison } from './compare.js';

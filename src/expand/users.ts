@@ -96,3 +96,20 @@ export async function forEachChunk(
   }
   if (n > 0) flush();
 }
+
+/**
+ * A pool of users to score: a user table, or any source of user rows (a generator in the
+ * benchmark, a service's own store). It yields rows [from, to) in chunks of exactly
+ * `chunk` consecutive users (the last may be shorter), which is what makes shards exact.
+ */
+export interface PoolSource {
+  /** Names the pool in summaries. */
+  name: string;
+  rows: number;
+  forEachChunk(from: number, to: number, chunk: number, fn: (d: PartData, uid: Float64Array, row0: number) => void, signal?: AbortSignal): Promise<void>;
+}
+
+/** A user table file as a pool. */
+export async function tablePool(path: string, schema: Schema): Promise<PoolSource> {
+  return { name: path, rows: await countRows(path), forEachChunk: (from, to, chunk, fn, signal) => forEachChunk(path, schema, from, to, chunk, fn, signal) };
+}
