@@ -77,6 +77,7 @@ test('demo: MetaHeac and the no-meta baseline on a dataset, one comparison table
   assert.ok(existsSync(join(out, 'nometa', '1', 'model.safetensors')));
   assert.ok(r.out.includes(`report (charts, every campaign): ${join(out, 'report.html')}`), r.out);
   assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /MetaHeac.*no-meta/);
+  assert.match(readFileSync(join(out, "report.html"), "utf8"), /[Aa]udience expansion/);
   rmSync(join(out, 'report.html'));
   const j = cli(['demo', ...o, '--threads', '1', '--json', '--no-report']);
   assert.equal(j.code, 0, j.err);

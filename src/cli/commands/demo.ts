@@ -137,7 +137,9 @@ export function register(program: Command): void {
           expansion = await demoExpansion(cfg, ops);
         } else log(`no ${join(CAMPAIGNS_DIR, TRUTH_FILE)} in ${data} (synth writes it): no audience expansion`);
       });
-      const report = opts.report ? (await writeReport(armDirs, join(cfg.runner.model_save_path, 'report.html'), { title: 'metaheac demo: MetaHeac vs the no-meta baseline' })).out : null;
+      // the expansion's audiences (one folder per arm) go on the same page as the runs
+      const expansionDirs = expansion ? Object.values((expansion as DemoExpansion).c.results).flatMap((r) => (r.dir ? [r.dir] : [])) : [];
+      const report = opts.report ? (await writeReport([...armDirs, ...expansionDirs], join(cfg.runner.model_save_path, 'report.html'), { title: 'metaheac demo: MetaHeac vs the no-meta baseline' })).out : null;
       const split = (a: Arm, n: string): SplitResult | undefined => a.splits.find((s) => s.name === n);
       const oracle = arms[0]!.splits;
       const row = (name: string, get: (n: string) => { auc: number; gauc: number } | null | undefined, secs: string): string[] => [
