@@ -15,6 +15,9 @@ export function startSpinner(): ChildProcess {
 export async function stopSpinner(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // startSpinner unref'd the child: with nothing else pending the loop would exit before its
+  // 'exit' arrives, leaving the bench's top-level await unsettled (exit code 13, no JSON)
+  child.ref();
   child.kill('SIGKILL');
   await gone;
 }
