@@ -321,6 +321,18 @@ function planColumns(path: string, s: Schema, arrow: ArrowSchema, kind: PartKind
   return plans;
 }
 
+/** Run a check of batch b's column p, turning a BatchError into a DataError naming the file, batch and column. */
+function batchErrorsOf(path: string): <T>(b: number, p: Plan, f: () => T) => T {
+  return (b, p, f) => {
+    try {
+      return f();
+    } catch (e) {
+      if (e instanceof BatchError) throw new DataError(`${path}: corrupt Arrow file: record batch ${b}, column "${p.name}": ${e.message}`);
+      throw e;
+    }
+  };
+}
+
 /**
  * Read and validate a part written by writePart or by any Arrow writer (spec section 7
  * columns; integer widths, variable lists, extra numeric columns and LZ4/ZSTD bodies
@@ -332,14 +344,7 @@ export async function readPart(path: string, schema: Schema, onProgress?: (rows:
   const file = await ArrowFile.open(path);
   try {
     const plans = planColumns(path, schema, file.schema);
-    const inBatch = <T>(b: number, p: Plan, f: () => T): T => {
-      try {
-        return f();
-      } catch (e) {
-        if (e instanceof BatchError) throw new DataError(`${path}: corrupt Arrow file: record batch ${b}, column "${p.name}": ${e.message}`);
-        throw e;
-      }
-    };
+    const inBatch = batchErrorsOf(path);
     let nRows = 0;
     for (let b = 0; b < file.batches.length; b++) {
       const src = file.peek(b);
@@ -407,14 +412,7 @@ export async function* streamPart(path: string, schema: Schema, opts: StreamOpti
     const from = Math.max(0, opts.from ?? 0);
     const to = Math.min(total, opts.to ?? total);
     const buf = allocatePart(s, Math.max(0, ...rows));
-    const inBatch = <T>(b: number, p: Plan, f: () => T): T => {
-      try {
-        return f();
-      } catch (e) {
-        if (e instanceof BatchError) throw new DataError(`${path}: corrupt Arrow file: record batch ${b}, column "${p.name}": ${e.message}`);
-        throw e;
-      }
-    };
+    const inBatch = batchErrorsOf(path);
     let start = 0;
     for (let b = 0; b < file.batches.length; b++) {
       const n = rows[b]!;
