@@ -16,6 +16,7 @@ import { DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Layout, ModelDims } from './layout.js';
 import type { Params } from './params.js';
+import { firstNonFinite } from './finite.js';
 
 export interface CheckpointMeta {
   schema: Schema;
@@ -281,14 +282,4 @@ export function loadCheckpoint(path: string, p: Params): Record<string, unknown>
   } finally {
     closeSync(fd);
   }
-}
-
-/** Index of the first NaN or infinity, or -1. */
-function firstNonFinite(f: Float32Array): number {
-  for (let i = 0; i < f.length; i++) {
-    // x - x is NaN exactly for NaN and the infinities: one subtraction instead of a call.
-    const x = f[i]!;
-    if (x - x !== 0) return i;
-  }
-  return -1;
 }

@@ -12,7 +12,8 @@ export interface NonFinite {
   value: number;
 }
 
-function scan(a: ArrayLike<number>, from: number, to: number): number {
+/** Index of the first NaN or infinity of a[from..to), or -1. */
+export function firstNonFinite(a: ArrayLike<number>, from = 0, to = a.length): number {
   for (let i = from; i < to; i++) {
     // x - x is NaN exactly for NaN and the infinities
     const x = a[i]!;
@@ -24,9 +25,9 @@ function scan(a: ArrayLike<number>, from: number, to: number): number {
 /** The first non-finite dense weight or bias (cheap: the dense net is small), or null. */
 export function nonFiniteDense(p: Params): NonFinite | null {
   const L = p.layout;
-  if (scan(p.dense, 0, L.denseSize) < 0) return null;
+  if (firstNonFinite(p.dense, 0, L.denseSize) < 0) return null;
   for (const d of L.dense) {
-    const i = scan(p.dense, d.offset, d.offset + d.size);
+    const i = firstNonFinite(p.dense, d.offset, d.offset + d.size);
     if (i >= 0) return { tensor: d.name, index: i - d.offset, value: p.dense[i]! };
   }
   return null;
@@ -36,7 +37,7 @@ export function nonFiniteDense(p: Params): NonFinite | null {
 export function nonFiniteParams(p: Params): NonFinite | null {
   for (const [t, e] of p.layout.embeddings.entries()) {
     const tab = p.tables[t]!;
-    const i = scan(tab, 0, tab.length);
+    const i = firstNonFinite(tab, 0, tab.length);
     if (i >= 0) return { tensor: e.name, index: i, value: tab[i]! };
   }
   return nonFiniteDense(p);
