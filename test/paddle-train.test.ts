@@ -38,7 +38,9 @@ test('train_data_dir / test_data_dir pointing at PaddleRec pickle folders: conve
     const made = statSync(join(cache, 'train_stage1.arrow')).mtimeMs;
     await runTrain(loadConfig(null, overrides), ops);
     assert.equal(statSync(join(cache, 'train_stage1.arrow')).mtimeMs, made, 'the cache is reused');
-    const [res] = await runInfer(loadConfig(null, overrides), ops);
+    // The same sample is both train and test here, so the leakage check must refuse it unless told.
+    await assert.rejects(runInfer(loadConfig(null, overrides), ops), /also in training.*allow_test_overlap/);
+    const [res] = await runInfer(loadConfig(null, [...overrides, 'runner.allow_test_overlap=true']), ops);
     assert.equal(res!.splits.length, 1);
     assert.equal(res!.splits[0]!.name, 'infer_hot');
     assert.equal(res!.splits[0]!.tasks, 5);
