@@ -17,15 +17,18 @@ function relErr(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(1e-6, Math.abs(a) + Math.abs(b));
 }
 
-// 'auto' needs a wider embedding and batch for some (not all) fields to be worth projecting
-const cases: [number[], ProjectionMode, number][] = [
-  [[5], 'never', 3],
-  [[6, 4], 'always', 3],
-  [[5, 4, 3], 'auto', 8],
-  [[6, 4], 'never', 3],
+// 'auto' needs a wider embedding and batch for some (not all) fields to be worth projecting;
+// `uniform`: every row has row 0's task ids, as in one campaign's batch (the gates' shortcut)
+const cases: [number[], ProjectionMode, number, boolean][] = [
+  [[5], 'never', 3, false],
+  [[6, 4], 'always', 3, false],
+  [[5, 4, 3], 'auto', 8, false],
+  [[6, 4], 'never', 3, false],
+  [[5], 'never', 3, true],
+  [[5, 4, 3], 'auto', 8, true],
 ];
-for (const [mlpDims, projection, E] of cases) {
-  test(`model gradient matches finite differences (mlp_dims ${JSON.stringify(mlpDims)}, projection ${projection})`, () => {
+for (const [mlpDims, projection, E, uniform] of cases) {
+  test(`model gradient matches finite differences (mlp_dims ${JSON.stringify(mlpDims)}, projection ${projection}${uniform ? ', one task vector' : ''})`, () => {
     const ops = new JsOps(Float64Array);
     const L = buildLayout(TINY_SCHEMA, { embedDim: E, mlpDims, numExpert: 3, numOutput: 2 });
     const P = allocParams(L, ops);
@@ -34,6 +37,8 @@ for (const [mlpDims, projection, E] of cases) {
     for (let i = 0; i < P.dense.length; i++) P.dense[i] = P.dense[i]! * 2;
     const n = projection === 'auto' ? 40 : 12;
     const part = randomPart(TINY_SCHEMA, n, 3);
+    const nt = TINY_SCHEMA.task.length;
+    if (uniform) for (let r = 1; r < n; r++) part.task.copyWithin(r * nt, 0, nt);
     const rows = range(n);
     const model = new Model(ops, L, n, projection);
     const src = plainView(P.tables);
@@ -42,6 +47,7 @@ for (const [mlpDims, projection, E] of cases) {
       return model.loss();
     };
     lossAt();
+    assert.equal(model.net.uniform, uniform);
     model.backward();
     const G = Float64Array.from(model.grad);
     const dLocal = model.dLocal.map((d) => Float64Array.from(d));

@@ -36,6 +36,17 @@ export interface Batch {
   fields: FieldBatch[];
 }
 
+/**
+ * Whether every row of the batch has the same task (ad) ids, as every batch of one
+ * campaign does: then the task part of the gates' input is one vector for all rows
+ * (network.ts computes its product once) and its gradient sits in row 0 alone.
+ */
+export function uniformTask(L: Layout, b: Batch): boolean {
+  if (L.nTask === 0 || b.n === 0) return false;
+  for (let j = 0; j < L.nTask; j++) if (b.fields[L.nUser + j]!.nUniq !== 1) return false;
+  return true;
+}
+
 /** Turns row indices of a part into Batches, reusing its buffers. */
 export class BatchBuilder {
   private readonly stamp: Int32Array[];
@@ -168,8 +179,10 @@ export function poolForward(ops: Ops, L: Layout, b: Batch, local: Vec[], x: Vec,
  * From dx, da to the gradient of every unique row, added into dLocal[e] ([nUniq, E]).
  * Adds the mean user vector's share (da[:, :E] / F) into every user field's columns of dx
  * first; the columns of projected fields must hold zeros before (first-layer.ts).
+ * `taskRows`: how many leading rows of da carry a task-part gradient (1 when the dense
+ * net summed a uniform batch's into row 0).
  */
-export function poolBackward(ops: Ops, L: Layout, b: Batch, dx: Vec, da: Vec, dLocal: Vec[]): void {
+export function poolBackward(ops: Ops, L: Layout, b: Batch, dx: Vec, da: Vec, dLocal: Vec[], taskRows = b.n): void {
   const E = L.dims.embedDim;
   const F = L.nUser;
   const xd = L.inDim;
@@ -190,6 +203,6 @@ export function poolBackward(ops: Ops, L: Layout, b: Batch, dx: Vec, da: Vec, dL
   }
   for (let j = 0; j < L.nTask; j++) {
     const f = b.fields[F + j]!;
-    ops.scatterRows(dLocal[F + j]!, E, f.local, 1, null, null, B, da.subarray((1 + j) * E), ad);
+    ops.scatterRows(dLocal[F + j]!, E, f.local, 1, null, null, taskRows, da.subarray((1 + j) * E), ad);
   }
 }

@@ -5,7 +5,7 @@
  * fast weights θ' = θ - α∇L, or a task's adapted copy without copying the tables.
  */
 import type { PartData } from '../data/part.js';
-import { BatchBuilder, gatherRows, poolBackward, poolForward, type Batch } from './embedding.js';
+import { BatchBuilder, gatherRows, poolBackward, poolForward, uniformTask, type Batch } from './embedding.js';
 import type { Layout } from './layout.js';
 import { FirstLayer, type ProjectionMode } from './first-layer.js';
 import { DenseNet } from './network.js';
@@ -62,7 +62,7 @@ export class Model {
     gatherRows(this.ops, view, b, this.local, this.L.dims.embedDim);
     poolForward(this.ops, this.L, b, this.local, this.x, this.a);
     this.first.forward(P, this.x, b, this.local, this.net.h0, needGrad);
-    this.net.forward(P, this.a, n);
+    this.net.forward(P, this.a, n, uniformTask(this.L, b));
     this.P = needGrad ? P : null;
     return b;
   }
@@ -80,6 +80,6 @@ export class Model {
     const E = this.L.dims.embedDim;
     b.fields.forEach((f, e) => this.dLocal[e]!.fill(0, 0, f.nUniq * E));
     this.first.backward(this.P, this.x, b, this.local, this.net.dh0, this.grad, this.dx, this.dLocal);
-    poolBackward(this.ops, this.L, b, this.dx, this.net.da, this.dLocal);
+    poolBackward(this.ops, this.L, b, this.dx, this.net.da, this.dLocal, this.net.uniform ? 1 : b.n);
   }
 }

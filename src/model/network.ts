@@ -32,8 +32,15 @@ export class DenseNet {
   readonly dfea: Vec;
   readonly du: Vec; // [B, C] gradient of the critic logits
   readonly dp: Vec;
-  /** Gradient w.r.t. the task vectors, filled by backward. */
+  /**
+   * Gradient w.r.t. the task vectors, filled by backward; for a uniform forward, the task
+   * part (columns E..) of row 0 holds the whole batch's and the other rows' are zero.
+   */
   readonly da: Vec;
+  /** The last forward's rows all had one task vector (see gateForward). */
+  uniform = false;
+  /** The gate's first-layer bias plus the uniform task part's product, [dL]. */
+  private readonly taskBias: Vec;
 
   constructor(
     private readonly ops: Ops,
@@ -59,6 +66,7 @@ export class DenseNet {
     this.p = ops.alloc(capacity);
     this.dp = ops.alloc(capacity);
     this.da = ops.alloc(capacity * L.gateDim);
+    this.taskBias = ops.alloc(dL);
   }
 
   /** The first expert layer's output [B, K*d1]: filled (before its bias) by the caller's FirstLayer. */
@@ -73,10 +81,12 @@ export class DenseNet {
 
   /**
    * Forward for B rows from h0 = x W1^T (see first-layer.ts) and the task vectors a;
-   * fills `p` (the loss is a separate step).
+   * fills `p` (the loss is a separate step). `uniform`: every row has the same task part
+   * of a (columns E..), as in one campaign's batches.
    */
-  forward(P: Vec, a: Vec, B: number): void {
+  forward(P: Vec, a: Vec, B: number, uniform = false): void {
     const { ops, L } = this;
+    this.uniform = uniform && L.gateDim > L.dims.embedDim;
     const { numExpert: K, numOutput: C, mlpDims } = L.dims;
     const dL = L.dLast;
     let prev = this.h[0]!;
@@ -129,12 +139,26 @@ export class DenseNet {
     }
   }
 
-  /** softmax(W2 relu(W1 a + b1) + b2) into `out` [B, n]; keeps the hidden layer. */
+  /**
+   * softmax(W2 relu(W1 a + b1) + b2) into `out` [B, n]; keeps the hidden layer. A uniform
+   * batch's task part (6 of the 7 blocks of a at the Tencent shapes) goes through W1 once,
+   * as one row folded into the bias, instead of once per row.
+   */
   private gateForward(P: Vec, at: { w1: number; b1: number; w2: number; b2: number }, a: Vec, B: number, n: number, hidden: Vec, out: Vec): void {
     const { ops, L } = this;
     const dL = L.dLast;
-    ops.gemm(false, true, B, dL, L.gateDim, a, P.subarray(at.w1), hidden, 0, L.gateDim, L.gateDim, dL);
-    ops.biasRelu(hidden, P.subarray(at.b1), B, dL, true);
+    const D = L.gateDim;
+    if (this.uniform) {
+      const E = L.dims.embedDim;
+      const tb = this.taskBias;
+      ops.gemm(false, true, 1, dL, D - E, a.subarray(E), P.subarray(at.w1 + E), tb, 0, D, D, dL);
+      for (let i = 0; i < dL; i++) tb[i] = tb[i]! + P[at.b1 + i]!;
+      ops.gemm(false, true, B, dL, E, a, P.subarray(at.w1), hidden, 0, D, D, dL);
+      ops.biasRelu(hidden, tb, B, dL, true);
+    } else {
+      ops.gemm(false, true, B, dL, D, a, P.subarray(at.w1), hidden, 0, D, D, dL);
+      ops.biasRelu(hidden, P.subarray(at.b1), B, dL, true);
+    }
     ops.gemm(false, true, B, n, dL, hidden, P.subarray(at.w2), out, 0, dL, dL, n);
     for (let b = 0; b < B; b++) {
       const o = b * n;
@@ -252,8 +276,20 @@ export class DenseNet {
     ops.colSum(dLogits, B, n, G.subarray(at.b2), 0);
     ops.gemm(false, false, B, dL, n, dLogits, P.subarray(at.w2), dHidden, 0, n, dL, dL);
     ops.reluBackward(dHidden, hidden, B * dL);
-    ops.gemm(true, false, dL, L.gateDim, B, dHidden, a, G.subarray(at.w1), 0, dL, L.gateDim, L.gateDim);
-    ops.colSum(dHidden, B, dL, G.subarray(at.b1), 0);
-    ops.gemm(false, false, B, L.gateDim, dL, dHidden, P.subarray(at.w1), this.da, 1, dL, L.gateDim, L.gateDim);
+    const D = L.gateDim;
+    const gb1 = G.subarray(at.b1);
+    ops.colSum(dHidden, B, dL, gb1, 0);
+    if (this.uniform) {
+      // the task part is one row t: its weight gradient is colSum(dHidden) t^T and its
+      // input gradient colSum(dHidden) W1, kept in row 0 (poolBackward reads that row alone)
+      const E = L.dims.embedDim;
+      ops.gemm(true, false, dL, E, B, dHidden, a, G.subarray(at.w1), 0, dL, D, D);
+      ops.gemm(true, false, dL, D - E, 1, gb1, a.subarray(E), G.subarray(at.w1 + E), 0, dL, D, D);
+      ops.gemm(false, false, B, E, dL, dHidden, P.subarray(at.w1), this.da, 1, dL, D, D);
+      ops.gemm(false, false, 1, D - E, dL, gb1, P.subarray(at.w1 + E), this.da.subarray(E), 1, dL, D, D);
+    } else {
+      ops.gemm(true, false, dL, D, B, dHidden, a, G.subarray(at.w1), 0, dL, D, D);
+      ops.gemm(false, false, B, D, dL, dHidden, P.subarray(at.w1), this.da, 1, dL, D, D);
+    }
   }
 }
