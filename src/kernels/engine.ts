@@ -283,6 +283,45 @@ export class Engine {
     this.k.reluBackward(dY.byteOffset, Y.byteOffset, n);
   }
 
+  /** a[b, :E] = mean of the F blocks x[b, e*E : (e+1)*E] for B rows (the gates' mean user vector). */
+  fieldMean(x: Float32Array, ldx: number, F: number, E: number, B: number, a: Float32Array, lda: number): void {
+    this.checkFields('fieldMean', x, ldx, F, E, B, a, lda);
+    this.k.fieldMean(x.byteOffset, ldx, F, E, B, a.byteOffset, lda);
+  }
+
+  /** dx[b, e*E + k] += da[b, k] / F for each block e < F: fieldMean's backward. */
+  fieldMeanBackward(dx: Float32Array, ldx: number, F: number, E: number, B: number, da: Float32Array, lda: number): void {
+    this.checkFields('fieldMeanBackward', dx, ldx, F, E, B, da, lda);
+    this.k.fieldMeanBackward(dx.byteOffset, ldx, F, E, B, da.byteOffset, lda);
+  }
+
+  private checkFields(op: string, x: Float32Array, ldx: number, F: number, E: number, B: number, a: Float32Array, lda: number): void {
+    this.checkOpen();
+    if (!isCount(F) || !isCount(E)) throw new RangeError(`${op}: F and E must be non-negative integers, got ${F}, ${E}`);
+    this.checkMatrix(op, 'x', x, B, F * E, ldx);
+    this.checkMatrix(op, 'a', a, B, E, lda);
+  }
+
+  /** fea[b, :d] = sum over k < K of g[b, k] h[b, k*d : (k+1)*d] (the expert mixture). */
+  mixForward(fea: Float32Array, g: Float32Array, h: Float32Array, B: number, K: number, d: number): void {
+    this.checkOpen();
+    this.checkMatrix('mixForward', 'fea', fea, B, d, d);
+    this.checkMatrix('mixForward', 'g', g, B, K, K);
+    this.checkMatrix('mixForward', 'h', h, B, K * d, K * d);
+    this.k.mixForward(fea.byteOffset, g.byteOffset, h.byteOffset, B, K, d);
+  }
+
+  /** mixForward's backward: dh = g dfea per expert, and the gate logits' gradient through the softmax into dgl. */
+  mixBackward(dfea: Float32Array, g: Float32Array, h: Float32Array, dh: Float32Array, dgl: Float32Array, B: number, K: number, d: number): void {
+    this.checkOpen();
+    this.checkMatrix('mixBackward', 'dfea', dfea, B, d, d);
+    this.checkMatrix('mixBackward', 'g', g, B, K, K);
+    this.checkMatrix('mixBackward', 'h', h, B, K * d, K * d);
+    this.checkMatrix('mixBackward', 'dh', dh, B, K * d, K * d);
+    this.checkMatrix('mixBackward', 'dgl', dgl, B, K, K);
+    this.k.mixBackward(dfea.byteOffset, g.byteOffset, h.byteOffset, dh.byteOffset, dgl.byteOffset, B, K, d);
+  }
+
   /** out = beta*out + column sums of dY (rows x cols, row stride ld): bias gradients. */
   colSum(dY: Float32Array, rows: number, cols: number, out: Float32Array, beta: 0 | 1, ld = cols): void {
     this.checkOpen();

@@ -85,6 +85,22 @@ export class EngineOps implements RunOps {
     this.e.adamRows(p as Float32Array, m as Float32Array, v as Float32Array, g as Float32Array, ids, n, E, stepSize, bc2, b1, b2, eps);
   }
 
+  fieldMean(x: Vec, ldx: number, F: number, E: number, B: number, a: Vec, lda: number): void {
+    this.e.fieldMean(x as Float32Array, ldx, F, E, B, a as Float32Array, lda);
+  }
+
+  fieldMeanBackward(dx: Vec, ldx: number, F: number, E: number, B: number, da: Vec, lda: number): void {
+    this.e.fieldMeanBackward(dx as Float32Array, ldx, F, E, B, da as Float32Array, lda);
+  }
+
+  mixForward(fea: Vec, g: Vec, h: Vec, B: number, K: number, d: number): void {
+    this.e.mixForward(fea as Float32Array, g as Float32Array, h as Float32Array, B, K, d);
+  }
+
+  mixBackward(dfea: Vec, g: Vec, h: Vec, dh: Vec, dgl: Vec, B: number, K: number, d: number): void {
+    this.e.mixBackward(dfea as Float32Array, g as Float32Array, h as Float32Array, dh as Float32Array, dgl as Float32Array, B, K, d);
+  }
+
   close(): Promise<void> {
     return this.e.close();
   }

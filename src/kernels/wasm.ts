@@ -26,6 +26,10 @@ export interface KernelExports {
   scatterRows(d: number, n: number, idx: number, w: number, cnt: number, scale: number, b: number, src: number, lds: number, alpha: number): void;
   gatherRows(out: number, base: number, ids: number, n: number, e: number, over: number, mark: number, mode: number): void;
   adamRows(p: number, m: number, v: number, g: number, ids: number, n: number, e: number, stepSize: number, bc2: number, ib1: number, b2: number, ib2: number, eps: number): void;
+  fieldMean(x: number, ldx: number, f: number, e: number, b: number, a: number, lda: number): void;
+  fieldMeanBackward(dx: number, ldx: number, f: number, e: number, b: number, da: number, lda: number): void;
+  mixForward(fea: number, g: number, h: number, b: number, k: number, d: number): void;
+  mixBackward(dfea: number, g: number, h: number, dh: number, dgl: number, b: number, k: number, d: number): void;
 }
 
 let compiled: { module: WebAssembly.Module; relaxed: boolean } | undefined;

@@ -164,15 +164,7 @@ export function poolForward(ops: Ops, L: Layout, b: Batch, local: Vec[], x: Vec,
     const f = b.fields[F + j]!;
     ops.poolRows(a.subarray((1 + j) * E), ad, local[F + j]!, E, f.local, 1, null, null, B, false);
   }
-  for (let i = 0; i < B; i++) {
-    const ao = i * ad;
-    const xo = i * xd;
-    for (let k = 0; k < E; k++) {
-      let s = 0;
-      for (let e = 0; e < F; e++) s += x[xo + e * E + k]!;
-      a[ao + k] = s / F;
-    }
-  }
+  ops.fieldMean(x, xd, F, E, B, a, ad);
 }
 
 /**
@@ -188,15 +180,7 @@ export function poolBackward(ops: Ops, L: Layout, b: Batch, dx: Vec, da: Vec, dL
   const xd = L.inDim;
   const ad = L.gateDim;
   const B = b.n;
-  const invF = 1 / F;
-  for (let i = 0; i < B; i++) {
-    const ao = i * ad;
-    const xo = i * xd;
-    for (let e = 0; e < F; e++) {
-      const o = xo + e * E;
-      for (let k = 0; k < E; k++) dx[o + k] += da[ao + k]! * invF;
-    }
-  }
+  ops.fieldMeanBackward(dx, xd, F, E, B, da, ad);
   for (let e = 0; e < F; e++) {
     const f = b.fields[e]!;
     ops.scatterRows(dLocal[e]!, E, f.local, f.width, f.cnt, f.scale, B, dx.subarray(e * E), xd);

@@ -106,18 +106,8 @@ export class DenseNet {
     const hL = prev;
     // expert gate
     this.gateForward(P, L.at.expertGate, a, B, K, this.g1, this.g);
-    // fea = sum_k g_k h_k
     const fea = this.fea;
-    const g = this.g;
-    for (let b = 0; b < B; b++) {
-      const fo = b * dL;
-      for (let i = 0; i < dL; i++) fea[fo + i] = 0;
-      for (let k = 0; k < K; k++) {
-        const gk = g[b * K + k]!;
-        const ho = b * K * dL + k * dL;
-        for (let i = 0; i < dL; i++) fea[fo + i] += gk * hL[ho + i]!;
-      }
-    }
+    ops.mixForward(fea, this.g, hL, B, K, dL);
     // critics: s = sigmoid(fea V^T + beta)
     const s = this.s;
     ops.gemm(false, true, B, C, dL, fea, P.subarray(L.at.criticW), s, 0, dL, dL, C);
@@ -226,24 +216,8 @@ export class DenseNet {
     const nl = mlpDims.length;
     const hL = this.h[nl - 1]!;
     const dhL = this.dh[nl - 1]!;
-    const dfea = this.dfea;
     const dgl = this.dgl;
-    for (let b = 0; b < B; b++) {
-      const fo = b * dL;
-      let dot = 0;
-      for (let k = 0; k < K; k++) {
-        const ho = b * K * dL + k * dL;
-        const gk = g[b * K + k]!;
-        let dg = 0;
-        for (let i = 0; i < dL; i++) {
-          dg += dfea[fo + i]! * hL[ho + i]!;
-          dhL[ho + i] = gk * dfea[fo + i]!;
-        }
-        dgl[b * K + k] = dg;
-        dot += gk * dg;
-      }
-      for (let k = 0; k < K; k++) dgl[b * K + k] = g[b * K + k]! * (dgl[b * K + k]! - dot);
-    }
+    ops.mixBackward(this.dfea, g, hL, dhL, dgl, B, K, dL);
     // gates (both add into da)
     this.da.fill(0, 0, B * L.gateDim);
     this.gateBackward(P, G, L.at.expertGate, a, B, K, this.g1, this.dg1, dgl);

@@ -78,6 +78,17 @@ export interface Ops {
   gatherRows(out: Vec, base: Vec, ids: Int32Array, n: number, E: number, over: Vec | null, mark: Uint8Array | null, mode: 0 | 1 | 2): void;
   /** Adam (PyTorch's formula, see optim/adam.ts) on rows ids[0..n) of p, m, v, g ([rows, E]). */
   adamRows(p: Vec, m: Vec, v: Vec, g: Vec, ids: Int32Array, n: number, E: number, stepSize: number, bc2: number, b1: number, b2: number, eps: number): void;
+  /** a[b, :E] = mean over the F blocks x[b, e*E : (e+1)*E] (field order), for B rows; row strides ldx, lda. */
+  fieldMean(x: Vec, ldx: number, F: number, E: number, B: number, a: Vec, lda: number): void;
+  /** fieldMean's backward: dx[b, e*E + k] += da[b, k] / F for every block e. */
+  fieldMeanBackward(dx: Vec, ldx: number, F: number, E: number, B: number, da: Vec, lda: number): void;
+  /** The expert mixture: fea[b, :d] = sum over k < K of g[b, k] h[b, k*d : (k+1)*d]. */
+  mixForward(fea: Vec, g: Vec, h: Vec, B: number, K: number, d: number): void;
+  /**
+   * Its backward through the softmax that made g: dh[b, k*d + i] = g[b, k] dfea[b, i], and
+   * dgl[b, k] = g_k (q_k - sum_j g_j q_j) with q_k = <dfea[b], h[b, k]> (the gate logits' gradient).
+   */
+  mixBackward(dfea: Vec, g: Vec, h: Vec, dh: Vec, dgl: Vec, B: number, K: number, d: number): void;
 }
 
 /** Straightforward loops in the array's own precision: the reference and the float64 engine for tests. */
@@ -193,6 +204,53 @@ export class JsOps implements Ops {
         v[k] = v[k]! * b2 + (1 - b2) * gk * gk;
         p[k] = p[k]! - (stepSize * m[k]!) / (Math.sqrt(v[k]!) / bc2 + eps);
       }
+    }
+  }
+
+  fieldMean(x: Vec, ldx: number, F: number, E: number, B: number, a: Vec, lda: number): void {
+    for (let b = 0; b < B; b++) {
+      for (let k = 0; k < E; k++) {
+        let s = 0;
+        for (let e = 0; e < F; e++) s += x[b * ldx + e * E + k]!;
+        a[b * lda + k] = s / F;
+      }
+    }
+  }
+
+  fieldMeanBackward(dx: Vec, ldx: number, F: number, E: number, B: number, da: Vec, lda: number): void {
+    for (let b = 0; b < B; b++) {
+      for (let k = 0; k < E; k++) {
+        const g = da[b * lda + k]! / F;
+        for (let e = 0; e < F; e++) dx[b * ldx + e * E + k] += g;
+      }
+    }
+  }
+
+  mixForward(fea: Vec, g: Vec, h: Vec, B: number, K: number, d: number): void {
+    for (let b = 0; b < B; b++) {
+      for (let i = 0; i < d; i++) {
+        let s = 0;
+        for (let k = 0; k < K; k++) s += g[b * K + k]! * h[(b * K + k) * d + i]!;
+        fea[b * d + i] = s;
+      }
+    }
+  }
+
+  mixBackward(dfea: Vec, g: Vec, h: Vec, dh: Vec, dgl: Vec, B: number, K: number, d: number): void {
+    for (let b = 0; b < B; b++) {
+      let dot = 0;
+      for (let k = 0; k < K; k++) {
+        const gk = g[b * K + k]!;
+        let q = 0;
+        for (let i = 0; i < d; i++) {
+          const df = dfea[b * d + i]!;
+          q += df * h[(b * K + k) * d + i]!;
+          dh[(b * K + k) * d + i] = gk * df;
+        }
+        dgl[b * K + k] = q;
+        dot += gk * q;
+      }
+      for (let k = 0; k < K; k++) dgl[b * K + k] = g[b * K + k]! * (dgl[b * K + k]! - dot);
     }
   }
 }
