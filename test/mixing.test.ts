@@ -104,3 +104,26 @@ test('the glue kernels match the float64 reference, every width reaching the vec
     }
   }
 });
+
+test('addScaled: hand-computed, in place, and every length reaching the vector and scalar loops', () => {
+  const m = ops.mark();
+  const a = ops.alloc(5);
+  a.set([1, 2, 3, 4, 5]);
+  const b = ops.alloc(5);
+  b.set([2, 2, 2, 2, -2]);
+  const out = ops.alloc(5);
+  ops.addScaled(out, a, 0.5, b, 5);
+  assert.deepEqual([...out], [2, 3, 4, 5, 4]);
+  ops.addScaled(a, a, -1, b, 4);
+  assert.deepEqual([...a], [-1, 0, 1, 2, 5]);
+  const rng = new Rng(5);
+  for (const n of [1, 3, 4, 9, 1001]) {
+    const x = filled(n, rng);
+    const y = filled(n, rng);
+    const want = new Float64Array(n);
+    ref.addScaled(want, Float64Array.from(x), -0.3, Float64Array.from(y), n);
+    ops.addScaled(x, x, -0.3, y, n);
+    close(x, want, `addScaled n ${n}`);
+  }
+  ops.release(m);
+});

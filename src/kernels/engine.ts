@@ -322,6 +322,15 @@ export class Engine {
     this.k.mixBackward(dfea.byteOffset, g.byteOffset, h.byteOffset, dh.byteOffset, dgl.byteOffset, B, K, d);
   }
 
+  /** out[i] = a[i] + alpha * b[i] for i < n (alpha rounded to float32; out may be a). */
+  addScaled(out: Float32Array, a: Float32Array, alpha: number, b: Float32Array, n: number): void {
+    this.checkOpen();
+    this.checkMatrix('addScaled', 'out', out, 1, n, n);
+    this.checkMatrix('addScaled', 'a', a, 1, n, n);
+    this.checkMatrix('addScaled', 'b', b, 1, n, n);
+    this.k.addScaled(out.byteOffset, a.byteOffset, alpha, b.byteOffset, n);
+  }
+
   /** out = beta*out + column sums of dY (rows x cols, row stride ld): bias gradients. */
   colSum(dY: Float32Array, rows: number, cols: number, out: Float32Array, beta: 0 | 1, ld = cols): void {
     this.checkOpen();

@@ -101,6 +101,10 @@ export class EngineOps implements RunOps {
     this.e.mixBackward(dfea as Float32Array, g as Float32Array, h as Float32Array, dh as Float32Array, dgl as Float32Array, B, K, d);
   }
 
+  addScaled(out: Vec, a: Vec, alpha: number, b: Vec, n: number): void {
+    this.e.addScaled(out as Float32Array, a as Float32Array, alpha, b as Float32Array, n);
+  }
+
   close(): Promise<void> {
     return this.e.close();
   }

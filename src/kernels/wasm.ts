@@ -30,6 +30,7 @@ export interface KernelExports {
   fieldMeanBackward(dx: number, ldx: number, f: number, e: number, b: number, da: number, lda: number): void;
   mixForward(fea: number, g: number, h: number, b: number, k: number, d: number): void;
   mixBackward(dfea: number, g: number, h: number, dh: number, dgl: number, b: number, k: number, d: number): void;
+  addScaled(out: number, a: number, alpha: number, b: number, n: number): void;
 }
 
 let compiled: { module: WebAssembly.Module; relaxed: boolean } | undefined;

@@ -37,7 +37,11 @@ export class FastWeights {
   readonly delta: RowSet[];
   readonly view: TableView;
 
-  constructor(ops: Ops, L: Layout, tables: Vec[]) {
+  constructor(
+    private readonly ops: Ops,
+    L: Layout,
+    tables: Vec[],
+  ) {
     this.dense = ops.alloc(L.denseSize);
     this.delta = L.embeddings.map((e) => new RowSet(ops, e.rows, L.dims.embedDim));
     this.view = { tables, overlay: this.delta, mode: 1 };
@@ -45,9 +49,7 @@ export class FastWeights {
 
   /** θ' = θ - α g, from the gradients of the model's last backward at θ. */
   adapt(theta: Vec, model: Model, alpha: number): void {
-    const g = model.grad;
-    const d = this.dense;
-    for (let i = 0; i < d.length; i++) d[i] = theta[i]! - alpha * g[i]!;
+    this.ops.addScaled(this.dense, theta, -alpha, model.grad, this.dense.length);
     for (const r of this.delta) r.clear();
     addRows(model, this.delta, -alpha);
   }
@@ -58,7 +60,10 @@ export class GradSum implements ModelGrad {
   readonly dense: Vec;
   readonly rows: RowSet[];
 
-  constructor(ops: Ops, L: Layout) {
+  constructor(
+    private readonly ops: Ops,
+    L: Layout,
+  ) {
     this.dense = ops.alloc(L.denseSize);
     this.rows = L.embeddings.map((e) => new RowSet(ops, e.rows, L.dims.embedDim));
   }
@@ -89,8 +94,7 @@ export class GradSum implements ModelGrad {
   }
 
   private addDense(g: Vec, scale: number): void {
-    const d = this.dense;
-    for (let i = 0; i < d.length; i++) d[i] = d[i]! + scale * g[i]!;
+    this.ops.addScaled(this.dense, this.dense, scale, g, this.dense.length);
   }
 
   scale(c: number): void {

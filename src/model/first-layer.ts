@@ -111,6 +111,8 @@ export class FirstLayer {
     const W1 = P.subarray(L.at.expertW[0]!);
     const GW1 = G.subarray(L.at.expertW[0]!);
     const beta: 0 | 1 = acc ? 1 : 0;
+    // the projected fields' columns of dx must be zero: one sweep instead of a fill per row and field
+    if (!acc && this.projected.includes(true)) dx.fill(0, 0, B * D);
     for (const [from, to] of this.runs) {
       const w = (to - from) * E;
       ops.gemm(true, false, N, w, B, dH, x.subarray(from * E), GW1.subarray(from * E), beta, N, D, D);
@@ -119,7 +121,6 @@ export class FirstLayer {
     for (let e = 0; e < L.nUser; e++) {
       if (!this.projected[e]) continue;
       const f = b.fields[e]!;
-      if (!acc) for (let i = 0; i < B; i++) dx.fill(0, i * D + e * E, i * D + (e + 1) * E);
       const dProj = this.proj;
       dProj.fill(0, 0, f.nUniq * N);
       ops.scatterRows(dProj, N, f.local, f.width, f.cnt, f.scale, B, dH, N);

@@ -89,6 +89,8 @@ export interface Ops {
    * dgl[b, k] = g_k (q_k - sum_j g_j q_j) with q_k = <dfea[b], h[b, k]> (the gate logits' gradient).
    */
   mixBackward(dfea: Vec, g: Vec, h: Vec, dh: Vec, dgl: Vec, B: number, K: number, d: number): void;
+  /** out[i] = a[i] + alpha * b[i] for i < n; out may be a. */
+  addScaled(out: Vec, a: Vec, alpha: number, b: Vec, n: number): void;
 }
 
 /** Straightforward loops in the array's own precision: the reference and the float64 engine for tests. */
@@ -252,5 +254,9 @@ export class JsOps implements Ops {
       }
       for (let k = 0; k < K; k++) dgl[b * K + k] = g[b * K + k]! * (dgl[b * K + k]! - dot);
     }
+  }
+
+  addScaled(out: Vec, a: Vec, alpha: number, b: Vec, n: number): void {
+    for (let i = 0; i < n; i++) out[i] = a[i]! + alpha * b[i]!;
   }
 }

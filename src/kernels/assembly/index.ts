@@ -3,4 +3,4 @@ export { gemm, gemmRows, gemmRowsFits, gemmScratchBytes } from './gemm';
 export { biasReluForward, reluBackward, colSum } from './elementwise';
 export { poolRows, scatterRows } from './embedding';
 export { gatherRows, adamRows } from './rows';
-export { fieldMean, fieldMeanBackward, mixForward, mixBackward } from './mixing';
+export { fieldMean, fieldMeanBackward, mixForward, mixBackward, addScaled } from './mixing';

@@ -121,3 +121,18 @@ export function mixBackward(dfea: usize, g: usize, h: usize, dh: usize, dgl: usi
     }
   }
 }
+
+/** out[i] = a[i] + alpha * b[i] for i < n (out may be a): fast weights and gradient sums over the dense weights. */
+export function addScaled(out: usize, a: usize, alpha: f32, b: usize, n: i32): void {
+  const av = f32x4.splat(alpha);
+  const vecEnd = n & ~3;
+  let i = 0;
+  for (; i < vecEnd; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, f32x4.add(v128.load(a + o), f32x4.mul(av, v128.load(b + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, load<f32>(a + o) + alpha * load<f32>(b + o));
+  }
+}
