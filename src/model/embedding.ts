@@ -107,35 +107,59 @@ export class BatchBuilder {
       f.nUniq = 0;
       f.nIds = n;
     }
-    const touch = (e: number, id: number): number => {
+    // field by field: a field's local ids depend only on its own ids in row order
+    for (let i = 0; i < n; i++) b.y[i] = part.label[rows[start + i]!]!;
+    const single = (e: number, src: Int32Array, stride: number, col: number): void => {
       const st = this.stamp[e]!;
       const sl = this.slot[e]!;
-      if (st[id] === ep) return sl[id]!;
-      st[id] = ep;
       const f = b.fields[e]!;
-      const u = f.nUniq++;
-      f.uniq[u] = id;
-      sl[id] = u;
-      return u;
+      const { uniq, local } = f;
+      let nu = 0;
+      for (let i = 0; i < n; i++) {
+        const id = src[rows[start + i]! * stride + col]!;
+        if (st[id] !== ep) {
+          st[id] = ep;
+          uniq[nu] = id;
+          sl[id] = nu++;
+        }
+        local[i] = sl[id]!;
+      }
+      f.nUniq = nu;
     };
-    for (let i = 0; i < n; i++) {
-      const r = rows[start + i]!;
-      b.y[i] = part.label[r]!;
-      for (let j = 0; j < nS; j++) b.fields[j]!.local[i] = touch(j, part.single[r * nS + j]!);
-      for (let m = 0; m < nM; m++) {
-        const f = b.fields[nS + m]!;
-        const w = f.width;
+    for (let j = 0; j < nS; j++) single(j, part.single, nS, j);
+    for (let m = 0; m < nM; m++) {
+      const e = nS + m;
+      const st = this.stamp[e]!;
+      const sl = this.slot[e]!;
+      const f = b.fields[e]!;
+      const { uniq, local, width: w } = f;
+      const cnt = f.cnt!;
+      const scale = f.scale!;
+      const moff = this.moffs[m]!;
+      let nu = 0;
+      let nIds = 0;
+      for (let i = 0; i < n; i++) {
+        const r = rows[start + i]!;
         const len = part.multiLen[r * nM + m]!;
         const c = Math.min(len, w);
-        f.cnt![i] = c;
-        if (i === 0) f.nIds = 0;
-        f.nIds += c;
-        f.scale![i] = 1 / Math.max(len, 1);
-        const base = r * this.mstride + this.moffs[m]!;
-        for (let t = 0; t < c; t++) f.local[i * w + t] = touch(nS + m, part.multi[base + t]!);
+        cnt[i] = c;
+        nIds += c;
+        scale[i] = 1 / Math.max(len, 1);
+        const base = r * this.mstride + moff;
+        for (let t = 0; t < c; t++) {
+          const id = part.multi[base + t]!;
+          if (st[id] !== ep) {
+            st[id] = ep;
+            uniq[nu] = id;
+            sl[id] = nu++;
+          }
+          local[i * w + t] = sl[id]!;
+        }
       }
-      for (let j = 0; j < nT; j++) b.fields[nS + nM + j]!.local[i] = touch(nS + nM + j, part.task[r * nT + j]!);
+      f.nUniq = nu;
+      f.nIds = nIds;
     }
+    for (let j = 0; j < nT; j++) single(nS + nM + j, part.task, nT, j);
     return b;
   }
 }
