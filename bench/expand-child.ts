@@ -2,7 +2,8 @@
  * Child side of the expansion benchmark, in a fresh process so that its peak RSS is the
  * run's own: a Tencent-schema general model (fresh initialisation: the cost does not
  * depend on the weights), `campaigns` campaigns of `examples` stage-1 rows each, and a pool
- * of `users` users generated on the fly (a block of distinct rows cycled under new uids;
+ * of `users` users generated on the fly (a block of distinct rows cycled under new uids, copied
+ * chunk by chunk as a table's reader would;
  * nothing is written to disk but the small seed table). Prints JSON.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { loadConfig } from '../src/config/config.js';
 import { PartWriter } from '../src/data/arrow-write.js';
 import { USERS_FILE, writeSchema } from '../src/data/dataset.js';
 import type { PartData } from '../src/data/part.js';
-import { sliceRows } from '../src/data/part-ops.js';
+import { allocatePart, copyRows, sliceRows } from '../src/data/part-ops.js';
 import { TENCENT_SCHEMA } from '../src/data/schema.js';
 import { expandCampaigns, parseCampaign, userSchema, type PoolSource } from '../src/expand/index.js';
 import { createOps } from '../src/kernels/index.js';
@@ -49,19 +50,27 @@ try {
     ),
   );
   const block = syntheticPart(us, BLOCK, 1, 11);
-  const uid = new Float64Array(1024);
+  let buf: PartData | null = null;
+  let uid = new Float64Array(0);
   const pool: PoolSource = {
     name: `${users} generated users`,
     rows: users,
     async forEachChunk(from, to, chunk, fn) {
-      if (BLOCK % chunk !== 0) throw new Error('the block must hold whole chunks');
+      if (!buf || buf.nRows !== chunk) {
+        buf = allocatePart(us, chunk);
+        uid = new Float64Array(chunk);
+      }
       for (let r = from; r < to; r += chunk) {
         const n = Math.min(chunk, to - r);
-        const off = r % BLOCK;
-        const d: PartData = sliceRows(us, block, off, off + n);
-        const u = uid.length === n ? uid : new Float64Array(n);
-        for (let i = 0; i < n; i++) u[i] = UID0 + r + i;
-        fn(d, u, r);
+        // rows r.. of the cycled block, wrapping round its end
+        for (let i = 0; i < n; ) {
+          const off = (r + i) % BLOCK;
+          const k = Math.min(n - i, BLOCK - off);
+          copyRows(us, block, off, buf, i, k);
+          i += k;
+        }
+        for (let i = 0; i < n; i++) uid[i] = UID0 + r + i;
+        fn(n === chunk ? buf : sliceRows(us, buf, 0, n), n === chunk ? uid : uid.subarray(0, n), r);
       }
     },
   };

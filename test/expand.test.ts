@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type LoadedConfig } from '../src/config/config.js';
@@ -110,6 +110,23 @@ test('shards merged equal the unsharded run byte for byte (audience CSV and Parq
   }
   await assert.rejects(mergeShards([shards[0]!, shards[1]!], join(root, 'm2')), /shard\(s\) 2\/3 missing/);
   await assert.rejects(mergeShards([shards[0]!, shards[0]!, shards[1]!], join(root, 'm3')), /given twice/);
+});
+
+test('many campaigns in one pass, on any thread count, equal each campaign expanded alone on one thread', async () => {
+  // campaigns with at least one positive example (a campaign without is an error)
+  const names = readdirSync(join(data, CAMPAIGNS_DIR))
+    .filter((f) => f.endsWith('.yaml') && readExamples(join(data, CAMPAIGNS_DIR, f.replace(/yaml$/, 'examples.csv'))).label.includes(1))
+    .map((f) => f.slice(0, -5))
+    .sort()
+    .slice(0, 5);
+  assert.equal(names.length, 5);
+  const strip = (r: { audience: unknown; summary: object }) => JSON.stringify({ audience: r.audience, summary: { ...r.summary, seconds: null } }, (_, v: unknown) => (ArrayBuffer.isView(v) ? Array.from(v as Float64Array) : v));
+  const alone = [];
+  for (const n of names) alone.push(strip((await expandCampaigns({ config: cfg, model, campaigns: [campaignFile(n)], top: 30, outDir: null, threads: 1 }))[0]!));
+  for (const threads of [2, 3]) {
+    const together = await expandCampaigns({ config: cfg, model, campaigns: names.map(campaignFile), top: 30, outDir: null, threads });
+    assert.deepEqual(together.map(strip), alone, `${threads} threads`);
+  }
 });
 
 test('shard ranges: whole batches, covering the pool once', () => {

@@ -22,10 +22,10 @@ import { readTaskVocab } from '../data/task-vocab.js';
 import { createOps } from '../kernels/index.js';
 import { Adapter, type AdaptedModel, type Weights } from '../meta/adapt.js';
 import { layoutFor, paramsFromCheckpoint, schemaFor } from '../meta/model-setup.js';
-import { Model } from '../model/model.js';
 import type { Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
 import { plainView } from '../model/row-set.js';
+import { Scorer } from '../model/scorer.js';
 import { ConfigError, UserError } from '../util/errors.js';
 import { audienceFrom, writeAudience, type Audience } from './audience.js';
 import { checkDistinctNames, loadCampaignFile, type Campaign } from './campaign.js';
@@ -280,39 +280,44 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
       st.adaptSeconds = (performance.now() - t0) / 1000;
     }
 
-    // one pass over the pool, each chunk scored for every campaign
+    // one pass over the pool: each chunk read once and scored for every campaign, whole
+    // batches (of every campaign) on the engine's threads
     const t1 = performance.now();
-    const model: Model = adapter.model;
-    const nt = schema.task.length;
-    const tasks = plans.map((p) => {
-      const t = new Int32Array(hp.batch_size * nt);
-      for (let i = 0; i < hp.batch_size; i++) t.set(p.codes.codes, i * nt);
-      return t;
-    });
-    const ident = Int32Array.from({ length: hp.batch_size }, (_, i) => i);
-    const zeros = { label: new Uint8Array(hp.batch_size), aid: new Int32Array(hp.batch_size) };
+    const scorer = new Scorer(ops, params, hp.batch_size, plans.map((p, k) => ({ ...states[k]!.weights, task: p.codes.codes })));
+    const chunk = scorer.roundRows;
+    const ident = Int32Array.from({ length: chunk }, (_, i) => i);
+    const preds = plans.map(() => new Float32Array(chunk));
+    // a pool row is looked up once among every campaign's seeds, and again only if it is one
+    const anySeed = new Set<number>();
+    if (!o.includeSeeds) for (const p of plans) for (const u of p.seedUids) anySeed.add(u);
+    const seedRows: number[] = [];
     let scored = 0;
     let reported = 0;
     await pool.forEachChunk(
       from,
       to,
-      hp.batch_size,
+      chunk,
       (d, uid) => {
         const n = d.nRows;
+        scorer.scoreEach(d, ident.subarray(0, n), preds);
+        seedRows.length = 0;
+        if (anySeed.size > 0) for (let i = 0; i < n; i++) if (anySeed.has(uid[i]!)) seedRows.push(i);
         plans.forEach((p, k) => {
           const st = states[k]!;
-          const part: PartData = { ...d, label: zeros.label.subarray(0, n), aid: zeros.aid.subarray(0, n), task: tasks[k]!.subarray(0, n * nt), extra: {} };
-          model.forward(st.weights.view, st.weights.dense, part, ident, 0, n, false);
-          const pr = model.p;
+          const pr = preds[k]!;
+          const { heap, histogram } = st;
+          let next = 0;
           for (let i = 0; i < n; i++) {
-            const u = uid[i]!;
-            if (!o.includeSeeds && p.seedUids.has(u)) {
-              st.excluded++;
-              continue;
+            if (i === seedRows[next]) {
+              next++;
+              if (p.seedUids.has(uid[i]!)) {
+                st.excluded++;
+                continue;
+              }
             }
             const s = pr[i]!;
-            st.histogram[histogramBin(s)]!++;
-            st.heap.push(s, u);
+            histogram[histogramBin(s)]!++;
+            heap.push(s, uid[i]!);
           }
         });
         scored += n;

@@ -10,7 +10,7 @@ import { Model } from '../model/model.js';
 import type { Ops, Vec } from '../model/ops.js';
 import type { Params } from '../model/params.js';
 import { RowSet, type TableView } from '../model/row-set.js';
-import { Scorer } from '../model/scorer.js';
+import { Scorer, type Weights } from '../model/scorer.js';
 import { ModelAdam, type ModelGrad } from '../optim/adam.js';
 import { Rng } from '../util/rng.js';
 import { copyRowGrads } from './learner.js';
@@ -99,11 +99,7 @@ export class Adapter {
   }
 }
 
-/** Dense weights and a view of the tables: what a forward pass scores with. */
-export interface Weights {
-  view: TableView;
-  dense: Vec;
-}
+export type { Weights };
 
 /**
  * A campaign's adapted weights kept for scoring while other campaigns adapt: a copy of the

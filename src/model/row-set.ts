@@ -7,13 +7,16 @@
  */
 import type { Ops, Vec } from './ops.js';
 
+/** What the sets allocate from: an engine, or views of arrays another thread allocated (shared-rows.ts). */
+export type RowAlloc = Pick<Ops, 'alloc' | 'allocI32' | 'allocU8'>;
+
 /** A set of row ids with O(1) membership and O(used) clearing. */
 export class IdSet {
   readonly mark: Uint8Array;
   readonly ids: Int32Array;
   n = 0;
 
-  constructor(ops: Ops, rows: number) {
+  constructor(ops: RowAlloc, rows: number) {
     this.mark = ops.allocU8(rows);
     this.ids = ops.allocI32(rows);
   }
@@ -41,7 +44,7 @@ export class RowSet extends IdSet {
   readonly data: Vec;
 
   constructor(
-    ops: Ops,
+    ops: RowAlloc,
     rows: number,
     readonly E: number,
   ) {
