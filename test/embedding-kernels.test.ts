@@ -11,6 +11,8 @@ interface Case {
   w: number;
   rows: number;
   multi: boolean;
+  /** Pool over (true) or into (false) what out holds. */
+  acc?: boolean;
 }
 
 /** Pool then scatter on `ops`; returns out and D. */
@@ -32,7 +34,7 @@ function run(ops: Ops, c: Case, seed: number): { out: Float64Array; D: Float64Ar
   const ldo = c.N + 4;
   const out = ops.alloc(c.B * ldo);
   for (let i = 0; i < out.length; i++) out[i] = 0.5;
-  ops.poolRows(out, ldo, T, c.N, idx, c.w, cnt, scale, c.B, true);
+  ops.poolRows(out, ldo, T, c.N, idx, c.w, cnt, scale, c.B, c.acc ?? true);
   const src = ops.alloc(c.B * ldo);
   for (let i = 0; i < src.length; i++) src[i] = rng.normal();
   const D = ops.alloc(c.rows * c.N);
@@ -46,6 +48,9 @@ const cases: Case[] = [
   // the shapes of the projected first layer (N = 8 experts x 64) and of interest1
   { B: 1024, N: 512, w: 1, rows: 6, multi: false },
   { B: 1024, N: 520, w: 10, rows: 125, multi: true },
+  // the embedding lookup's (N = embed_dim, written over)
+  { B: 64, N: 64, w: 5, rows: 40, multi: true, acc: false },
+  { B: 16, N: 36, w: 1, rows: 7, multi: false, acc: false },
 ];
 
 test('poolRows / scatterRows on the engine match the reference, and 2 threads give the bits of 1', async () => {

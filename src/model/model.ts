@@ -31,9 +31,11 @@ export class Model {
     readonly L: Layout,
     readonly capacity: number,
     projection: ProjectionMode = 'auto',
+    /** A model that scores many batches with fixed weights: see cacheProjections. */
+    scoring = false,
   ) {
     this.builder = new BatchBuilder(ops, L, capacity);
-    this.first = new FirstLayer(ops, L, capacity, projection);
+    this.first = new FirstLayer(ops, L, capacity, projection, scoring);
     this.net = new DenseNet(ops, L, capacity);
     this.x = ops.alloc(capacity * L.inDim);
     this.dx = ops.alloc(capacity * L.inDim);
@@ -61,10 +63,19 @@ export class Model {
     const b = this.builder.build(part, rows, start, n);
     gatherRows(this.ops, view, b, this.local, this.L.dims.embedDim);
     poolForward(this.ops, this.L, b, this.local, this.x, this.a);
-    this.first.forward(P, this.x, b, this.local, this.net.h0, needGrad);
+    this.first.forward(P, this.x, b, this.local, this.net.h0, needGrad, false, view);
     this.net.forward(P, this.a, n, uniformTask(this.L, b));
     this.P = needGrad ? P : null;
     return b;
+  }
+
+  /**
+   * A scoring model's forwards without gradients with exactly these dense weights and view
+   * reuse whole-table projections of the small user tables, made here once (first-layer.ts);
+   * call again whenever the weights may have changed.
+   */
+  cacheProjections(view: TableView, P: Vec): void {
+    this.first.cacheProjections(P, view);
   }
 
   /** Mean BCE of the last forward. */

@@ -15,6 +15,43 @@ export function poolRows(out: usize, ldo: i32, T: usize, N: i32, idx: usize, w: 
     const sv = f32x4.splat(s);
     const ib = idx + ((<usize>b * <usize>w) << 2);
     let j = 0;
+    // 32 columns at a time: one id lookup per 8 vector adds (the projected fields' rows are
+    // 512 wide); each element still sums its ids in order, so the result does not change
+    for (; j + 32 <= N; j += 32) {
+      const jo = <usize>j << 2;
+      let v0 = f32x4.splat(0), v1 = v0, v2 = v0, v3 = v0, v4 = v0, v5 = v0, v6 = v0, v7 = v0;
+      for (let t = 0; t < c; t++) {
+        const r = T + <usize>load<i32>(ib + (<usize>t << 2)) * rowB + jo;
+        v0 = f32x4.add(v0, v128.load(r));
+        v1 = f32x4.add(v1, v128.load(r, 16));
+        v2 = f32x4.add(v2, v128.load(r, 32));
+        v3 = f32x4.add(v3, v128.load(r, 48));
+        v4 = f32x4.add(v4, v128.load(r, 64));
+        v5 = f32x4.add(v5, v128.load(r, 80));
+        v6 = f32x4.add(v6, v128.load(r, 96));
+        v7 = f32x4.add(v7, v128.load(r, 112));
+      }
+      const op = o + jo;
+      if (acc) {
+        v128.store(op, f32x4.add(f32x4.mul(v0, sv), v128.load(op)));
+        v128.store(op, f32x4.add(f32x4.mul(v1, sv), v128.load(op, 16)), 16);
+        v128.store(op, f32x4.add(f32x4.mul(v2, sv), v128.load(op, 32)), 32);
+        v128.store(op, f32x4.add(f32x4.mul(v3, sv), v128.load(op, 48)), 48);
+        v128.store(op, f32x4.add(f32x4.mul(v4, sv), v128.load(op, 64)), 64);
+        v128.store(op, f32x4.add(f32x4.mul(v5, sv), v128.load(op, 80)), 80);
+        v128.store(op, f32x4.add(f32x4.mul(v6, sv), v128.load(op, 96)), 96);
+        v128.store(op, f32x4.add(f32x4.mul(v7, sv), v128.load(op, 112)), 112);
+      } else {
+        v128.store(op, f32x4.mul(v0, sv));
+        v128.store(op, f32x4.mul(v1, sv), 16);
+        v128.store(op, f32x4.mul(v2, sv), 32);
+        v128.store(op, f32x4.mul(v3, sv), 48);
+        v128.store(op, f32x4.mul(v4, sv), 64);
+        v128.store(op, f32x4.mul(v5, sv), 80);
+        v128.store(op, f32x4.mul(v6, sv), 96);
+        v128.store(op, f32x4.mul(v7, sv), 112);
+      }
+    }
     for (; j < vecEnd; j += 4) {
       const jo = <usize>j << 2;
       let v = f32x4.splat(0);
