@@ -1,7 +1,8 @@
-/** A scoring model's whole-table projection cache (first-layer.ts) changes speed, never predictions. */
+/** Whole-table projections of the small user tables for scoring (first-layer.ts) change speed, never predictions. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createOps } from '../src/kernels/index.js';
+import { allocProjections, projectTables } from '../src/model/first-layer.js';
 import { buildLayout } from '../src/model/layout.js';
 import { Model } from '../src/model/model.js';
 import { allocParams, initParams } from '../src/model/params.js';
@@ -12,7 +13,7 @@ function bits(a: Float32Array | Float64Array, n: number): number[] {
   return [...new Uint32Array(Float32Array.from(a.subarray(0, n)).buffer)];
 }
 
-test('cached projections give the same predictions bit for bit, through plain, delta and replaced-row views', async () => {
+test('projected tables give the same predictions bit for bit, through plain, delta and replaced-row views', async () => {
   const ops = await createOps(1, 64);
   try {
     const L = buildLayout(TINY_SCHEMA, { embedDim: 8, mlpDims: [12, 4], numExpert: 3, numOutput: 2 });
@@ -31,50 +32,24 @@ test('cached projections give the same predictions bit for bit, through plain, d
       });
       return { tables: P.tables, overlay: rows, mode };
     };
-    const plain = new Model(ops, L, n, 'always');
-    const scoring = new Model(ops, L, n, 'always', true);
-    let hits = 0;
+    const model = new Model(ops, L, n, 'always');
+    const tables = allocProjections(ops.alloc.bind(ops), L);
+    assert.ok(tables.every((t) => t !== null), 'the tiny tables are all small enough');
     for (const view of [plainView(P.tables), overlay(1), overlay(2)]) {
-      plain.forward(view, P.dense, part, range(n), 0, n, false);
-      const want = bits(plain.p, n);
-      scoring.cacheProjections(view, P.dense);
-      scoring.forward(view, P.dense, part, range(n), 0, n, false);
-      assert.deepEqual(bits(scoring.p, n), want, `mode ${view.mode}`);
-      hits++;
+      model.forward(view, P.dense, part, range(n), 0, n, false);
+      const want = bits(model.p, n);
+      projectTables(ops, L, P.dense, view, tables);
+      model.forward(view, P.dense, part, range(n), 0, n, false, tables);
+      assert.deepEqual(bits(model.p, n), want, `mode ${view.mode}`);
     }
-    assert.equal(hits, 3);
-    // weights changed in place after caching: cached again, the predictions follow
+    // and they are really read: projections of other weights change the predictions
     const view = plainView(P.tables);
-    scoring.cacheProjections(view, P.dense);
-    for (const t of P.tables) for (let i = 0; i < t.length; i++) t[i] = t[i]! * 0.5;
-    scoring.cacheProjections(view, P.dense);
-    plain.forward(view, P.dense, part, range(n), 0, n, false);
-    scoring.forward(view, P.dense, part, range(n), 0, n, false);
-    assert.deepEqual(bits(scoring.p, n), bits(plain.p, n));
-    // other weights than the cached ones: the cache is not used, predictions still right
-    const other = ops.alloc(P.dense.length);
-    other.set(P.dense);
-    other[0] = other[0]! + 0.25;
-    plain.forward(view, other, part, range(n), 0, n, false);
-    scoring.forward(view, other, part, range(n), 0, n, false);
-    assert.deepEqual(bits(scoring.p, n), bits(plain.p, n));
-    // and the cache is really read: stale cached projections change the predictions
-    scoring.cacheProjections(view, P.dense);
+    projectTables(ops, L, P.dense, view, tables);
     for (const t of P.tables) for (let i = 0; i < t.length; i++) t[i] = t[i]! * 2;
-    plain.forward(view, P.dense, part, range(n), 0, n, false);
-    scoring.forward(view, P.dense, part, range(n), 0, n, false);
-    assert.notDeepEqual(bits(scoring.p, n), bits(plain.p, n));
-  } finally {
-    await ops.close();
-  }
-});
-
-test('a model not made for scoring refuses to cache', async () => {
-  const ops = await createOps(1, 16);
-  try {
-    const L = buildLayout(TINY_SCHEMA, { embedDim: 4, mlpDims: [4], numExpert: 2, numOutput: 2 });
-    const P = allocParams(L, ops);
-    assert.throws(() => new Model(ops, L, 4).cacheProjections(plainView(P.tables), P.dense), /not made for scoring/);
+    model.forward(view, P.dense, part, range(n), 0, n, false);
+    const want = bits(model.p, n);
+    model.forward(view, P.dense, part, range(n), 0, n, false, tables);
+    assert.notDeepEqual(bits(model.p, n), want);
   } finally {
     await ops.close();
   }

@@ -30,20 +30,47 @@ export type ProjectionMode = 'auto' | 'never' | 'always';
 const POOL_ADD_COST = 8;
 
 /**
- * User tables of at most this many rows get a whole-table projection cache in a scoring
- * model (cacheProjections): at the Tencent shapes every single-valued field and interest1-5,
- * about 2.6 MB, against the per-batch projections that cost about a fifth of a forward.
+ * User tables of at most this many rows get whole-table projections for scoring
+ * (projectTables): at the Tencent shapes every single-valued field and interest1-5, about
+ * 2.6 MB per set of weights, against per-batch projections that cost about a fifth of a forward.
  */
-const CACHE_MAX_ROWS = 4096;
+const PROJECT_MAX_ROWS = 4096;
 
-/** A user table's projection P_f = T_f W1_f^T for every row, as one view of the tables saw them. */
-interface ProjectionCache {
-  P: Vec | null;
-  view: TableView | null;
-  proj: (Vec | null)[];
-  /** Gathered rows of one table, and the ids 0 .. rows-1 to gather them with. */
-  rows: Vec;
-  ids: Int32Array;
+/** Per user field: P_f = T_f W1_f^T for every row of a small table ([rows, N]), else null. */
+export type TableProjections = (Vec | null)[];
+
+/** Buffers for projectTables, from `alloc` (the engine's, or an arena workers share). */
+export function allocProjections(alloc: (n: number) => Vec, L: Layout): TableProjections {
+  const N = L.dims.numExpert * L.dims.mlpDims[0]!;
+  return L.embeddings.slice(0, L.nUser).map((e) => (e.rows <= PROJECT_MAX_ROWS ? alloc(e.rows * N) : null));
+}
+
+/**
+ * Project every row of each small user table through W1 = P's first expert layer, as
+ * `view` sees the tables, for scoring many batches with fixed weights: a batch then copies
+ * its rows' projections instead of multiplying them again (FirstLayer.forward). The same
+ * bits as projecting per batch: gemm computes an element the same way wherever it falls in C.
+ */
+export function projectTables(ops: Ops, L: Layout, P: Vec, view: TableView, out: TableProjections): void {
+  const E = L.dims.embedDim;
+  const N = L.dims.numExpert * L.dims.mlpDims[0]!;
+  const W1 = P.subarray(L.at.expertW[0]!);
+  const most = Math.max(0, ...out.map((o, e) => (o ? L.embeddings[e]!.rows : 0)));
+  const mark = ops.mark();
+  try {
+    const rows = ops.alloc(most * E);
+    const ids = ops.allocI32(most);
+    for (let i = 0; i < most; i++) ids[i] = i;
+    out.forEach((proj, e) => {
+      if (!proj) return;
+      const n = L.embeddings[e]!.rows;
+      const over = view.overlay ? view.overlay[e]! : null;
+      ops.gatherRows(rows, view.tables[e]!, ids, n, E, over ? over.data : null, over ? over.mark : null, view.mode);
+      ops.gemm(false, true, n, N, E, rows, W1.subarray(e * E), proj, 0, E, L.inDim, N);
+    });
+  } finally {
+    ops.release(mark);
+  }
 }
 
 export class FirstLayer {
@@ -53,26 +80,14 @@ export class FirstLayer {
   private runs: [number, number][] = [];
   private readonly proj: Vec;
   private readonly N: number;
-  private readonly cache: ProjectionCache | null;
 
-  /** `scoring`: keep whole-table projections of the small user tables (see cacheProjections). */
   constructor(
     private readonly ops: Ops,
     private readonly L: Layout,
     capacity: number,
     readonly mode: ProjectionMode = 'auto',
-    scoring = false,
   ) {
     this.N = L.dims.numExpert * L.dims.mlpDims[0]!;
-    const small = L.embeddings.slice(0, L.nUser).map((e) => (e.rows <= CACHE_MAX_ROWS ? e.rows : 0));
-    const most = Math.max(0, ...small);
-    let cache: ProjectionCache | null = null;
-    if (scoring && most > 0) {
-      const ids = ops.allocI32(most);
-      for (let i = 0; i < most; i++) ids[i] = i;
-      cache = { P: null, view: null, proj: small.map((r) => (r > 0 ? ops.alloc(r * this.N) : null)), rows: ops.alloc(most * L.dims.embedDim), ids };
-    }
-    this.cache = cache;
     this.projected = new Array<boolean>(L.nUser).fill(false);
     const widths = [...L.schema.userSingle.map(() => 1), ...L.schema.userMulti.map((f) => f.width)];
     const maxU = mode === 'always' ? Math.max(...L.embeddings.slice(0, L.nUser).map((e, i) => Math.min(e.rows, capacity * widths[i]!))) : capacity;
@@ -103,42 +118,12 @@ export class FirstLayer {
   }
 
   /**
-   * Project every row of each small user table through W1 once, as `view` sees the tables,
-   * for scoring many batches with these weights: a batch then copies its rows' projections
-   * instead of multiplying them again. The result is the same bit for bit (gemm computes an
-   * element the same way wherever it falls in C). Holds until the next call; forward uses it
-   * only when given these same P and view objects, so call it again after weights change.
-   */
-  cacheProjections(P: Vec, view: TableView): void {
-    const c = this.cache;
-    if (!c) throw new Error('cacheProjections: this first layer was not made for scoring');
-    const { ops, L, N } = this;
-    const E = L.dims.embedDim;
-    const W1 = P.subarray(L.at.expertW[0]!);
-    c.proj.forEach((out, e) => {
-      if (!out) return;
-      const rows = L.embeddings[e]!.rows;
-      const over = view.overlay ? view.overlay[e]! : null;
-      ops.gatherRows(c.rows, view.tables[e]!, c.ids, rows, E, over ? over.data : null, over ? over.mark : null, view.mode);
-      ops.gemm(false, true, rows, N, E, c.rows, W1.subarray(e * E), out, 0, E, L.inDim, N);
-    });
-    c.P = P;
-    c.view = view;
-  }
-
-  /** The projections cached for exactly these weights, if any. */
-  private cachedFor(P: Vec, view: TableView | undefined): (Vec | null)[] | null {
-    const c = this.cache;
-    return c && view && c.P === P && c.view === view ? c.proj : null;
-  }
-
-  /**
    * H [B, N] = x W1^T (no bias); W1 = P at the first expert layer's offset, [N, F*E].
    * `needGrad`: a backward follows (it changes which fields are worth projecting).
    * `acc`: add into H instead (the Hessian-vector product sums two such products).
-   * `view`: the tables' view x was pooled from, for the scoring cache.
+   * `tables`: projectTables' output for these weights, used by projected fields that have one.
    */
-  forward(P: Vec, x: Vec, b: Batch, local: Vec[], H: Vec, needGrad: boolean, acc = false, view?: TableView): void {
+  forward(P: Vec, x: Vec, b: Batch, local: Vec[], H: Vec, needGrad: boolean, acc = false, tables?: TableProjections): void {
     const { ops, L, N } = this;
     const E = L.dims.embedDim;
     const D = L.inDim;
@@ -151,11 +136,10 @@ export class FirstLayer {
       beta = 1;
     }
     if (beta === 0) H.fill(0, 0, B * N);
-    const cached = needGrad ? null : this.cachedFor(P, view);
     for (let e = 0; e < L.nUser; e++) {
       if (!this.projected[e]) continue;
       const f = b.fields[e]!;
-      const whole = cached ? cached[e] : null;
+      const whole = tables ? tables[e] : null;
       if (whole) ops.gatherRows(this.proj, whole, f.uniq, f.nUniq, N, null, null, 0);
       else ops.gemm(false, true, f.nUniq, N, E, local[e]!, W1.subarray(e * E), this.proj, 0, E, D, N);
       ops.poolRows(H, N, this.proj, N, f.local, f.width, f.cnt, f.scale, B, true);

@@ -7,7 +7,7 @@
 import type { PartData } from '../data/part.js';
 import { BatchBuilder, gatherRows, poolBackward, poolForward, uniformTask, type Batch } from './embedding.js';
 import type { Layout } from './layout.js';
-import { FirstLayer, type ProjectionMode } from './first-layer.js';
+import { FirstLayer, type ProjectionMode, type TableProjections } from './first-layer.js';
 import { DenseNet } from './network.js';
 import type { Ops, Vec } from './ops.js';
 import type { TableView } from './row-set.js';
@@ -31,11 +31,9 @@ export class Model {
     readonly L: Layout,
     readonly capacity: number,
     projection: ProjectionMode = 'auto',
-    /** A model that scores many batches with fixed weights: see cacheProjections. */
-    scoring = false,
   ) {
     this.builder = new BatchBuilder(ops, L, capacity);
-    this.first = new FirstLayer(ops, L, capacity, projection, scoring);
+    this.first = new FirstLayer(ops, L, capacity, projection);
     this.net = new DenseNet(ops, L, capacity);
     this.x = ops.alloc(capacity * L.inDim);
     this.dx = ops.alloc(capacity * L.inDim);
@@ -57,25 +55,17 @@ export class Model {
 
   /**
    * Forward rows[start .. start+n) of `part` with dense weights P and the tables as `view`
-   * sees them; `needGrad` false when only the predictions are wanted (scoring).
+   * sees them; `needGrad` false when only the predictions are wanted (scoring), then
+   * `tables` may give projectTables' output for these weights (first-layer.ts).
    */
-  forward(view: TableView, P: Vec, part: PartData, rows: ArrayLike<number>, start: number, n: number, needGrad = true): Batch {
+  forward(view: TableView, P: Vec, part: PartData, rows: ArrayLike<number>, start: number, n: number, needGrad = true, tables?: TableProjections): Batch {
     const b = this.builder.build(part, rows, start, n);
     gatherRows(this.ops, view, b, this.local, this.L.dims.embedDim);
     poolForward(this.ops, this.L, b, this.local, this.x, this.a);
-    this.first.forward(P, this.x, b, this.local, this.net.h0, needGrad, false, view);
+    this.first.forward(P, this.x, b, this.local, this.net.h0, needGrad, false, needGrad ? undefined : tables);
     this.net.forward(P, this.a, n, uniformTask(this.L, b));
     this.P = needGrad ? P : null;
     return b;
-  }
-
-  /**
-   * A scoring model's forwards without gradients with exactly these dense weights and view
-   * reuse whole-table projections of the small user tables, made here once (first-layer.ts);
-   * call again whenever the weights may have changed.
-   */
-  cacheProjections(view: TableView, P: Vec): void {
-    this.first.cacheProjections(P, view);
   }
 
   /** Mean BCE of the last forward. */

@@ -11,6 +11,7 @@
  */
 import type { PartData } from '../data/part.js';
 import type { Schema } from '../data/schema.js';
+import { allocProjections, projectTables, type TableProjections } from './first-layer.js';
 import { buildLayout, type Layout, type ModelDims } from './layout.js';
 import { Model } from './model.js';
 import type { JobHost, Ops, Vec } from './ops.js';
@@ -41,14 +42,18 @@ class ScoreSlots {
   readonly parts: PartData[][];
   /** Per batch, per model: predictions. */
   readonly preds: Float32Array[][];
+  /** Per model: its small tables' projections (first-layer.ts), shared by every thread. */
+  readonly projections: TableProjections[];
 
-  constructor(a: Arena, schema: Schema, batches: number, capacity: number, taskCoded: boolean[]) {
+  constructor(a: Arena, L: Layout, batches: number, capacity: number, taskCoded: boolean[]) {
+    const schema = L.schema;
     this.queue = new WorkQueue(a);
     this.counts = a.i32(batches);
     const tasks = taskCoded.map((coded) => (coded ? a.i32(capacity * schema.task.length) : null));
     this.batches = Array.from({ length: batches }, () => miniPart(a, schema, capacity));
     this.parts = this.batches.map((part) => tasks.map((task) => (task ? { ...part, task } : part)));
     this.preds = Array.from({ length: batches }, () => taskCoded.map(() => a.f32(capacity)));
+    this.projections = taskCoded.map(() => allocProjections(a.f32, L));
   }
 
   /** Every row of model k's parts takes `codes` as its task fields. */
@@ -69,7 +74,8 @@ class BatchRunner {
     this.ident = Int32Array.from({ length: model.capacity }, (_, i) => i);
   }
 
-  drain(): void {
+  /** `projected`: the slots' projections hold each model's (see Scorer.scoreEach). */
+  drain(projected: boolean): void {
     const { model, models, slots } = this;
     const M = models.length;
     for (let t = slots.queue.claim(); t >= 0; t = slots.queue.claim()) {
@@ -77,7 +83,7 @@ class BatchRunner {
       const k = t % M;
       const n = slots.counts[i]!;
       const w = models[k]!;
-      model.forward(w.view, w.dense, slots.parts[i]![k]!, this.ident, 0, n, false);
+      model.forward(w.view, w.dense, slots.parts[i]![k]!, this.ident, 0, n, false, projected ? slots.projections[k] : undefined);
       slots.preds[i]![k]!.set(model.p.subarray(0, n));
     }
   }
@@ -107,8 +113,13 @@ export class Scorer {
   private readonly slots: ScoreSlots;
   private readonly runner: BatchRunner;
   private readonly workers: { jobs: JobHost; job: number } | null;
+  private projected = false;
 
-  /** `models` default to θ alone; they must view θ's tables (workers see no others). */
+  /**
+   * `models` default to θ alone; they must view θ's tables (workers see no others). The
+   * weights must stay as they are while this scorer is in use: it projects their small
+   * tables once, on its first call with a full batch.
+   */
   constructor(
     private readonly ops: Ops,
     private readonly params: Params,
@@ -124,7 +135,7 @@ export class Scorer {
     const jobs = ops.jobs;
     const batches = ((jobs?.workers ?? 0) + 1) * BATCHES_PER_THREAD;
     const offsets: number[] = [];
-    this.slots = new ScoreSlots(recordingArena(ops, offsets), L.schema, batches, batchSize, taskCoded);
+    this.slots = new ScoreSlots(recordingArena(ops, offsets), L, batches, batchSize, taskCoded);
     models.forEach((m, k) => m.task && this.slots.setTask(k, m.task));
     this.model = new Model(ops, L, batchSize);
     this.runner = new BatchRunner(this.model, models, this.slots);
@@ -171,7 +182,14 @@ export class Scorer {
     const n = rows.length;
     const { slots, runner } = this;
     const K = slots.batches.length;
-    const schema = this.params.layout.schema;
+    const L = this.params.layout;
+    const schema = L.schema;
+    // worth it from one full batch on: a batch's own projections cost about as much
+    if (!this.projected && n >= B) {
+      this.models.forEach((m, k) => projectTables(this.ops, L, m.dense, m.view, slots.projections[k]!));
+      this.projected = true;
+    }
+    const flag = this.projected ? 1 : 0;
     for (let s = 0; s < n; s += K * B) {
       const nb = Math.min(K, Math.ceil((n - s) / B));
       for (let i = 0; i < nb; i++) {
@@ -182,9 +200,9 @@ export class Scorer {
       }
       slots.queue.open(nb * M);
       const helpers = this.workers ? Math.min(this.workers.jobs.workers, nb * M - 1) : 0;
-      for (let w = 1; w <= helpers; w++) this.workers!.jobs.start(w, this.workers!.job, []);
+      for (let w = 1; w <= helpers; w++) this.workers!.jobs.start(w, this.workers!.job, [flag]);
       try {
-        runner.drain();
+        runner.drain(this.projected);
       } finally {
         for (let w = 1; w <= helpers; w++) this.workers!.jobs.finish(w);
       }
@@ -215,7 +233,7 @@ function asAlloc(a: Arena): RowAlloc {
 }
 
 /** The job module's entry point, in a worker. */
-export function setupWorker(ops: Ops, memory: SharedArrayBuffer, raw: unknown): () => void {
+export function setupWorker(ops: Ops, memory: SharedArrayBuffer, raw: unknown): (args: Int32Array) => void {
   const init = raw as ScoreWorkerInit;
   const L = buildLayout(init.schema, init.dims);
   const E = L.dims.embedDim;
@@ -231,7 +249,7 @@ export function setupWorker(ops: Ops, memory: SharedArrayBuffer, raw: unknown): 
       : null;
     return { dense: new Float32Array(memory, m.dense[0], m.dense[1]), view: { tables, overlay, mode: m.mode } };
   });
-  const slots = new ScoreSlots(replayingArena(memory, init.slots), init.schema, init.batches, init.capacity, init.taskCoded);
+  const slots = new ScoreSlots(replayingArena(memory, init.slots), L, init.batches, init.capacity, init.taskCoded);
   const runner = new BatchRunner(new Model(ops, L, init.capacity), models, slots);
-  return () => runner.drain();
+  return (args) => runner.drain(args[0] === 1);
 }
