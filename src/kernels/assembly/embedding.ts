@@ -84,9 +84,30 @@ export function scatterRows(D: usize, N: i32, idx: usize, w: i32, cnt: usize, sc
     const s = alpha * (scale == 0 ? <f32>1 : load<f32>(scale + (<usize>b << 2)));
     const sv = f32x4.splat(s);
     const ib = idx + ((<usize>b * <usize>w) << 2);
+    let j0 = 0;
+    // 32 columns at a time, the source's scaled in registers for all of the row's ids (the
+    // projected fields' rows are 512 wide); each element still takes its adds in (b, t) order
+    for (; j0 + 32 <= N; j0 += 32) {
+      const so = sr + (<usize>j0 << 2);
+      const x0 = f32x4.mul(v128.load(so), sv), x1 = f32x4.mul(v128.load(so, 16), sv);
+      const x2 = f32x4.mul(v128.load(so, 32), sv), x3 = f32x4.mul(v128.load(so, 48), sv);
+      const x4 = f32x4.mul(v128.load(so, 64), sv), x5 = f32x4.mul(v128.load(so, 80), sv);
+      const x6 = f32x4.mul(v128.load(so, 96), sv), x7 = f32x4.mul(v128.load(so, 112), sv);
+      for (let t = 0; t < c; t++) {
+        const d = D + <usize>load<i32>(ib + (<usize>t << 2)) * rowB + (<usize>j0 << 2);
+        v128.store(d, f32x4.add(v128.load(d), x0));
+        v128.store(d, f32x4.add(v128.load(d, 16), x1), 16);
+        v128.store(d, f32x4.add(v128.load(d, 32), x2), 32);
+        v128.store(d, f32x4.add(v128.load(d, 48), x3), 48);
+        v128.store(d, f32x4.add(v128.load(d, 64), x4), 64);
+        v128.store(d, f32x4.add(v128.load(d, 80), x5), 80);
+        v128.store(d, f32x4.add(v128.load(d, 96), x6), 96);
+        v128.store(d, f32x4.add(v128.load(d, 112), x7), 112);
+      }
+    }
     for (let t = 0; t < c; t++) {
       const d = D + <usize>load<i32>(ib + (<usize>t << 2)) * rowB;
-      let j = 0;
+      let j = j0;
       for (; j < vecEnd; j += 4) {
         const jo = <usize>j << 2;
         v128.store(d + jo, f32x4.add(v128.load(d + jo), f32x4.mul(v128.load(sr + jo), sv)));
