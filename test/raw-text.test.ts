@@ -5,33 +5,33 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseId, parseIdText, quote, readLines } from '../src/raw/text.js';
 
-function withFile(content: string | Buffer, fn: (path: string) => void): void {
+async function withFile(content: string | Buffer, fn: (path: string) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'mh-text-'));
   try {
     const path = join(dir, 'f.txt');
     writeFileSync(path, content);
-    fn(path);
+    await fn(path);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function collect(path: string, chunk: number): { lines: string[]; nos: number[]; progress: number[] } {
+async function collect(path: string, chunk: number): Promise<{ lines: string[]; nos: number[]; progress: number[] }> {
   const lines: string[] = [];
   const nos: number[] = [];
   const progress: number[] = [];
-  readLines(path, (b, s, e, no) => {
+  await readLines(path, (b, s, e, no) => {
     lines.push(b.toString('utf8', s, e));
     nos.push(no);
   }, (n) => progress.push(n), chunk);
   return { lines, nos, progress };
 }
 
-test('readLines: lines across chunk boundaries, CRLF, a line longer than the buffer, no final newline', () => {
+test('readLines: lines across chunk boundaries, CRLF, a line longer than the buffer, no final newline', async () => {
   const long = 'x'.repeat(50);
-  withFile(`ab\r\ncd\n${long}\n\nlast`, (path) => {
+  await withFile(`ab\r\ncd\n${long}\n\nlast`, async (path) => {
     for (const chunk of [4, 7, 1 << 20]) {
-      const r = collect(path, chunk);
+      const r = await collect(path, chunk);
       assert.deepEqual(r.lines, ['ab', 'cd', long, '', 'last'], `chunk ${chunk}`);
       assert.deepEqual(r.nos, [1, 2, 3, 4, 5]);
       assert.equal(r.progress.at(-1), 4 + 3 + 51 + 1 + 4);
@@ -39,13 +39,13 @@ test('readLines: lines across chunk boundaries, CRLF, a line longer than the buf
   });
 });
 
-test('readLines: a final newline gives no extra empty line; an empty file gives none', () => {
-  withFile('a\nb\n', (path) => assert.deepEqual(collect(path, 3).lines, ['a', 'b']));
-  withFile('', (path) => assert.deepEqual(collect(path, 3).lines, []));
+test('readLines: a final newline gives no extra empty line; an empty file gives none', async () => {
+  await withFile('a\nb\n', async (path) => assert.deepEqual((await collect(path, 3)).lines, ['a', 'b']));
+  await withFile('', async (path) => assert.deepEqual((await collect(path, 3)).lines, []));
 });
 
-test('readLines: a missing file is a DataError naming it', () => {
-  assert.throws(() => readLines('/nonexistent/x.data', () => {}), (e: Error) => e.name === 'DataError' && e.message.includes('/nonexistent/x.data') && e.message.includes('ENOENT'));
+test('readLines: a missing file is a DataError naming it', async () => {
+  await assert.rejects(() => readLines('/nonexistent/x.data', () => {}), (e: Error) => e.name === 'DataError' && e.message.includes('/nonexistent/x.data') && e.message.includes('ENOENT'));
 });
 
 test('parseId accepts exactly a non-negative int32', () => {

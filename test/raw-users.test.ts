@@ -14,14 +14,14 @@ const SCHEMA: Schema = {
   task: [],
 };
 
-function read(content: string, needed: number[], basis: MultiVocabBasis = 'users'): UserFeatures {
+async function read(content: string, needed: number[], basis: MultiVocabBasis = 'users'): Promise<UserFeatures> {
   const dir = mkdtempSync(join(tmpdir(), 'mh-users-'));
   try {
     const path = join(dir, 'userFeature.data');
     writeFileSync(path, content);
     const index = new UidIndex(needed.length);
     for (const u of needed) index.add(u);
-    return readUserFeatures(path, SCHEMA, index, basis);
+    return await readUserFeatures(path, SCHEMA, index, basis);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -34,8 +34,8 @@ const FILE = [
   'uid 8',
 ].join('\n');
 
-test('needed users: single values, lists cut to width, lengths counted to max(10, width), absent fields missing', () => {
-  const u = read(FILE, [5, 8, 6]);
+test('needed users: single values, lists cut to width, lengths counted to max(10, width), absent fields missing', async () => {
+  const u = await read(FILE, [5, 8, 6]);
   assert.equal(u.nUsers, 3);
   assert.deepEqual([...u.found], [1, 1, 1]);
   // users by index: 5, 8, 6
@@ -50,46 +50,46 @@ test('needed users: single values, lists cut to width, lengths counted to max(10
   assert.equal(u.stats.lines, 4);
 });
 
-test('vocabulary basis: every line (users) or only needed users (rows); only ids within the width count', () => {
-  const all = read(FILE, [5, 8, 6], 'users');
+test('vocabulary basis: every line (users) or only needed users (rows); only ids within the width count', async () => {
+  const all = await read(FILE, [5, 8, 6], 'users');
   assert.deepEqual(all.multiIds[0]!.values(), [7, 8, 9, 300, 301]);
   assert.deepEqual(all.multiIds[1]!.values(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 400]);
   assert.deepEqual(all.multiPadded, [true, true]);
-  const rows = read(FILE, [5], 'rows');
+  const rows = await read(FILE, [5], 'rows');
   assert.deepEqual(rows.multiIds[0]!.values(), [7, 8, 9]);
   assert.deepEqual(rows.multiIds[1]!.values(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
   // Only uid 5 is read, and both its lists fill their width: no padding in the basis.
   assert.deepEqual(rows.multiPadded, [false, false]);
-  assert.deepEqual(read(FILE, [5, 6], 'rows').multiPadded, [true, true]);
+  assert.deepEqual((await read(FILE, [5, 6], 'rows')).multiPadded, [true, true]);
 });
 
-test('a needed user without a line stays all missing', () => {
-  const u = read(FILE, [42, 5]);
+test('a needed user without a line stays all missing', async () => {
+  const u = await read(FILE, [42, 5]);
   assert.deepEqual([...u.found], [0, 1]);
   assert.deepEqual([...u.single.subarray(0, 2)], [-1, -1]);
 });
 
-test('malformed lines: errors name file, line, field and value', () => {
-  const bad = (line: string, pattern: RegExp, needed = [1]): void => {
-    assert.throws(
+test('malformed lines: errors name file, line, field and value', async () => {
+  const bad = async (line: string, pattern: RegExp, needed = [1]): Promise<void> => {
+    await assert.rejects(
       () => read(`uid 1|age 2\n${line}\n`, needed),
       (e: Error) => e.name === 'DataError' && /userFeature\.data:2: /.test(e.message) && pattern.test(e.message),
       line,
     );
   };
-  bad('age 3|uid 2', /expected the line to start with "uid <id>", found "age 3\|uid 2"/);
-  bad('uid x9|age 3', /field uid: expected a non-negative integer id, found "x9"/);
-  bad('uid 2|interest1 4 y 6', /field interest1: expected a non-negative integer id, found "y"/);
-  bad('uid 2|interest1 4  6', /field interest1: empty value/);
-  bad('uid 2|kw1 4 -6', /field kw1: expected a non-negative integer id, found "-6"/);
-  bad('uid 2|age 4 5', /field age: expected one non-negative integer id, found "4 5"/, [1, 2]);
-  bad('uid 2|LBS 4|LBS 5', /field LBS appears twice/, [2]);
-  bad('uid 2|kw1|age 3', /field kw1: no values/);
-  bad('uid 1|age 2', /uid 1 appears on two lines/);
-  bad('', /empty line/);
+  await bad('age 3|uid 2', /expected the line to start with "uid <id>", found "age 3\|uid 2"/);
+  await bad('uid x9|age 3', /field uid: expected a non-negative integer id, found "x9"/);
+  await bad('uid 2|interest1 4 y 6', /field interest1: expected a non-negative integer id, found "y"/);
+  await bad('uid 2|interest1 4  6', /field interest1: empty value/);
+  await bad('uid 2|kw1 4 -6', /field kw1: expected a non-negative integer id, found "-6"/);
+  await bad('uid 2|age 4 5', /field age: expected one non-negative integer id, found "4 5"/, [1, 2]);
+  await bad('uid 2|LBS 4|LBS 5', /field LBS appears twice/, [2]);
+  await bad('uid 2|kw1|age 3', /field kw1: no values/);
+  await bad('uid 1|age 2', /uid 1 appears on two lines/);
+  await bad('', /empty line/);
 });
 
-test('single-valued fields of users nobody needs are not read (official: only joined users matter)', () => {
-  const u = read('uid 1|age 2\nuid 2|age 4 5\n', [1]);
+test('single-valued fields of users nobody needs are not read (official: only joined users matter)', async () => {
+  const u = await read('uid 1|age 2\nuid 2|age 4 5\n', [1]);
   assert.deepEqual([...u.single], [2, -1]);
 });

@@ -34,10 +34,9 @@ export function configFrom(opts: CommonOpts): LoadedConfig {
 }
 
 /**
- * For commands whose work yields to the event loop regularly (train, infer, demo, synth):
- * SIGINT / SIGTERM remove temporary files and exit. Commands with long synchronous steps
- * (prepare, import-pkl) keep the default, immediate exit, and their leftovers are swept by
- * the next run writing there; a handler would only run once their work was done.
+ * For commands whose work yields to the event loop regularly (train, infer, demo, synth,
+ * prepare, import-pkl): SIGINT / SIGTERM remove temporary files and exit. A command whose
+ * work never yields must not install it: the handler would only run once the work was done.
  */
 export function interruptible(): void {
   installInterruptHandler((line) => process.stderr.write(`metaheac: ${line}\n`));

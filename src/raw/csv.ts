@@ -43,7 +43,7 @@ function parseLabel(buf: Buffer, s: number, e: number): number {
  * Read an `aid,uid,label` file. With `header`, line 1 must name the three columns (in any
  * order, as pandas reads them by name); without, the columns are aid, uid, label.
  */
-export function readLabelledRows(path: string, header: boolean, onProgress?: (bytes: number) => void): LabelledRows {
+export async function readLabelledRows(path: string, header: boolean, onProgress?: (bytes: number) => void): Promise<LabelledRows> {
   let cap = 1 << 16;
   let aid = new Int32Array(cap);
   let uid = new Int32Array(cap);
@@ -54,7 +54,7 @@ export function readLabelledRows(path: string, header: boolean, onProgress?: (by
   const fail = (lineNo: number, msg: string): never => {
     throw new DataError(`${path}:${lineNo}: ${msg}`);
   };
-  readLines(
+  await readLines(
     path,
     (buf, s, e, lineNo) => {
       const cols = splitCommas(buf, s, e, bounds);
@@ -108,14 +108,14 @@ export interface AdTable {
   byAid: Map<number, Int32Array>;
 }
 
-export function readAdFeatures(path: string, fields: string[]): AdTable {
+export async function readAdFeatures(path: string, fields: string[]): Promise<AdTable> {
   const byAid = new Map<number, Int32Array>();
   let columns: number[] = [];
   let width = 0;
   const fail = (lineNo: number, msg: string): never => {
     throw new DataError(`${path}:${lineNo}: ${msg}`);
   };
-  readLines(path, (buf, s, e, lineNo) => {
+  await readLines(path, (buf, s, e, lineNo) => {
     const cells = buf.toString('utf8', s, e).split(',');
     if (lineNo === 1) {
       cells[0] = cells[0]!.replace(/^\uFEFF/, '');

@@ -41,12 +41,14 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DataError } from '../util/errors.js';
+import { yieldToSignals } from '../util/interrupt.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
 import { USERS_FILE } from '../data/dataset.js';
 import { DatasetTarget } from '../data/dataset-writer.js';
 import { TASK_VOCAB_FILE, writeTaskVocab } from '../data/task-vocab.js';
 import { writeUserTable } from './users-table.js';
 import { STANDARD_PARTS } from '../data/part.js';
+import { DEFAULT_BATCH_ROWS } from '../data/arrow-write.js';
 import { maxIdxs, TENCENT_SCHEMA, type Schema } from '../data/schema.js';
 import { readAdFeatures, readLabelledRows, type LabelledRows } from './csv.js';
 import { buildEncoders, encodedSchema, encodeUsers, gatherPart, type JoinedStage } from './encode.js';
@@ -124,12 +126,18 @@ export function maxIdxsYaml(schema: Schema): string {
 }
 
 /** Run `read` under a bytes-based bar for `path`; returns its result and the file's throughput. */
-function timedRead<T>(progress: ProgressFactory, label: string, path: string, read: (onProgress: (bytes: number) => void) => T, lines: (v: T) => number): { value: T; io: FileThroughput } {
+async function timedRead<T>(
+  progress: ProgressFactory,
+  label: string,
+  path: string,
+  read: (onProgress: (bytes: number) => void) => Promise<T>,
+  lines: (v: T) => number,
+): Promise<{ value: T; io: FileThroughput }> {
   const size = fileSize(path);
   const bar = progress(label, size);
   const t0 = performance.now();
   try {
-    const value = read((b) => bar.update(b));
+    const value = await read((b) => bar.update(b));
     bar.update(size);
     return { value, io: { bytes: size, lines: lines(value), seconds: (performance.now() - t0) / 1000 } };
   } finally {
@@ -174,10 +182,10 @@ async function prepareInto(
 ): Promise<PrepareSummary> {
   const schema = TENCENT_SCHEMA;
 
-  const ads = timedRead(progress, RAW_FILES.ads, paths.ads, () => readAdFeatures(paths.ads, schema.task.map((f) => f.name)), (t) => t.byAid.size + 1);
+  const ads = await timedRead(progress, RAW_FILES.ads, paths.ads, () => readAdFeatures(paths.ads, schema.task.map((f) => f.name)), (t) => t.byAid.size + 1);
   const rowCount = (r: LabelledRows): number => r.n;
-  const s1 = timedRead(progress, RAW_FILES.stage1, paths.stage1, (p) => readLabelledRows(paths.stage1, true, p), rowCount);
-  const s2 = timedRead(progress, RAW_FILES.stage2, paths.stage2, (p) => readLabelledRows(paths.stage2, false, p), rowCount);
+  const s1 = await timedRead(progress, RAW_FILES.stage1, paths.stage1, (p) => readLabelledRows(paths.stage1, true, p), rowCount);
+  const s2 = await timedRead(progress, RAW_FILES.stage2, paths.stage2, (p) => readLabelledRows(paths.stage2, false, p), rowCount);
   const stages = [s1.value, s2.value];
 
   // Each row's user index; the index then tells the stream which lines to keep.
@@ -187,7 +195,7 @@ async function prepareInto(
     for (let i = 0; i < rows.n; i++) user[i] = index.add(rows.uid[i]!);
     return user;
   });
-  const uf = timedRead(progress, RAW_FILES.users, paths.users, (p) => readUserFeatures(paths.users, schema, index, multiVocab, p), (u) => u.stats.lines);
+  const uf = await timedRead(progress, RAW_FILES.users, paths.users, (p) => readUserFeatures(paths.users, schema, index, multiVocab, p), (u) => u.stats.lines);
   const users = uf.value;
 
   const enc = buildEncoders(schema, stages, users, ads.value);
@@ -243,25 +251,29 @@ async function prepareInto(
     return Int32Array.from(select);
   });
   const bar = progress('write parts (rows)', selections.reduce((n, s) => n + s.length, 0));
-  for (const [k, p] of PLAN.entries()) {
-    const data = gatherPart(schema, joined[p.stage]!, selections[k]!, users, enc);
-    try {
-      target.writePart(p.name, outSchema, data);
-    } catch (e) {
-      bar.stop();
-      throw e;
+  try {
+    for (const [k, p] of PLAN.entries()) {
+      const select = selections[k]!;
+      const w = target.part(p.name, outSchema, { extra: { uid: 'int32' } });
+      let positives = 0;
+      // a record batch at a time (the writer cuts the same batches): memory for one batch,
+      // and the event loop turns between them so a signal is handled promptly
+      for (let r0 = 0; r0 < select.length; r0 += DEFAULT_BATCH_ROWS) {
+        const data = gatherPart(schema, joined[p.stage]!, select.subarray(r0, r0 + DEFAULT_BATCH_ROWS), users, enc);
+        w.append(data);
+        positives += data.label.reduce((x, l) => x + l, 0);
+        bar.increment(data.nRows);
+        await yieldToSignals();
+      }
+      w.close();
+      parts[p.name] = { rows: w.rows, tasks: w.aids.size, positives };
     }
-    bar.increment(data.nRows);
-    parts[p.name] = {
-      rows: data.nRows,
-      tasks: new Set(data.aid).size,
-      positives: data.label.reduce((x, l) => x + l, 0),
-    };
+  } finally {
+    bar.stop();
   }
-  bar.stop();
   // what expand needs: the task fields' raw values, and every user of the file
   writeTaskVocab(join(target.tmp, TASK_VOCAB_FILE), { fields: Object.fromEntries(schema.task.map((f, i) => [f.name, enc.task[i]!.rawValues()])) });
-  const ut = timedRead(progress, `${RAW_FILES.users} (user table)`, paths.users, (p) => writeUserTable(join(target.tmp, USERS_FILE), paths.users, schema, outSchema, enc, p), (u) => u.stats.lines);
+  const ut = await timedRead(progress, `${RAW_FILES.users} (user table)`, paths.users, (p) => writeUserTable(join(target.tmp, USERS_FILE), paths.users, schema, outSchema, enc, p), (u) => u.stats.lines);
   target.commit(outSchema, `prepare --cold-basis ${coldBasis} --cold-threshold ${coldThreshold} --seed ${seed} --multi-vocab ${multiVocab}`, { users: USERS_FILE, task_vocab: TASK_VOCAB_FILE });
 
   let trainStage2 = 0;

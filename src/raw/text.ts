@@ -5,6 +5,7 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { DataError } from '../util/errors.js';
+import { yieldToSignals } from '../util/interrupt.js';
 
 /** Called once per line; `end` excludes the newline and a trailing carriage return. */
 export type LineHandler = (buf: Buffer, start: number, end: number, lineNo: number) => void;
@@ -34,14 +35,16 @@ function openForReading(path: string): number {
 
 /**
  * Stream `path` line by line. `onProgress` gets the bytes read so far after each chunk.
- * A line longer than the chunk grows the buffer, so no line is ever cut.
+ * A line longer than the chunk grows the buffer, so no line is ever cut. Between chunks the
+ * event loop may turn (yieldToSignals), so that SIGINT / SIGTERM are handled during a
+ * multi-GB file; lines are still handed out synchronously within a chunk.
  */
-export function readLines(
+export async function readLines(
   path: string,
   onLine: LineHandler,
   onProgress: (bytesRead: number) => void = () => {},
   chunkSize = 8 << 20,
-): LineStats {
+): Promise<LineStats> {
   const fd = openForReading(path);
   let buf = Buffer.allocUnsafe(chunkSize);
   let filled = 0;
@@ -75,6 +78,7 @@ export function readLines(
       buf.copy(buf, 0, pos, end);
       filled = end - pos;
       onProgress(bytes);
+      await yieldToSignals();
     }
   } finally {
     closeSync(fd);

@@ -42,7 +42,7 @@ class BatchSlots implements UserSlots {
 
 const BATCH = 65536;
 
-export function writeUserTable(path: string, usersFile: string, schema: Schema, outSchema: Schema, enc: Encoders, onProgress?: (bytes: number) => void): UserTableSummary {
+export async function writeUserTable(path: string, usersFile: string, schema: Schema, outSchema: Schema, enc: Encoders, onProgress?: (bytes: number) => void): Promise<UserTableSummary> {
   const w = new PartWriter(path, outSchema, { kind: 'users', extra: { uid: 'int32' } });
   const us = { ...outSchema, task: [] };
   const nS = schema.userSingle.length;
@@ -102,7 +102,7 @@ export function writeUserTable(path: string, usersFile: string, schema: Schema, 
   };
   let stats: LineStats;
   try {
-    stats = readLines(
+    stats = await readLines(
       usersFile,
       (b, s, e, lineNo) => {
         if (slots.n === BATCH) flush();

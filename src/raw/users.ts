@@ -203,15 +203,15 @@ export class UserFeatureParser {
  * Read the users of `index` from `path`. Needed users never seen keep all fields missing
  * (`found` 0); the caller counts and reports them.
  */
-export function readUserFeatures(
+export async function readUserFeatures(
   path: string,
   schema: Schema,
   index: UserSlots,
   basis: MultiVocabBasis,
   onProgress?: (bytes: number) => void,
-): UserFeatures {
+): Promise<UserFeatures> {
   const parser = new UserFeatureParser(path, schema, index, basis === 'users');
-  const stats = readLines(
+  const stats = await readLines(
     path,
     (b, s, e, lineNo) => {
       if (s === e) throw new DataError(`${path}:${lineNo}: empty line (expected "uid <id>|<field> <ids>...")`);

@@ -6,6 +6,7 @@ import { schemaToJson } from '../../data/schema.js';
 import { ConfigError } from '../../util/errors.js';
 import { fmtInt, fmtPct, table } from '../format.js';
 import { progressBar, setProgressQuiet } from '../progress.js';
+import { interruptible } from '../common.js';
 
 interface Options {
   out: string;
@@ -76,6 +77,7 @@ export function register(program: Command): void {
     .option('--extra <names>', 'comma-separated numeric columns kept as extras, not fields (default: p_true)')
     .option('--json', 'print the result as JSON')
     .action(async (files: string[], o: Options) => {
+      interruptible();
       if (o.json) setProgressQuiet(true);
       const maxIdxs = maxIdxsFrom(o);
       const result = await importPickles(pickleSources(files, o.name), o.out, {

@@ -1,7 +1,7 @@
 /** `metaheac prepare`: raw Tencent Look-alike files to a dataset directory. */
 import { Option, type Command } from 'commander';
 import { progressBar, setProgressQuiet } from '../progress.js';
-import { logLine } from '../common.js';
+import { interruptible, logLine } from '../common.js';
 import { nonNegativeIntArg } from '../args.js';
 import { prepareRaw, maxIdxsYaml, type PrepareSummary } from '../../raw/prepare.js';
 import { RAW_FILES } from '../../raw/files.js';
@@ -60,6 +60,7 @@ export function register(program: Command): void {
     .addOption(new Option('--multi-vocab <basis>', 'ids numbered for multi-valued fields: every user line (official) or only the rows\' users').choices(['users', 'rows']).default('users'))
     .option('--json', 'print the summary as JSON on stdout (no progress bars)')
     .action(async (o: { raw: string; out: string; coldBasis: ColdBasis; coldThreshold?: number; seed: number; multiVocab: MultiVocabBasis; json?: boolean }) => {
+      interruptible();
       if (o.json) setProgressQuiet(true);
       const summary = await prepareRaw({
         rawDir: o.raw,

@@ -13,7 +13,8 @@ import { PART_EXT } from '../dataset.js';
 import { DatasetTarget } from '../dataset-writer.js';
 import { allocatePart, sliceRows } from '../part-ops.js';
 import type { FieldSpec, Schema } from '../schema.js';
-import { extraKinds, fillRows, planPickle, type PickleImportOptions, type PicklePlan } from './pickle-part.js';
+import { extraKinds, fillRows, planPicklePausing, type PickleImportOptions, type PicklePlan } from './pickle-part.js';
+import { yieldToSignals } from '../../util/interrupt.js';
 
 const PICKLE_EXT = /\.(pkl|pickle)$/i;
 
@@ -103,8 +104,11 @@ function widen(a: Schema, b: Schema): Schema {
 /** Rows converted and written per step: one Arrow record batch. */
 const CHUNK_ROWS = DEFAULT_BATCH_ROWS;
 
-/** Convert one planned pickle into an Arrow part, a record batch at a time. */
-function writePlan(plan: PicklePlan, writer: PartWriter, bar: Progress | undefined): { positives: number; tasks: number } {
+/**
+ * Convert one planned pickle into an Arrow part, a record batch at a time; the event loop
+ * turns between batches, so that a signal is handled promptly.
+ */
+async function writePlan(plan: PicklePlan, writer: PartWriter, bar: Progress | undefined): Promise<{ positives: number; tasks: number }> {
   const chunk = allocatePart(plan.schema, Math.min(CHUNK_ROWS, plan.nRows), extraKinds(plan));
   const aids = new Set<number>();
   let positives = 0;
@@ -118,6 +122,7 @@ function writePlan(plan: PicklePlan, writer: PartWriter, bar: Progress | undefin
       }
       writer.append(rows);
       bar?.update(r0 + rows.nRows);
+      await yieldToSignals();
     }
     writer.close();
   } catch (e) {
@@ -150,7 +155,7 @@ export async function importPickles(sources: PickleSource[], outDir: string, opt
       const readBar = opts.progress?.(`read ${basename(src.path)}`, statSync(src.path).size);
       let plan: PicklePlan;
       try {
-        plan = planPickle(src.path, { ...opts, onProgress: (b) => readBar?.update(b) });
+        plan = await planPicklePausing(src.path, yieldToSignals, { ...opts, onProgress: (b) => readBar?.update(b) });
       } finally {
         readBar?.stop();
       }
@@ -167,7 +172,7 @@ export async function importPickles(sources: PickleSource[], outDir: string, opt
       const writeBar = opts.progress?.(`write ${src.name}${PART_EXT}`, plan.nRows);
       let counts;
       try {
-        counts = writePlan(plan, target.part(src.name, plan.schema, { extra: extraKinds(plan) }), writeBar);
+        counts = await writePlan(plan, target.part(src.name, plan.schema, { extra: extraKinds(plan) }), writeBar);
       } finally {
         writeBar?.stop();
       }

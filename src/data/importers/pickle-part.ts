@@ -12,7 +12,7 @@ import { allocatePart } from '../part-ops.js';
 import { TENCENT_SCHEMA, multiOffsets, multiStride, type Schema } from '../schema.js';
 import { validatePartData } from '../validate.js';
 import { frameFrom, type Column, type Frame, type ListColumn, type ScalarColumn } from './pickle/frame.js';
-import { unpickleFile } from './pickle/unpickler.js';
+import { unpickleFile, unpickleFilePausing } from './pickle/unpickler.js';
 
 export interface PickleImportOptions {
   /** PaddleRec's `max_idxs` ([[single], [multi], [task]]); ids are validated against it. */
@@ -162,7 +162,15 @@ export function planFrame(frame: Frame, where: string, opts: PickleImportOptions
 
 /** Unpickle a DataFrame file and plan its conversion. */
 export function planPickle(path: string, opts: PickleImportOptions = {}): PicklePlan {
-  const root = unpickleFile(path, { onProgress: opts.onProgress });
+  return planUnpickled(unpickleFile(path, { onProgress: opts.onProgress }), path, opts);
+}
+
+/** planPickle that awaits `pause` now and then while the file decodes (unpickleFilePausing). */
+export async function planPicklePausing(path: string, pause: () => Promise<void>, opts: PickleImportOptions = {}): Promise<PicklePlan> {
+  return planUnpickled(await unpickleFilePausing(path, pause, { onProgress: opts.onProgress }), path, opts);
+}
+
+function planUnpickled(root: unknown, path: string, opts: PickleImportOptions): PicklePlan {
   return planFrame(frameFrom(root, path, { bytes: statSync(path).size }), path, opts);
 }
 

@@ -228,12 +228,20 @@ class Machine implements PackObserver {
     return cls.newObj(args);
   }
 
-  run(onProgress: (bytes: number) => void): unknown {
+  /**
+   * Decode to STOP and return the value; with `pausable`, return PAUSED instead after
+   * 65535 opcodes, between two of them, so that the caller can let the event loop turn
+   * and call again to go on.
+   */
+  run(onProgress: (bytes: number) => void, pausable = false): unknown {
     const r = this.r;
     const st = (): unknown[] => this.stack;
     let ops = 0;
     for (;;) {
-      if ((++ops & 0xffff) === 0) onProgress(r.position);
+      if ((++ops & 0xffff) === 0) {
+        onProgress(r.position);
+        if (pausable) return PAUSED;
+      }
       const op = r.u8();
       switch (op) {
         case OP.PROTO: {
@@ -499,16 +507,54 @@ function checkNotCompressed(path: string, fd: number, size: number): void {
   }
 }
 
+/** What Machine.run returns when it paused. */
+const PAUSED = Symbol('paused');
+
+/** A pickle file's descriptor and size, checked to be a plain (uncompressed) pickle. */
+function openPickle(path: string): { fd: number; size: number } {
+  const fd = openForRead(path);
+  try {
+    const size = fstatSync(fd).size;
+    checkNotCompressed(path, fd, size);
+    return { fd, size };
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
 /**
  * Unpickle one file. Errors name the file and the byte offset where decoding stopped;
  * truncation, hostile globals and unsupported constructs are all DataErrors.
  */
 export function unpickleFile(path: string, opts: UnpickleOptions = {}): unknown {
-  const fd = openForRead(path);
+  const { fd, size } = openPickle(path);
   try {
-    const size = fstatSync(fd).size;
-    checkNotCompressed(path, fd, size);
     return unpickleRange(fd, path, 0, size, opts).value;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * unpickleFile that awaits `pause` every 65535 opcodes, so that the event loop turns (and a
+ * SIGINT / SIGTERM handler can run) while a multi-GB file decodes.
+ */
+export async function unpickleFilePausing(path: string, pause: () => Promise<void>, opts: UnpickleOptions = {}): Promise<unknown> {
+  const { fd, size } = openPickle(path);
+  try {
+    const reader = new ByteReader(fd, size, 0);
+    const machine = new Machine(reader, opts);
+    const onProgress = opts.onProgress ?? (() => {});
+    try {
+      for (;;) {
+        const value = machine.run(onProgress, true);
+        if (value !== PAUSED) return value;
+        await pause();
+      }
+    } catch (e) {
+      throw decodeError(e, path, 0, size, reader);
+    }
   } finally {
     closeSync(fd);
   }
@@ -524,9 +570,14 @@ export function unpickleRange(fd: number, path: string, start: number, end: numb
     const value = new Machine(reader, opts).run(opts.onProgress ?? (() => {}));
     return { value, next: reader.position };
   } catch (e) {
-    if (e instanceof TruncatedError) throw new DataError(`${path}: truncated pickle: ${e.message} (${start === 0 ? `the file has ${end} bytes` : `the pickle ends at byte ${end}`})`);
-    // A string or array past V8's limits surfaces as a RangeError.
-    if (e instanceof PickleError || e instanceof RangeError) throw new DataError(`${path}: ${e.message} (at byte ${reader.position})`);
-    throw e;
+    throw decodeError(e, path, start, end, reader);
   }
+}
+
+/** The DataError that names the file and where decoding stopped; other errors as they are. */
+function decodeError(e: unknown, path: string, start: number, end: number, reader: ByteReader): unknown {
+  if (e instanceof TruncatedError) return new DataError(`${path}: truncated pickle: ${e.message} (${start === 0 ? `the file has ${end} bytes` : `the pickle ends at byte ${end}`})`);
+  // A string or array past V8's limits surfaces as a RangeError.
+  if (e instanceof PickleError || e instanceof RangeError) return new DataError(`${path}: ${e.message} (at byte ${reader.position})`);
+  return e;
 }
