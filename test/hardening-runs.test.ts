@@ -6,33 +6,18 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePart } from '../src/data/arrow-part.js';
 import { writeSchema } from '../src/data/dataset.js';
 import { synthesize } from '../src/data/synth.js';
 import { generateRaw, shapeAtScale } from '../src/raw/generate.js';
-import { MAIN, runCli } from './helpers/cli.js';
+import { runCli } from './helpers/cli.js';
+import { interruptWhen, leftovers, snapshot } from './helpers/outputs.js';
 import { tempDir } from './helpers/fixtures.js';
 import { fixture } from './helpers/pickles.js';
 import { randomPart, TINY_SCHEMA } from './helpers/tiny.js';
 import { tinyDataset, tinyOverrides } from './helpers/tiny-dataset.js';
-
-/** Every file under `dir` with its bytes, for before/after comparisons. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const f of readdirSync(dir, { recursive: true }) as string[]) {
-    const p = join(dir, f);
-    if (statSync(p).isFile()) out[f] = readFileSync(p).toString('base64');
-  }
-  return out;
-}
-
-/** Entries of `dir` that look like temporary leftovers. */
-function leftovers(dir: string): string[] {
-  return (readdirSync(dir, { recursive: true }) as string[]).filter((f) => /\.tmp(-\d+)?$|\.tmp-\d+|\.old-\d+/.test(f));
-}
 
 const small = ['hyper_parameters.embed_dim=4', 'hyper_parameters.mlp_dims=[6]', 'hyper_parameters.num_expert=2', 'hyper_parameters.num_output=2', 'hyper_parameters.batch_size=64'];
 const o = (...kv: string[]): string[] => ['-o', ...kv];
@@ -218,26 +203,6 @@ test('predict: --out equal to --data, a folder, or under a file is refused befor
   assert.match(runCli('predict', '--model', 'x', '--data', part, '--out', root).stderr, /--out .* is a folder; expected a file path/);
   assert.match(runCli('predict', '--model', 'x', '--data', part, '--out', join(part, 'p.csv')).stderr, /p\.csv: cannot be written, .*test_cold_stage2\.arrow is a file, not a folder \(ENOTDIR\)/);
 });
-
-/** Run the CLI and send `signal` once `ready()` holds; resolves with the exit code and stderr. */
-function interruptWhen(args: string[], ready: () => boolean, signal: NodeJS.Signals): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const poll = setInterval(() => {
-      if (ready()) {
-        clearInterval(poll);
-        child.kill(signal);
-      }
-    }, 20);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearInterval(poll);
-      resolve({ code, stderr });
-    });
-  });
-}
 
 test('SIGINT during training: completed epochs kept with their record, no temporary file left', async (t) => {
   const data = await tinyDataset();
