@@ -84,23 +84,31 @@ export function encodedSchema(schema: Schema, enc: Encoders): Schema {
 /**
  * Replace the users' raw single-valued and multi-valued ids by their codes, in place: the
  * user arrays are the largest in memory, and most users are in one row, so encoding them
- * once costs no more than encoding rows and needs no second copy.
+ * once costs no more than encoding rows and needs no second copy. Users go in blocks, the
+ * event loop turning between them (`pause`), so that a signal is handled promptly.
  */
-export function encodeUsers(schema: Schema, users: UserFeatures, enc: Encoders): void {
+export async function encodeUsers(schema: Schema, users: UserFeatures, enc: Encoders, pause: () => Promise<void>): Promise<void> {
   const nSingle = schema.userSingle.length;
-  for (let f = 0; f < nSingle; f++) {
-    const vocab = enc.single[f]!;
-    for (let i = f; i < users.single.length; i += nSingle) users.single[i] = vocab.encode(users.single[i]!);
-  }
   const stride = multiStride(schema);
   const offsets = multiOffsets(schema);
-  schema.userMulti.forEach((field, m) => {
-    const vocab = enc.multi[m]!;
-    for (let base = offsets[m]!; base < users.multi.length; base += stride) {
-      for (let j = base; j < base + field.width; j++) users.multi[j] = vocab.encode(users.multi[j]!);
+  for (let u0 = 0; u0 < users.nUsers; u0 += ENCODE_BLOCK) {
+    const u1 = Math.min(users.nUsers, u0 + ENCODE_BLOCK);
+    for (let f = 0; f < nSingle; f++) {
+      const vocab = enc.single[f]!;
+      for (let i = u0 * nSingle + f; i < u1 * nSingle; i += nSingle) users.single[i] = vocab.encode(users.single[i]!);
     }
-  });
+    schema.userMulti.forEach((field, m) => {
+      const vocab = enc.multi[m]!;
+      for (let base = u0 * stride + offsets[m]!; base < u1 * stride; base += stride) {
+        for (let j = base; j < base + field.width; j++) users.multi[j] = vocab.encode(users.multi[j]!);
+      }
+    });
+    await pause();
+  }
 }
+
+/** Users encoded between two pauses. */
+const ENCODE_BLOCK = 65536;
 
 /** Rows `select` of a stage (ascending, file order) into a part; `users` already encoded. */
 export function gatherPart(schema: Schema, stage: JoinedStage, select: Int32Array, users: UserFeatures, enc: Encoders): PartData {

@@ -199,7 +199,7 @@ async function prepareInto(
   const users = uf.value;
 
   const enc = buildEncoders(schema, stages, users, ads.value);
-  encodeUsers(schema, users, enc);
+  await encodeUsers(schema, users, enc, yieldToSignals);
   const joined: JoinedStage[] = stages.map((rows, s) => {
     const aid = new Int32Array(rows.n);
     for (let i = 0; i < rows.n; i++) aid[i] = enc.aid.encode(rows.aid[i]!);
