@@ -20,6 +20,7 @@ import {
   type Data,
 } from 'apache-arrow';
 import { atomicTarget } from '../util/atomic.js';
+import { fsError } from '../util/errors.js';
 import type { PartData, PartKind } from './part.js';
 import { allocatePart, copyRows, extraKind, type ExtraKind } from './part-ops.js';
 import { multiOffsets, multiStride, type Schema } from './schema.js';
@@ -29,13 +30,21 @@ export const DEFAULT_BATCH_ROWS = 65536;
 
 /** Arrow writes through this queue; writing each chunk to the fd at once keeps memory flat. */
 export class FdSink extends AsyncByteQueue {
-  constructor(private readonly fd: number) {
+  constructor(
+    private readonly fd: number,
+    /** The file being written, named when a write fails (ENOSPC, EIO, ...). */
+    private readonly path: string,
+  ) {
     super();
   }
 
   override write(value: Uint8Array): void {
     let off = 0;
-    while (off < value.byteLength) off += writeSync(this.fd, value, off, value.byteLength - off);
+    try {
+      while (off < value.byteLength) off += writeSync(this.fd, value, off, value.byteLength - off);
+    } catch (e) {
+      throw fsError(this.path, 'write', e);
+    }
   }
 }
 
@@ -149,9 +158,14 @@ export class PartWriter {
     this.arrowSchema = arrowSchemaFor(this.schema, extra, this.kind);
     this.buf = allocatePart(this.schema, this.batchRows, extra);
     this.target = atomicTarget(path);
-    this.fd = openSync(this.target.tmp, 'w');
+    try {
+      this.fd = openSync(this.target.tmp, 'w');
+    } catch (e) {
+      this.target.abort();
+      throw fsError(path, 'write', e);
+    }
     // Starting with the schema makes a part with no rows still a valid file.
-    this.writer.reset(new FdSink(this.fd), this.arrowSchema);
+    this.writer.reset(new FdSink(this.fd, path), this.arrowSchema);
   }
 
   append(d: PartData): void {
@@ -194,7 +208,7 @@ export class PartWriter {
       fsyncSync(this.fd);
     } catch (e) {
       this.abort();
-      throw e;
+      throw fsError(this.path, 'write', e);
     }
     this.done = true;
     closeSync(this.fd);

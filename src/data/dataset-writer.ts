@@ -7,7 +7,7 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { DataError, fsError } from '../util/errors.js';
+import { DataError, fsError, UserError } from '../util/errors.js';
 import { sweepStale, trackTemp, untrackTemp, writeFileAtomic } from '../util/atomic.js';
 import { checkOutputDir, ensureDir, isInside } from '../util/files.js';
 import { PartWriter, writeWhole, type PartWriterOptions } from './arrow-write.js';
@@ -118,6 +118,16 @@ export class DatasetTarget {
     untrackTemp(this.tmp);
     rmSync(old, { recursive: true, force: true });
     return manifest;
+  }
+
+  /**
+   * `e` with the temporary folder in its message replaced by the destination: the folder is
+   * gone once aborted, and the user knows the destination (`ds/train_stage1.arrow: cannot
+   * write (ENOSPC: ...)`).
+   */
+  named(e: unknown): unknown {
+    if (e instanceof UserError) e.message = e.message.split(this.tmp).join(this.dir);
+    return e;
   }
 
   /** Drop everything written; the destination is untouched. */

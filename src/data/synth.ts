@@ -222,7 +222,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
   } catch (e) {
     for (const w of writers) w.abort();
     target.abort();
-    throw e;
+    throw target.named(e);
   }
 }
 

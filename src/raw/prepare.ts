@@ -169,6 +169,8 @@ export async function prepareRaw(opts: PrepareOptions): Promise<PrepareSummary> 
   const target = DatasetTarget.open(opts.outDir, Object.values(paths));
   try {
     return await prepareInto(target, opts, paths, { t0, coldBasis, coldThreshold, seed, multiVocab, progress });
+  } catch (e) {
+    throw target.named(e);
   } finally {
     target.abort();
   }

@@ -179,6 +179,8 @@ export async function importPickles(sources: PickleSource[], outDir: string, opt
       parts.push({ name: src.name, source: src.path, path, rows: plan.nRows, ...counts, seconds: (performance.now() - t0) / 1000 });
     }
     target.commit(schema!, `import-pkl ${sources.map((src) => basename(src.path)).join(' ')}`);
+  } catch (e) {
+    throw target.named(e);
   } finally {
     target.abort();
   }
