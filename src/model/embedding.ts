@@ -49,8 +49,8 @@ export function uniformTask(L: Layout, b: Batch): boolean {
 
 /** Turns row indices of a part into Batches, reusing its buffers. */
 export class BatchBuilder {
-  private readonly stamp: Int32Array[];
-  private readonly slot: Int32Array[];
+  /** Per table, per id: [the build that last saw it, its local index then], side by side so one cache line serves both. */
+  private readonly seen: Int32Array[];
   private epoch = 0;
   readonly batch: Batch;
   private readonly moffs: number[];
@@ -64,8 +64,7 @@ export class BatchBuilder {
     const s = L.schema;
     this.moffs = multiOffsets(s);
     this.mstride = multiStride(s);
-    this.stamp = L.embeddings.map((e) => new Int32Array(e.rows));
-    this.slot = L.embeddings.map((e) => new Int32Array(e.rows));
+    this.seen = L.embeddings.map((e) => new Int32Array(2 * e.rows));
     const widths = [...s.userSingle.map(() => 1), ...s.userMulti.map((f) => f.width), ...s.task.map(() => 1)];
     const nS = s.userSingle.length;
     const nM = s.userMulti.length;
@@ -97,7 +96,7 @@ export class BatchBuilder {
     const nT = s.task.length;
     this.epoch++;
     if (this.epoch === 0x7fffffff) {
-      for (const st of this.stamp) st.fill(0);
+      for (const st of this.seen) st.fill(0);
       this.epoch = 1;
     }
     const ep = this.epoch;
@@ -110,27 +109,26 @@ export class BatchBuilder {
     // field by field: a field's local ids depend only on its own ids in row order
     for (let i = 0; i < n; i++) b.y[i] = part.label[rows[start + i]!]!;
     const single = (e: number, src: Int32Array, stride: number, col: number): void => {
-      const st = this.stamp[e]!;
-      const sl = this.slot[e]!;
+      const seen = this.seen[e]!;
       const f = b.fields[e]!;
       const { uniq, local } = f;
       let nu = 0;
       for (let i = 0; i < n; i++) {
         const id = src[rows[start + i]! * stride + col]!;
-        if (st[id] !== ep) {
-          st[id] = ep;
+        const at = 2 * id;
+        if (seen[at] !== ep) {
+          seen[at] = ep;
           uniq[nu] = id;
-          sl[id] = nu++;
+          seen[at + 1] = nu++;
         }
-        local[i] = sl[id]!;
+        local[i] = seen[at + 1]!;
       }
       f.nUniq = nu;
     };
     for (let j = 0; j < nS; j++) single(j, part.single, nS, j);
     for (let m = 0; m < nM; m++) {
       const e = nS + m;
-      const st = this.stamp[e]!;
-      const sl = this.slot[e]!;
+      const seen = this.seen[e]!;
       const f = b.fields[e]!;
       const { uniq, local, width: w } = f;
       const cnt = f.cnt!;
@@ -147,13 +145,13 @@ export class BatchBuilder {
         scale[i] = 1 / Math.max(len, 1);
         const base = r * this.mstride + moff;
         for (let t = 0; t < c; t++) {
-          const id = part.multi[base + t]!;
-          if (st[id] !== ep) {
-            st[id] = ep;
-            uniq[nu] = id;
-            sl[id] = nu++;
+          const at = 2 * part.multi[base + t]!;
+          if (seen[at] !== ep) {
+            seen[at] = ep;
+            uniq[nu] = at >> 1;
+            seen[at + 1] = nu++;
           }
-          local[i * w + t] = sl[id]!;
+          local[i * w + t] = seen[at + 1]!;
         }
       }
       f.nUniq = nu;
