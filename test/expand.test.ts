@@ -23,24 +23,14 @@ import { checkpointPath } from '../src/pipeline/run-train.js';
 import { expandCampaigns, loadCampaignFile, mergeShards, parseCampaign, readUidList, readExamples, TopN, formatScore, parseScore, audienceParquet, shardRange } from '../src/expand/index.js';
 import { UserError } from '../src/util/errors.js';
 import { runCli } from './helpers/cli.js';
+import { tinyOverrides } from './helpers/tiny-dataset.js';
 
 const root = mkdtempSync(join(tmpdir(), 'mh-expand-'));
 const data = join(root, 'data');
 await synthesize({ out: data, preset: 'tiny' });
 const modelDir = join(root, 'model');
-const overrides = [
-  `runner.train_data_dir=${data}`,
-  `runner.test_data_dir=${data}`,
-  `runner.model_save_path=${modelDir}`,
-  'runner.epochs=1',
-  'runner.threads=1',
-  'hyper_parameters.embed_dim=4',
-  'hyper_parameters.mlp_dims=[6, 5]',
-  'hyper_parameters.num_expert=3',
-  'hyper_parameters.num_output=2',
-  'hyper_parameters.batch_size=16',
-  'hyper_parameters.task_count=3',
-];
+// the tiny model of the other tests, one epoch, one thread
+const overrides = [...tinyOverrides(data, modelDir), 'runner.epochs=1', 'runner.threads=1'];
 const cfg: LoadedConfig = loadConfig(null, overrides);
 {
   const ops = await createOps(1);
