@@ -19,6 +19,7 @@ import { loadRun, loadRuns } from '../src/pipeline/report/runs.js';
 import { writeReport } from '../src/pipeline/report/write-report.js';
 import { noChromium, openFile } from './helpers/browser.js';
 import { runCli } from './helpers/cli.js';
+import { reportOverrides } from './helpers/tiny-dataset.js';
 
 interface Row {
   cells: ArrayLike<{ textContent: string | null; dataset: Record<string, string | undefined> }>;
@@ -27,18 +28,7 @@ interface Row {
 const root = mkdtempSync(join(tmpdir(), 'mh-report-expand-'));
 const data = join(root, 'data');
 await synthesize({ out: data, preset: 'tiny', seed: 2021 });
-const overrides = (dir: string, meta: boolean) => [
-  `runner.train_data_dir=${data}`,
-  `runner.test_data_dir=${data}`,
-  `runner.model_save_path=${join(root, dir)}`,
-  'runner.threads=1',
-  'hyper_parameters.embed_dim=4',
-  'hyper_parameters.mlp_dims=[8]',
-  'hyper_parameters.num_expert=2',
-  'hyper_parameters.num_output=2',
-  'hyper_parameters.batch_size=32',
-  `hyper_parameters.meta=${meta}`,
-];
+const overrides = (dir: string, meta: boolean): string[] => reportOverrides(data, join(root, dir), meta);
 const campaigns = ['cold_9', 'hot_13'].map((c) => join(data, CAMPAIGNS_DIR, `${c}.yaml`));
 const truth = join(data, CAMPAIGNS_DIR, TRUTH_FILE);
 

@@ -20,6 +20,7 @@ import { writeReport } from '../src/pipeline/report/write-report.js';
 import { DataError } from '../src/util/errors.js';
 import { noChromium, openFile } from './helpers/browser.js';
 import { runCli } from './helpers/cli.js';
+import { reportOverrides } from './helpers/tiny-dataset.js';
 
 /** The little of the DOM these checks touch (tests compile without the DOM's types; functions run in the page see no closure). */
 interface Row {
@@ -31,18 +32,7 @@ const data = join(root, 'data');
 await synthesize({ out: data, preset: 'tiny', seed: 2021 });
 
 async function trainAndInfer(dir: string, meta: boolean): Promise<MetricsRecord> {
-  const cfg = loadConfig(null, [
-    `runner.train_data_dir=${data}`,
-    `runner.test_data_dir=${data}`,
-    `runner.model_save_path=${join(root, dir)}`,
-    'runner.threads=1',
-    'hyper_parameters.embed_dim=4',
-    'hyper_parameters.mlp_dims=[8]',
-    'hyper_parameters.num_expert=2',
-    'hyper_parameters.num_output=2',
-    'hyper_parameters.batch_size=32',
-    `hyper_parameters.meta=${meta}`,
-  ]);
+  const cfg = loadConfig(null, reportOverrides(data, join(root, dir), meta));
   const ops = await createOps(1);
   try {
     await runTrain(cfg, ops);

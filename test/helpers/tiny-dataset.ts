@@ -31,3 +31,19 @@ export function tinyOverrides(dir: string, out: string): string[] {
     'hyper_parameters.task_count=3',
   ];
 }
+
+/** The HTML report tests' run: a small model on `data`, one thread, meta-trained or the no-meta baseline. */
+export function reportOverrides(data: string, out: string, meta: boolean): string[] {
+  return [
+    `runner.train_data_dir=${data}`,
+    `runner.test_data_dir=${data}`,
+    `runner.model_save_path=${out}`,
+    'runner.threads=1',
+    'hyper_parameters.embed_dim=4',
+    'hyper_parameters.mlp_dims=[8]',
+    'hyper_parameters.num_expert=2',
+    'hyper_parameters.num_output=2',
+    'hyper_parameters.batch_size=32',
+    `hyper_parameters.meta=${meta}`,
+  ];
+}
