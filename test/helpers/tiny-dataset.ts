@@ -17,33 +17,22 @@ export async function tinyDataset(): Promise<string> {
   return dir;
 }
 
-export function tinyOverrides(dir: string, out: string): string[] {
+/** A run on dataset `dir`, written to `out`, with the small model `hp` (hyper_parameters.* = value). */
+function runOverrides(dir: string, out: string, runner: string[], hp: Record<string, string | number | boolean>): string[] {
   return [
     `runner.train_data_dir=${dir}`,
     `runner.test_data_dir=${dir}`,
     `runner.model_save_path=${out}`,
-    'runner.epochs=2',
-    'hyper_parameters.embed_dim=4',
-    'hyper_parameters.mlp_dims=[6, 5]',
-    'hyper_parameters.num_expert=3',
-    'hyper_parameters.num_output=2',
-    'hyper_parameters.batch_size=16',
-    'hyper_parameters.task_count=3',
+    ...runner,
+    ...Object.entries(hp).map(([k, v]) => `hyper_parameters.${k}=${v}`),
   ];
+}
+
+export function tinyOverrides(dir: string, out: string): string[] {
+  return runOverrides(dir, out, ['runner.epochs=2'], { embed_dim: 4, mlp_dims: '[6, 5]', num_expert: 3, num_output: 2, batch_size: 16, task_count: 3 });
 }
 
 /** The HTML report tests' run: a small model on `data`, one thread, meta-trained or the no-meta baseline. */
 export function reportOverrides(data: string, out: string, meta: boolean): string[] {
-  return [
-    `runner.train_data_dir=${data}`,
-    `runner.test_data_dir=${data}`,
-    `runner.model_save_path=${out}`,
-    'runner.threads=1',
-    'hyper_parameters.embed_dim=4',
-    'hyper_parameters.mlp_dims=[8]',
-    'hyper_parameters.num_expert=2',
-    'hyper_parameters.num_output=2',
-    'hyper_parameters.batch_size=32',
-    `hyper_parameters.meta=${meta}`,
-  ];
+  return runOverrides(data, out, ['runner.threads=1'], { embed_dim: 4, mlp_dims: '[8]', num_expert: 2, num_output: 2, batch_size: 32, meta });
 }
