@@ -1,23 +1,26 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { startService, TOKEN_ENV } from '../../serve/service.js';
+import { startService, TOKEN_ENV, type ConfigSource, type ServeOptions } from '../../serve/service.js';
 import { nonNegativeIntArg, positiveIntArg } from '../args.js';
 import { withConfigOptions, type CommonOpts } from '../common.js';
 
-interface ServeOpts extends CommonOpts {
-  model: string;
-  users?: string;
-  host: string;
-  port: number;
-  tokenFile?: string;
-  redis?: string;
-  prefix: string;
-  shards: number;
-  attempts: number;
+/** What commander parses: the service's own options, and the limits and config in CLI units. */
+interface ServeOpts extends CommonOpts, Pick<ServeOptions, 'model' | 'users' | 'host' | 'port' | 'tokenFile' | 'redis' | 'prefix' | 'shards' | 'attempts'> {
   maxBodyMb: number;
   maxSeeds: number;
   maxJobs: number;
   keepJobs: number;
+}
+
+/** The model and config a server or worker loads, from the command's options. */
+export function configSource(opts: CommonOpts & Pick<ConfigSource, 'model' | 'users'>): ConfigSource {
+  return {
+    config: opts.config ?? null,
+    overrides: opts.override,
+    model: opts.model,
+    ...(opts.users ? { users: opts.users } : {}),
+    threads: opts.threads !== undefined ? Number(opts.threads) : 0,
+  };
 }
 
 export function register(program: Command): void {
@@ -41,11 +44,7 @@ export function register(program: Command): void {
   ).action(async (opts: ServeOpts) => {
     const logger = pino({ level: 'info' }, pino.destination(2));
     const svc = await startService({
-      config: opts.config ?? null,
-      overrides: opts.override,
-      model: opts.model,
-      ...(opts.users ? { users: opts.users } : {}),
-      threads: opts.threads !== undefined ? Number(opts.threads) : 0,
+      ...configSource(opts),
       host: opts.host,
       port: opts.port,
       ...(opts.tokenFile ? { tokenFile: opts.tokenFile } : {}),

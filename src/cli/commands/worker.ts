@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { startWorker } from '../../serve/service.js';
 import { positiveIntArg } from '../args.js';
 import { withConfigOptions, type CommonOpts } from '../common.js';
+import { configSource } from './serve.js';
 
 interface WorkerOpts extends CommonOpts {
   redis: string;
@@ -28,11 +29,7 @@ export function register(program: Command): void {
   ).action(async (opts: WorkerOpts) => {
     const log = (msg: string, detail: Record<string, unknown>) => process.stderr.write(`${JSON.stringify({ time: Date.now(), pid: process.pid, msg, ...detail })}\n`);
     const w = await startWorker({
-      config: opts.config ?? null,
-      overrides: opts.override,
-      model: opts.model,
-      ...(opts.users ? { users: opts.users } : {}),
-      threads: opts.threads !== undefined ? Number(opts.threads) : 0,
+      ...configSource(opts),
       redis: opts.redis,
       prefix: opts.prefix,
       lockMs: opts.lockMs,
