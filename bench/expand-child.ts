@@ -91,6 +91,8 @@ try {
       adaptationSteps: s.adaptation!.steps,
       adaptSecondsPerCampaign: res.reduce((a, r) => a + r.summary.seconds.adapt, 0) / campaigns,
       scoreSeconds: s.seconds.score,
+      // seed lookup, stage-1 rows and every campaign's adaptation (in parallel): the wall time before scoring
+      adaptWallSeconds: seconds - s.seconds.score,
       totalSeconds: seconds,
       baselineRssBytes: baselineRss,
       maxRssBytes: process.resourceUsage().maxRSS * 1024,

@@ -20,7 +20,8 @@ import { allocatePart, copyRows } from '../data/part-ops.js';
 import { readSchemaFile, type Schema } from '../data/schema.js';
 import { readTaskVocab } from '../data/task-vocab.js';
 import { createOps } from '../kernels/index.js';
-import { Adapter, type AdaptedModel, type Weights } from '../meta/adapt.js';
+import { Adapter, type Weights } from '../meta/adapt.js';
+import { adaptAll } from '../meta/adapt-runner.js';
 import { layoutFor, paramsFromCheckpoint, schemaFor } from '../meta/model-setup.js';
 import type { Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
@@ -264,20 +265,21 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
       return { seeds, negatives, warnings, heap: new TopN(top), histogram: new Array<number>(HISTOGRAM_BINS).fill(0), excluded: 0, weights: general as Weights, adaptation: null as ExpandSummary['adaptation'], examples: { rows: 0, positives: 0 }, adaptSeconds: 0 };
     });
 
-    // adaptation, one campaign after another on the engine's threads
-    for (const [k, p] of plans.entries()) {
-      o.signal?.throwIfAborted();
-      const st = states[k]!;
+    // adaptation: whole campaigns on every engine thread at once (one campaign: on all of them)
+    const tasks = plans.map((p, k) => {
       const rows = stage1Rows(schema, p, found);
-      st.examples = { rows: rows.nRows, positives: rows.label.reduce((a, b) => a + b, 0) };
-      if (!adaptOn) continue;
-      o.onProgress?.({ campaign: p.c.name, phase: 'adapting', rowsScored: 0, rowsTotal: to - from });
-      const t0 = performance.now();
-      const order = Int32Array.from({ length: rows.nRows }, (_, i) => i);
-      const r = adapter.adapt(rows, order, p.c.key);
-      st.weights = adapter.snapshot() as AdaptedModel;
-      st.adaptation = { steps: r.steps, lastLoss: r.lastLoss, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, learningRate: hp.optimizer.local_test_learning_rate };
-      st.adaptSeconds = (performance.now() - t0) / 1000;
+      states[k]!.examples = { rows: rows.nRows, positives: rows.label.reduce((a, b) => a + b, 0) };
+      return { train: rows, rows: Int32Array.from({ length: rows.nRows }, (_, i) => i), key: p.c.key };
+    });
+    if (adaptOn) {
+      o.signal?.throwIfAborted();
+      for (const p of plans) o.onProgress?.({ campaign: p.c.name, phase: 'adapting', rowsScored: 0, rowsTotal: to - from });
+      adaptAll(adapter, tasks).forEach((r, k) => {
+        const st = states[k]!;
+        st.weights = r.model;
+        st.adaptation = { steps: r.steps, lastLoss: r.lastLoss, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, learningRate: hp.optimizer.local_test_learning_rate };
+        st.adaptSeconds = r.seconds;
+      });
     }
 
     // one pass over the pool: each chunk read once and scored for every campaign, whole

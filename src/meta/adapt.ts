@@ -9,7 +9,7 @@ import type { PartData } from '../data/part.js';
 import { Model } from '../model/model.js';
 import type { Ops, Vec } from '../model/ops.js';
 import type { Params } from '../model/params.js';
-import { RowSet, type TableView } from '../model/row-set.js';
+import { RowSet, type RowAlloc, type TableView } from '../model/row-set.js';
 import { Scorer, type Weights } from '../model/scorer.js';
 import { ModelAdam, type ModelGrad } from '../optim/adam.js';
 import { Rng } from '../util/rng.js';
@@ -88,7 +88,12 @@ export class Adapter {
 
   /** The adapted weights of the last `adapt`, as a compact copy that outlives the next one. */
   snapshot(): AdaptedModel {
-    return new AdaptedModel(this.ops, this.params, this.dense, this.rows);
+    return this.snapshotInto(new AdaptedModel(this.ops, this.params));
+  }
+
+  /** Copy the adapted weights of the last `adapt` into `m`. */
+  snapshotInto(m: AdaptedModel): AdaptedModel {
+    return m.set(this.dense, this.rows);
   }
 
   /** Adapt (see `adapt`), then predict `testRows` of `test` into `out` in the order given. */
@@ -104,26 +109,36 @@ export type { Weights };
 /**
  * A campaign's adapted weights kept for scoring while other campaigns adapt: a copy of the
  * dense weights and of the embedding rows it changed, seen over the shared tables. Scoring
- * with it gives exactly the predictions the Adapter would have given.
+ * with it gives exactly the predictions the Adapter would have given. Its arrays come from
+ * `alloc`: an engine, or (in a worker adapting for the main thread) views of arrays the
+ * main thread laid out, so a worker can fill it in place.
  */
 export class AdaptedModel implements Weights {
   readonly dense: Vec;
   readonly view: TableView;
+  readonly rows: RowSet[];
 
-  constructor(ops: Ops, params: Params, dense: Vec, rows: RowSet[]) {
+  constructor(alloc: RowAlloc, params: Params) {
     const E = params.layout.dims.embedDim;
-    this.dense = ops.alloc(dense.length);
+    this.dense = alloc.alloc(params.layout.denseSize);
+    this.rows = params.layout.embeddings.map((e) => new RowSet(alloc, e.rows, E));
+    this.view = { tables: params.tables, overlay: this.rows, mode: 2 };
+  }
+
+  /** Take `dense` and the rows in use of `rows` (replacing what it held). */
+  set(dense: Vec, rows: RowSet[]): this {
     this.dense.set(dense);
-    const copies = rows.map((r, e) => {
-      const c = new RowSet(ops, params.layout.embeddings[e]!.rows, E);
+    rows.forEach((r, e) => {
+      const c = this.rows[e]!;
+      const E = c.E;
+      c.clear();
       for (let i = 0; i < r.n; i++) {
         const id = r.ids[i]!;
         c.add(id);
         c.data.set(r.data.subarray(id * E, id * E + E), id * E);
       }
-      return c;
     });
-    this.view = { tables: params.tables, overlay: copies, mode: 2 };
+    return this;
   }
 }
 

@@ -16,8 +16,8 @@ import { buildLayout, type Layout, type ModelDims } from './layout.js';
 import { Model } from './model.js';
 import type { JobHost, Ops, Vec } from './ops.js';
 import type { Params } from './params.js';
-import { plainView, RowSet, type RowAlloc, type TableView } from './row-set.js';
-import { copyRowsTo, miniPart, recordingArena, replayingArena, WorkQueue, type Arena } from './shared-rows.js';
+import { plainView, RowSet, type TableView } from './row-set.js';
+import { arenaAlloc, copyRowsTo, miniPart, recordingArena, replayingArena, WorkQueue, type Arena } from './shared-rows.js';
 
 /** Batches in flight per thread in one round: two keep a thread busy while the round's stragglers finish. */
 const BATCHES_PER_THREAD = 2;
@@ -213,6 +213,14 @@ export class Scorer {
 
 /** Engine bytes of one Model, tallied on an Ops that hands out plain (never written) arrays. */
 export function modelBytes(ops: Ops, L: Layout, capacity: number, extra?: (counting: Ops, model: Model) => void): number {
+  return heapBytes(ops, (counting) => {
+    const model = new Model(counting, L, capacity);
+    extra?.(counting, model);
+  });
+}
+
+/** Engine bytes of what `build` allocates (a worker's heap), tallied on an Ops that hands out plain arrays. */
+export function heapBytes(ops: Ops, build: (counting: Ops) => void): number {
   let bytes = 0;
   const tally = (n: number, size: number): void => {
     bytes += Math.ceil((n * size) / 64) * 64 + 64;
@@ -223,13 +231,8 @@ export function modelBytes(ops: Ops, L: Layout, capacity: number, extra?: (count
     allocI32: (n: number) => (tally(n, 4), new Int32Array(n)),
     allocU8: (n: number) => (tally(n, 1), new Uint8Array(n)),
   });
-  const model = new Model(counting, L, capacity);
-  extra?.(counting, model);
+  build(counting);
   return bytes;
-}
-
-function asAlloc(a: Arena): RowAlloc {
-  return { alloc: a.f32, allocI32: a.i32, allocU8: a.u8 };
 }
 
 /** The job module's entry point, in a worker. */
@@ -242,7 +245,7 @@ export function setupWorker(ops: Ops, memory: SharedArrayBuffer, raw: unknown): 
     const overlay = m.overlay
       ? m.overlay.map(({ at, n }, e) => {
           // the main thread's rows, viewed in place: allocation order mark, ids, data (row-set.ts)
-          const r = new RowSet(asAlloc(replayingArena(memory, at)), L.embeddings[e]!.rows, E);
+          const r = new RowSet(arenaAlloc(replayingArena(memory, at)), L.embeddings[e]!.rows, E);
           r.n = n;
           return r;
         })

@@ -6,6 +6,7 @@
 import type { PartData } from '../data/part.js';
 import { multiStride, type Schema } from '../data/schema.js';
 import type { Ops } from './ops.js';
+import type { RowAlloc } from './row-set.js';
 
 /** Allocates (and records the byte offsets) or replays recorded offsets as views. */
 export interface Arena {
@@ -37,6 +38,11 @@ export function replayingArena(memory: SharedArrayBuffer, offsets: number[]): Ar
     i32: (n) => new Int32Array(memory, next(), n),
     u8: (n) => new Uint8Array(memory, next(), n),
   };
+}
+
+/** An arena as the allocator of row sets and adapted models, so a worker can view the main thread's in place. */
+export function arenaAlloc(a: Arena): RowAlloc {
+  return { alloc: a.f32, allocI32: a.i32, allocU8: a.u8 };
 }
 
 /** Rows of one batch, copied out of a part: a PartData of `capacity` rows. */
