@@ -13,14 +13,15 @@ import { runTrain } from '../src/pipeline/run-train.js';
 import { runInfer } from '../src/pipeline/run-infer.js';
 import { adaptSplit } from '../src/eval/evaluate.js';
 import { auc } from '../src/eval/metrics.js';
-import { loadPart } from '../src/data/dataset.js';
+import { loadPart, SCHEMA_FILE, USERS_FILE } from '../src/data/dataset.js';
+import { readSchemaFile } from '../src/data/schema.js';
 import { PartWriter } from '../src/data/arrow-write.js';
-import { sliceRows } from '../src/data/part-ops.js';
+import { allocatePart, copyRows, sliceRows } from '../src/data/part-ops.js';
 import { synthesize, CAMPAIGNS_DIR, TRUTH_FILE } from '../src/data/synth.js';
 import { writeNumericTable } from '../src/data/table-write.js';
 import { layoutFor, paramsFromCheckpoint, schemaFor } from '../src/meta/model-setup.js';
 import { checkpointPath } from '../src/pipeline/run-train.js';
-import { expandCampaigns, loadCampaignFile, mergeShards, parseCampaign, readUidList, readExamples, TopN, formatScore, parseScore, audienceParquet, shardRange } from '../src/expand/index.js';
+import { expandCampaigns, loadCampaignFile, mergeShards, parseCampaign, readUidList, readExamples, TopN, formatScore, parseScore, audienceParquet, shardRange, forEachChunk, userSchema } from '../src/expand/index.js';
 import { UserError } from '../src/util/errors.js';
 import { runCli } from './helpers/cli.js';
 import { tinyOverrides } from './helpers/tiny-dataset.js';
@@ -100,6 +101,55 @@ test('shards merged equal the unsharded run byte for byte (audience CSV and Parq
   }
   await assert.rejects(mergeShards([shards[0]!, shards[1]!], join(root, 'm2')), /shard\(s\) 2\/3 missing/);
   await assert.rejects(mergeShards([shards[0]!, shards[0]!, shards[1]!], join(root, 'm3')), /given twice/);
+});
+
+test('--truth with --shard: shards carry no quality (a note says why), merge --truth judges the merged audience exactly as an unsharded --truth run', async () => {
+  const truth = join(data, CAMPAIGNS_DIR, TRUTH_FILE);
+  const campaigns = ['hot_13', 'cold_10'].map(campaignFile);
+  const whole = join(root, 'truth-whole');
+  await expandCampaigns({ config: cfg, model, campaigns, top: 40, outDir: whole, threads: 1, truth });
+  const shards = [0, 1].map((i) => join(root, `truth-shard${i}`));
+  const notes: string[] = [];
+  for (const [i, d] of shards.entries()) {
+    const rs = await expandCampaigns({ config: cfg, model, campaigns, top: 40, outDir: d, shard: { index: i, count: 2 }, threads: 1, truth, log: (l) => notes.push(l) });
+    for (const r of rs) assert.equal(r.summary.quality, null);
+  }
+  assert.equal(notes.filter((l) => /judged on whole pools only: give --truth to merge/.test(l)).length, 2);
+  const noTimes = (p: string) => JSON.stringify({ ...JSON.parse(readFileSync(p, 'utf8')), seconds: null });
+  const judged = await mergeShards(shards, join(root, 'truth-merged'), { truth });
+  for (const r of judged) {
+    assert.ok(r.summary.quality && r.summary.quality.recall >= 0, r.name);
+    assert.equal(noTimes(join(root, 'truth-merged', r.name, 'summary.json')), noTimes(join(whole, r.name, 'summary.json')));
+  }
+  // without the truth, the merged summaries say nothing of quality
+  for (const r of await mergeShards(shards, join(root, 'truth-merged-plain'))) assert.equal(r.summary.quality, null);
+});
+
+test('a pool with one uid on two rows: a one-line error naming the file and uid, nothing written; across shards, merge names it', async () => {
+  const schema = readSchemaFile(join(data, SCHEMA_FILE));
+  const us = userSchema(schema);
+  // the user table's first 48 users, the last one given the first one's uid and fields
+  const rows = allocatePart(us, 48, { uid: 'int32' });
+  await forEachChunk(join(data, USERS_FILE), schema, 0, 47, 47, (d, uid) => {
+    copyRows(us, d, 0, rows, 0, 47);
+    rows.extra.uid!.set(uid);
+  });
+  copyRows(us, rows, 0, rows, 47, 1);
+  rows.extra.uid![47] = rows.extra.uid![0]!;
+  const pool = join(root, 'dup-pool.arrow');
+  const w = new PartWriter(pool, schema, { kind: 'users', extra: { uid: 'int32' } });
+  w.append({ ...rows, task: new Int32Array(0) });
+  w.close();
+  const base = { config: cfg, model, campaigns: [campaignFile('hot_13')], users: pool, top: 48, includeSeeds: true, threads: 1 };
+  const out = join(root, 'dup-out');
+  const err = await expandCampaigns({ ...base, outDir: out }).catch((e: unknown) => e);
+  assert.ok(err instanceof UserError);
+  assert.equal(err.message, `${pool}: uid ${rows.extra.uid![0]} is on two rows, both in campaign hot_13's audience; a user table has one row per user`);
+  assert.deepEqual(readdirSync(out), []);
+  // each shard holds one of the two rows: each is fine alone, merge finds the repeat
+  const shards = [0, 1].map((i) => join(root, `dup-shard${i}`));
+  for (const [i, d] of shards.entries()) await expandCampaigns({ ...base, outDir: d, shard: { index: i, count: 2 } });
+  await assert.rejects(mergeShards(shards, join(root, 'dup-merged')), new RegExp(`campaign hot_13: uid ${rows.extra.uid![0]} is in the audience of two shards`));
 });
 
 test('many campaigns in one pass, on any thread count, equal each campaign expanded alone on one thread', async () => {

@@ -26,6 +26,19 @@ export function audienceFrom(sorted: { uid: Float64Array; score: Float64Array })
   return { uid: sorted.uid, score: Float32Array.from(sorted.score), rank: Int32Array.from(sorted.uid, (_, i) => i + 1) };
 }
 
+/**
+ * A uid the audience holds twice, if any: two pool rows of one user both ranked (a user
+ * table has one row per user; prepare refuses a uid on two lines, a hand-made table may not).
+ */
+export function repeatedUid(a: Audience): number | undefined {
+  const seen = new Set<number>();
+  for (const u of a.uid) {
+    if (seen.has(u)) return u;
+    seen.add(u);
+  }
+  return undefined;
+}
+
 export function audienceCsv(a: Audience): string {
   const lines = ['uid,score,rank\n'];
   for (let i = 0; i < a.uid.length; i++) lines.push(`${a.uid[i]},${formatScore(a.score[i]!)},${a.rank[i]}\n`);

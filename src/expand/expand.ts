@@ -27,8 +27,8 @@ import type { Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
 import { plainView } from '../model/row-set.js';
 import { Scorer } from '../model/scorer.js';
-import { ConfigError, UserError } from '../util/errors.js';
-import { audienceFrom, writeAudience, type Audience } from './audience.js';
+import { ConfigError, DataError, UserError } from '../util/errors.js';
+import { audienceFrom, repeatedUid, writeAudience, type Audience } from './audience.js';
 import { checkDistinctNames, loadCampaignFile, type Campaign } from './campaign.js';
 import { readExamples, readUidList } from './id-list.js';
 import { evaluateAudience, readTruth } from './quality.js';
@@ -156,27 +156,27 @@ function distinct(xs: number[]): number[] {
   return [...new Set(xs)];
 }
 
+/** A campaign's stage-1 uids and labels, in adaptation order. */
+function examplesOf(c: Campaign): { uid: number[]; label: (0 | 1)[] } {
+  if (c.examples) return 'file' in c.examples ? readExamples(c.examples.file) : { uid: c.examples.rows.map((r) => r.uid), label: c.examples.rows.map((r) => r.label) };
+  const seeds = distinct(c.seeds ? ('file' in c.seeds ? readUidList(c.seeds.file) : c.seeds.uids) : []);
+  const negatives = distinct(c.negatives ? ('file' in c.negatives ? readUidList(c.negatives.file) : c.negatives.uids) : []);
+  const s = new Set(seeds);
+  const both = negatives.find((u) => s.has(u));
+  if (both !== undefined) throw new UserError(`${c.source}: uid ${both} is both a seed and a negative`);
+  return { uid: [...seeds, ...negatives], label: [...seeds.map(() => 1 as const), ...negatives.map(() => 0 as const)] };
+}
+
+/** The uids a campaign's audience leaves out (unless --include-seeds): its positives. */
+export function seedUidsOf(c: Campaign): Set<number> {
+  const { uid, label } = examplesOf(c);
+  return new Set(uid.filter((_, i) => label[i] === 1));
+}
+
 function planExamples(c: Campaign, codes: TaskCodes): Plan {
-  const fail = (msg: string): never => {
-    throw new UserError(`${c.source}: ${msg}`);
-  };
-  let uid: number[];
-  let label: (0 | 1)[];
-  if (c.examples) {
-    const ex = 'file' in c.examples ? readExamples(c.examples.file) : { uid: c.examples.rows.map((r) => r.uid), label: c.examples.rows.map((r) => r.label) };
-    uid = ex.uid;
-    label = ex.label;
-  } else {
-    const seeds = distinct(c.seeds ? ('file' in c.seeds ? readUidList(c.seeds.file) : c.seeds.uids) : []);
-    const negatives = distinct(c.negatives ? ('file' in c.negatives ? readUidList(c.negatives.file) : c.negatives.uids) : []);
-    const s = new Set(seeds);
-    const both = negatives.find((u) => s.has(u));
-    if (both !== undefined) fail(`uid ${both} is both a seed and a negative`);
-    uid = [...seeds, ...negatives];
-    label = [...seeds.map(() => 1 as const), ...negatives.map(() => 0 as const)];
-  }
+  const { uid, label } = examplesOf(c);
   const seedUids = new Set(uid.filter((_, i) => label[i] === 1));
-  if (seedUids.size === 0) fail('no seed users (no uid with label 1)');
+  if (seedUids.size === 0) throw new UserError(`${c.source}: no seed users (no uid with label 1)`);
   return { c, codes, uid, label, seedUids, negativeUids: new Set(uid.filter((_, i) => label[i] === 0)) };
 }
 
@@ -333,12 +333,19 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
     const scoreSeconds = (performance.now() - t1) / 1000;
 
     const truth = o.truth && !o.shard ? readTruth(o.truth) : null;
-    if (o.truth && o.shard) log('quality against the truth is reported for whole pools only (merge the shards, then compare)');
+    if (o.truth && o.shard) log('quality against the truth is judged on whole pools only: give --truth to merge to judge the merged audience');
+    // every audience checked before any is written
+    const audiences = plans.map((p, k) => {
+      const audience = audienceFrom(states[k]!.heap.sorted());
+      const twice = repeatedUid(audience);
+      if (twice !== undefined) throw new DataError(`${pool.name}: uid ${twice} is on two rows, both in campaign ${p.c.name}'s audience; a user table has one row per user`);
+      return audience;
+    });
     const results: CampaignResult[] = [];
     for (const [k, p] of plans.entries()) {
       const st = states[k]!;
       const t2 = performance.now();
-      const audience = audienceFrom(st.heap.sorted());
+      const audience = audiences[k]!;
       const summary: ExpandSummary = {
         format: 'metaheac-expand-summary',
         version: 1,

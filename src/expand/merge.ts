@@ -6,10 +6,12 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { UserError } from '../util/errors.js';
-import { AUDIENCE_CSV, audienceFrom, readAudienceCsv, writeAudience } from './audience.js';
+import { DataError, UserError } from '../util/errors.js';
+import { AUDIENCE_CSV, audienceFrom, readAudienceCsv, repeatedUid, writeAudience } from './audience.js';
 import type { CampaignResult } from './expand.js';
-import { checkOutDir } from './expand.js';
+import { checkOutDir, seedUidsOf } from './expand.js';
+import { loadCampaignFile } from './campaign.js';
+import { evaluateAudience, readTruth } from './quality.js';
 import { audienceStats, histogramQuantiles, readSummary, SUMMARY_FILE, writeSummary, type ExpandSummary } from './summary.js';
 import { TopN } from './top-n.js';
 
@@ -21,7 +23,17 @@ function campaignsIn(dir: string): string[] {
     .sort();
 }
 
-export async function mergeShards(dirs: string[], outDir: string): Promise<CampaignResult[]> {
+/**
+ * `truth` (synth's campaigns/truth.arrow) judges each merged audience as an unsharded
+ * `expand --truth` run does; a campaign's seeds, which it leaves out, are read again from
+ * the campaign file its summary names.
+ */
+function seedsOf(s: ExpandSummary): Set<number> {
+  if (!existsSync(s.source)) throw new UserError(`${s.source}: campaign ${s.campaign}'s file, which merge --truth reads for its seeds (left out of its audience), is not there`);
+  return seedUidsOf(loadCampaignFile(s.source));
+}
+
+export async function mergeShards(dirs: string[], outDir: string, opts: { truth?: string } = {}): Promise<CampaignResult[]> {
   if (dirs.length === 0) throw new UserError('merge: no shard directories given');
   const names = campaignsIn(dirs[0]!);
   if (names.length === 0) throw new UserError(`${dirs[0]}: no campaign output (expected <campaign>/${SUMMARY_FILE})`);
@@ -32,6 +44,7 @@ export async function mergeShards(dirs: string[], outDir: string): Promise<Campa
   const out = resolve(outDir);
   for (const d of dirs) if (resolve(d) === out) throw new UserError(`${outDir}: the output directory is one of the shard directories`);
   checkOutDir(out, names);
+  const truth = opts.truth ? readTruth(opts.truth) : null;
   const results: CampaignResult[] = [];
   for (const name of names) {
     const t0 = performance.now();
@@ -60,6 +73,8 @@ export async function mergeShards(dirs: string[], outDir: string): Promise<Campa
       for (let i = 0; i < a.uid.length; i++) heap.push(a.score[i]!, a.uid[i]!);
     }
     const audience = audienceFrom(heap.sorted());
+    const twice = repeatedUid(audience);
+    if (twice !== undefined) throw new DataError(`campaign ${name}: uid ${twice} is in the audience of two shards (${dirs.join(', ')}); the pool has two rows for one user`);
     const histogram = first.pool.histogram.map((_, k) => parts.reduce((s, p) => s + p.summary.pool.histogram[k]!, 0));
     const base = parts[0]!.summary;
     const summary: ExpandSummary = {
@@ -72,6 +87,7 @@ export async function mergeShards(dirs: string[], outDir: string): Promise<Campa
         histogram,
       },
       audience: audienceStats(audience),
+      quality: truth ? evaluateAudience(truth, name, audience, base.includeSeeds ? new Set() : seedsOf(base)) : null,
       seconds: {
         adapt: Math.max(...parts.map((p) => p.summary.seconds.adapt)),
         score: parts.reduce((s, p) => s + p.summary.seconds.score, 0),
