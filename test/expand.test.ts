@@ -3,8 +3,10 @@
  * byte for byte, the top-N order, seed lists in every format, and its errors.
  */
 import { test } from 'node:test';
+import { tableFromIPC } from 'apache-arrow';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type LoadedConfig } from '../src/config/config.js';
@@ -167,6 +169,29 @@ test('many campaigns in one pass, on any thread count, equal each campaign expan
     const together = await expandCampaigns({ config: cfg, model, campaigns: names.map(campaignFile), top: 30, outDir: null, threads });
     assert.deepEqual(together.map(strip), alone, `${threads} threads`);
   }
+});
+
+test('audience.parquet read back with a real reader (parquet-wasm, apache-arrow) holds exactly the CSV: uid Int64, score Float32 bit for bit, rank Int32', async () => {
+  const out = join(root, 'parquet-check');
+  const [r] = await expandCampaigns({ config: cfg, model, campaigns: [campaignFile('hot_13')], top: 60, outDir: out, threads: 1 });
+  const bytes = readFileSync(join(out, 'hot_13', 'audience.parquet'));
+  assert.equal(bytes.subarray(0, 4).toString('latin1'), 'PAR1');
+  assert.equal(bytes.subarray(bytes.length - 4).toString('latin1'), 'PAR1');
+  const pq = createRequire(import.meta.url)('parquet-wasm/node') as typeof import('parquet-wasm/node');
+  const t = tableFromIPC(pq.readParquet(bytes).intoIPCStream());
+  assert.deepEqual(t.schema.fields.map((f) => `${f.name}:${f.type}`), ['uid:Int64', 'score:Float32', 'rank:Int32']);
+  const csv = readFileSync(join(out, 'hot_13', 'audience.csv'), 'utf8').trimEnd().split('\n').slice(1).map((l) => l.split(','));
+  assert.equal(t.numRows, 60);
+  assert.equal(csv.length, 60);
+  const uid = t.getChild('uid')!.toArray() as BigInt64Array;
+  const score = t.getChild('score')!.toArray() as Float32Array;
+  const rank = t.getChild('rank')!.toArray() as Int32Array;
+  csv.forEach(([u, sc, rk], i) => {
+    assert.equal(uid[i]!.toString(), u, `row ${i} uid`);
+    assert.ok(Object.is(score[i]!, parseScore(sc!)) && score[i] === r!.audience.score[i], `row ${i} score`);
+    assert.equal(rank[i], Number(rk));
+    assert.equal(rank[i], i + 1);
+  });
 });
 
 test('shard ranges: whole batches, covering the pool once', () => {
