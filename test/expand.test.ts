@@ -297,9 +297,10 @@ test('CLI: expand and merge, help and one-line errors', () => {
   assert.equal(a.code, 0, a.stderr);
   assert.match(a.stdout, /hot_13: \d+ of \d+ seeds found/);
   assert.equal(runCli('expand', ...args, '--out', join(out, 's1'), '--shard', '1/2', '-q').code, 0);
-  const m = runCli('merge', join(out, 's0'), join(out, 's1'), '--out', join(out, 'm'), '--json');
+  const m = runCli('merge', join(out, 's0'), join(out, 's1'), '--out', join(out, 'm'), '--json', '--truth', join(data, CAMPAIGNS_DIR, TRUTH_FILE));
   assert.equal(m.code, 0, m.stderr);
   assert.equal(JSON.parse(m.stdout)[0].summary.audience.size, 5);
+  assert.ok(JSON.parse(m.stdout)[0].summary.quality.recall >= 0, 'merge --truth judges the merged audience');
   const bad = runCli('expand', ...args, '--shard', '2/2');
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /expected i\/N/);
