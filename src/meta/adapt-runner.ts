@@ -90,13 +90,19 @@ interface AdaptWorkerInit {
 export function adaptAll(adapter: Adapter, tasks: AdaptTask[]): Adapted[] {
   const { ops, params, opts } = adapter;
   const jobs = ops.jobs;
-  if (!jobs || tasks.length < 2) {
-    return tasks.map((t) => {
+  const serial = (): Adapted[] =>
+    tasks.map((t) => {
       const t0 = performance.now();
       const r = adapter.adapt(t.train, t.rows, t.key);
       return { model: adapter.snapshot(), steps: r.steps, lastLoss: r.lastLoss, seconds: (performance.now() - t0) / 1000 };
     });
-  }
+  if (!jobs || tasks.length < 2) return serial();
+  // Each worker's Adapter holds table-sized arrays (reserved, committed only where used), as
+  // does each adapted model, so many threads over big tables can outgrow the engine's 4 GiB:
+  // then one after another, with the same results. The heap runs from mark() to the memory's end.
+  const workerBytes = heapBytes(ops, (counting) => new Adapter(counting, params, opts));
+  const modelBytes = heapBytes(ops, (counting) => new AdaptedModel(counting, params));
+  if (workerBytes * jobs.workers + modelBytes * tasks.length > 0.75 * (jobs.memory.byteLength - ops.mark())) return serial();
   const L = params.layout;
   const offsets: number[] = [];
   const sizes = tasks.map((t) => t.rows.length);
@@ -114,14 +120,20 @@ export function adaptAll(adapter: Adapter, tasks: AdaptTask[]): Adapted[] {
     sizes,
     slots: offsets,
   };
-  const job = jobs.load(new URL('./adapt-runner.js', import.meta.url).href, init, heapBytes(ops, (counting) => new Adapter(counting, params, opts)));
-  slots.queue.open(tasks.length);
-  const helpers = Math.min(jobs.workers, tasks.length - 1);
-  for (let w = 1; w <= helpers; w++) jobs.start(w, job, []);
+  // the workers' heaps are needed only until the adapted weights are in the slots
+  const heaps = ops.mark();
   try {
-    new AdaptRunner(adapter, slots).drain();
+    const job = jobs.load(new URL('./adapt-runner.js', import.meta.url).href, init, workerBytes);
+    slots.queue.open(tasks.length);
+    const helpers = Math.min(jobs.workers, tasks.length - 1);
+    for (let w = 1; w <= helpers; w++) jobs.start(w, job, []);
+    try {
+      new AdaptRunner(adapter, slots).drain();
+    } finally {
+      for (let w = 1; w <= helpers; w++) jobs.finish(w);
+    }
   } finally {
-    for (let w = 1; w <= helpers; w++) jobs.finish(w);
+    ops.release(heaps);
   }
   return slots.models.map((model, t) => {
     model.rows.forEach((rs, e) => (rs.n = slots.used[t * model.rows.length + e]!));
