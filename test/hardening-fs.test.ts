@@ -1,7 +1,7 @@
 /**
  * ENOSPC and EACCES, for real, on every class of writer: training (checkpoints, run record),
  * infer (metrics), prepare / synth / import-pkl (datasets), expand (audiences), predict
- * (scores). Each case first writes its outputs successfully, then runs again where writing
+ * (scores), export-onnx, report and generate-raw. Each case first writes its outputs successfully, then runs again where writing
  * fails: on a full tmpfs (ENOSPC), or where the user may not write (EACCES: the CLI runs as
  * `nobody` when the test runs as root, since root bypasses permissions; as the test's own
  * user on a read-only folder otherwise). Every run must end in one line naming a path under
@@ -62,6 +62,9 @@ const CASES: Case[] = [
     args: (inp, out) => ['expand', ...modelArgs(inp, join(out, 'm')), '--campaign', inp.campaign, '--top', '5', '--out', join(out, 'audience'), '--threads', '1'],
   },
   { name: 'predict (scores)', args: (inp, out) => ['predict', '--model', join(out, 'm', '0', 'model.safetensors'), '--data', join(inp.data, 'test_hot_stage2.arrow'), '--out', join(out, 'scores.csv'), '--threads', '1'] },
+  { name: 'export-onnx (model)', args: (_inp, out) => ['export-onnx', '--model', join(out, 'm', '0', 'model.safetensors'), '--out', join(out, 'model.onnx')] },
+  { name: 'report (HTML)', args: (_inp, out) => ['report', join(out, 'm'), '--out', join(out, 'report.html')] },
+  { name: 'generate-raw (raw files)', args: (_inp, out) => ['generate-raw', '--out', join(out, 'raw'), '--scale', '0.0002'] },
 ];
 
 const root = mkdtempSync(join(tmpdir(), 'mh-fs-'));

@@ -9,6 +9,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicTarget } from '../util/atomic.js';
+import { fsError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { RAW_FILES, type RawFileRole } from './files.js';
 
@@ -86,17 +87,23 @@ const USER_FIELDS: FakeField[] = [
   { name: 'house', p: 0.3, minLen: 1, maxLen: 1, minId: 1, maxId: 1 },
 ];
 
-/** Streams text to `path` atomically, in large writes. */
+/** Streams text to `path` atomically, in large writes; a failed write names `path`. */
 class TextSink {
   private readonly target: ReturnType<typeof atomicTarget>;
   private readonly fd: number;
   private parts: string[] = [];
   private pending = 0;
+  private closed = false;
   bytes = 0;
 
-  constructor(path: string) {
+  constructor(private readonly path: string) {
     this.target = atomicTarget(path);
-    this.fd = openSync(this.target.tmp, 'w');
+    try {
+      this.fd = openSync(this.target.tmp, 'w');
+    } catch (e) {
+      this.target.abort();
+      throw fsError(path, 'write', e);
+    }
   }
 
   line(s: string): void {
@@ -108,7 +115,11 @@ class TextSink {
   private flush(): void {
     const buf = Buffer.from(this.parts.join(''), 'utf8');
     let off = 0;
-    while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    try {
+      while (off < buf.length) off += writeSync(this.fd, buf, off, buf.length - off);
+    } catch (e) {
+      throw fsError(this.path, 'write', e);
+    }
     this.bytes += buf.length;
     this.parts = [];
     this.pending = 0;
@@ -117,11 +128,12 @@ class TextSink {
   close(): void {
     this.flush();
     closeSync(this.fd);
+    this.closed = true;
     this.target.commit();
   }
 
   abort(): void {
-    closeSync(this.fd);
+    if (!this.closed) closeSync(this.fd);
     this.target.abort();
   }
 }
@@ -130,11 +142,11 @@ function writeFile(path: string, fill: (sink: TextSink) => void): number {
   const sink = new TextSink(path);
   try {
     fill(sink);
+    sink.close();
   } catch (e) {
     sink.abort();
     throw e;
   }
-  sink.close();
   return sink.bytes;
 }
 
