@@ -3,6 +3,7 @@
  * temporary file that is renamed into place when complete, so a crash never leaves a
  * half-written part under the real name and memory stays at one batch.
  */
+import { createHash, type Hash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import {
   AsyncByteQueue,
@@ -34,6 +35,8 @@ export class FdSink extends AsyncByteQueue {
     private readonly fd: number,
     /** The file being written, named when a write fails (ENOSPC, EIO, ...). */
     private readonly path: string,
+    /** Fed every byte written: the file's hash without reading it back. */
+    private readonly hash?: Hash,
   ) {
     super();
   }
@@ -45,6 +48,7 @@ export class FdSink extends AsyncByteQueue {
     } catch (e) {
       throw fsError(this.path, 'write', e);
     }
+    this.hash?.update(value);
   }
 }
 
@@ -142,6 +146,8 @@ export class PartWriter {
   rows = 0;
   /** The task ids appended so far (a dataset's manifest lists them per part). */
   readonly aids = new Set<number>();
+  private readonly hash = createHash('sha256');
+  private digest: string | null = null;
 
   constructor(
     readonly path: string,
@@ -165,7 +171,7 @@ export class PartWriter {
       throw fsError(path, 'write', e);
     }
     // Starting with the schema makes a part with no rows still a valid file.
-    this.writer.reset(new FdSink(this.fd, path), this.arrowSchema);
+    this.writer.reset(new FdSink(this.fd, path, this.hash), this.arrowSchema);
   }
 
   append(d: PartData): void {
@@ -212,7 +218,14 @@ export class PartWriter {
     }
     this.done = true;
     closeSync(this.fd);
+    this.digest = this.hash.digest('hex');
     this.target.commit();
+  }
+
+  /** SHA-256 of the file, hashed as it was written (a dataset's manifest lists it); after close. */
+  get sha256(): string {
+    if (this.digest === null) throw new Error(`${this.path}: sha256 before close`);
+    return this.digest;
   }
 
   abort(): void {

@@ -99,7 +99,7 @@ export class DatasetTarget {
     const parts: Record<string, PartEntry> = {};
     for (const [name, w] of this.writers) {
       const path = join(this.tmp, name + PART_EXT);
-      parts[name + PART_EXT] = { rows: w.rows, bytes: statSync(path).size, sha256: fileSha256(path), aids: [...w.aids].sort((a, b) => a - b) };
+      parts[name + PART_EXT] = { rows: w.rows, bytes: statSync(path).size, sha256: w.sha256, aids: [...w.aids].sort((a, b) => a - b) };
     }
     const schemaSha = fileSha256(join(this.tmp, SCHEMA_FILE));
     const manifest: DatasetManifest = { format: 'metaheac-dataset', version: 1, id: datasetId(schemaSha, parts), producer, schema_sha256: schemaSha, parts };
