@@ -125,6 +125,8 @@ export interface PartWriterOptions {
   batchRows?: number;
   /** `users`: a user table (extras such as `uid` first, then the user fields; no label, aid or task columns). */
   kind?: PartKind;
+  /** Hash the bytes as they are written (`sha256` after close), for a dataset's manifest. */
+  hash?: boolean;
 }
 
 /**
@@ -146,7 +148,7 @@ export class PartWriter {
   rows = 0;
   /** The task ids appended so far (a dataset's manifest lists them per part). */
   readonly aids = new Set<number>();
-  private readonly hash = createHash('sha256');
+  private readonly hash: Hash | undefined;
   private digest: string | null = null;
 
   constructor(
@@ -163,6 +165,7 @@ export class PartWriter {
     if (this.kind === 'users') this.schema = { ...schema, task: [] };
     this.arrowSchema = arrowSchemaFor(this.schema, extra, this.kind);
     this.buf = allocatePart(this.schema, this.batchRows, extra);
+    this.hash = opts.hash ? createHash('sha256') : undefined;
     this.target = atomicTarget(path);
     try {
       this.fd = openSync(this.target.tmp, 'w');
@@ -218,13 +221,13 @@ export class PartWriter {
     }
     this.done = true;
     closeSync(this.fd);
-    this.digest = this.hash.digest('hex');
+    this.digest = this.hash?.digest('hex') ?? null;
     this.target.commit();
   }
 
-  /** SHA-256 of the file, hashed as it was written (a dataset's manifest lists it); after close. */
+  /** SHA-256 of the file, hashed as it was written (option `hash`); after close. */
   get sha256(): string {
-    if (this.digest === null) throw new Error(`${this.path}: sha256 before close`);
+    if (this.digest === null) throw new Error(`${this.path}: no sha256 (written without the hash option, or not closed)`);
     return this.digest;
   }
 

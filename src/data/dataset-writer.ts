@@ -78,7 +78,7 @@ export class DatasetTarget {
   /** A streaming writer for part `name`, inside the temporary folder. */
   part(name: string, schema: Schema, opts: PartWriterOptions = {}): PartWriter {
     if (this.writers.has(name)) throw new Error(`part ${name} opened twice`);
-    const w = new PartWriter(join(this.tmp, name + PART_EXT), schema, opts);
+    const w = new PartWriter(join(this.tmp, name + PART_EXT), schema, { ...opts, hash: true });
     this.writers.set(name, w);
     return w;
   }
