@@ -30,30 +30,45 @@ function setup(ops: Ops, mlpDims: number[], E: number, seed: number): { L: Layou
   return { L, P };
 }
 
-function metaGrad(ops: Ops, L: Layout, P: Params, order: MetaOrder, projection: ProjectionMode, alpha: number, n: number): { sum: GradSum; loss: number } {
+/**
+ * `uniform`: every support and query row takes the support's row-0 task ids, as in a
+ * meta-step's batches of one task (the gates' one-task-vector shortcut, network.ts and
+ * network-hvp.ts); otherwise rows mix tasks (the general path).
+ */
+function metaGrad(ops: Ops, L: Layout, P: Params, order: MetaOrder, projection: ProjectionMode, alpha: number, n: number, uniform = false): { sum: GradSum; loss: number; support: Model } {
   const sPart = randomPart(TINY_SCHEMA, n, 3);
   const qPart = randomPart(TINY_SCHEMA, n, 4);
+  if (uniform) {
+    const nt = TINY_SCHEMA.task.length;
+    for (let r = 0; r < n; r++) {
+      sPart.task.copyWithin(r * nt, 0, nt);
+      qPart.task.set(sPart.task.subarray(0, nt), r * nt);
+    }
+  }
   const support = new Model(ops, L, n, projection);
   const task = new TaskMetaGrad(ops, L, P.tables, support, order);
   const sum = new GradSum(ops, L);
   const loss = task.add(P.dense, plainView(P.tables), alpha, sPart, range(n), n, qPart, range(n), n, sum);
-  return { sum, loss };
+  return { sum, loss, support };
 }
 
-const cases: [number[], ProjectionMode, number][] = [
-  [[5], 'never', 3],
-  [[6, 4], 'always', 3],
-  [[5, 4, 3], 'auto', 8],
+const cases: [number[], ProjectionMode, number, boolean][] = [
+  [[5], 'never', 3, false],
+  [[6, 4], 'always', 3, false],
+  [[5, 4, 3], 'auto', 8, false],
+  [[6, 4], 'never', 3, true],
+  [[5, 4, 3], 'auto', 8, true],
 ];
-for (const [mlpDims, projection, E] of cases) {
-  test(`second-order meta-gradient matches finite differences of the meta-loss (mlp_dims ${JSON.stringify(mlpDims)}, projection ${projection})`, () => {
+for (const [mlpDims, projection, E, uniform] of cases) {
+  test(`second-order meta-gradient matches finite differences of the meta-loss (mlp_dims ${JSON.stringify(mlpDims)}, projection ${projection}${uniform ? ', one task vector' : ''})`, () => {
     const ops = new JsOps(Float64Array);
     const { L, P } = setup(ops, mlpDims, E, 7);
     const n = projection === 'auto' ? 40 : 12;
     const alpha = 0.5;
-    const { sum: G2 } = metaGrad(ops, L, P, 'second', projection, alpha, n);
-    const { sum: G1 } = metaGrad(ops, L, P, 'first', projection, alpha, n);
-    const metaLoss = (): number => metaGrad(ops, L, P, 'first', projection, alpha, n).loss;
+    const { sum: G2, support } = metaGrad(ops, L, P, 'second', projection, alpha, n, uniform);
+    assert.equal(support.net.uniform, uniform);
+    const { sum: G1 } = metaGrad(ops, L, P, 'first', projection, alpha, n, uniform);
+    const metaLoss = (): number => metaGrad(ops, L, P, 'first', projection, alpha, n, uniform).loss;
     const h = 1e-6;
     let checked = 0;
     let firstOrderOff = 0;
