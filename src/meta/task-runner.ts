@@ -14,7 +14,7 @@ import type { Ops, Vec } from '../model/ops.js';
 import { plainView, type TableView } from '../model/row-set.js';
 import { TaskMetaGrad, type MetaOrder } from './task-grad.js';
 import { replayingArena } from '../model/shared-rows.js';
-import { TaskSlots } from './task-slots.js';
+import { TASK_DONE, TASK_FAILED, TaskSlots } from './task-slots.js';
 
 export class TaskRunner {
   private readonly base: TableView;
@@ -40,8 +40,15 @@ export class TaskRunner {
     const { slots, ident } = this;
     const nS = slots.counts[2 * t]!;
     const nQ = slots.counts[2 * t + 1]!;
-    slots.loss[t] = this.task.compute(this.dense, this.base, this.localLr, slots.support[t]!, ident, nS, slots.query[t]!, ident, nQ);
-    this.task.copyTo(slots.results[t]!);
+    let state: typeof TASK_DONE | typeof TASK_FAILED = TASK_FAILED;
+    try {
+      slots.loss[t] = this.task.compute(this.dense, this.base, this.localLr, slots.support[t]!, ident, nS, slots.query[t]!, ident, nQ);
+      this.task.copyTo(slots.results[t]!);
+      state = TASK_DONE;
+    } finally {
+      // a failed task releases the main thread too, which then stops summing and reports the error
+      slots.finished(t, state);
+    }
   }
 }
 

@@ -22,7 +22,7 @@ import { GradSum } from './learner.js';
 import { TaskMetaGrad, type MetaOrder } from './task-grad.js';
 import { TaskRunner, taskWorkerInit, workerHeapBytes } from './task-runner.js';
 import { recordingArena } from '../model/shared-rows.js';
-import { TaskSlots } from './task-slots.js';
+import { TASK_DONE, TaskSlots } from './task-slots.js';
 import { TaskSampler, type TaskSampling } from './sampler.js';
 
 export interface MetaOptions {
@@ -131,21 +131,24 @@ export class MetaTrainer extends Trainer {
       slots.fill(i, 0, this.part, sampler.drawRows(rng, t, opts.batchSize));
       slots.fill(i, 1, this.part, sampler.drawRows(rng, t, opts.batchSize));
     });
-    slots.queue.open(picked.length);
+    sum.clear();
+    let loss = 0;
+    let rows = 0;
+    slots.open(picked.length);
     const helpers = Math.min(jobs.workers, picked.length - 1);
     for (let w = 1; w <= helpers; w++) jobs.start(w, job, []);
     try {
       runner.drain();
+      // sum in task order, each task as soon as it is done: while another thread runs its
+      // last task, this one adds up the tasks already finished instead of waiting idle
+      for (let i = 0; i < picked.length && slots.wait(i) === TASK_DONE; i++) {
+        loss += slots.loss[i]!;
+        sum.addResult(this.ops, slots.results[i]!, opts.localLr);
+        rows += slots.counts[2 * i]! + slots.counts[2 * i + 1]!;
+      }
     } finally {
+      // throws the error of a worker whose task failed
       for (let w = 1; w <= helpers; w++) jobs.finish(w);
-    }
-    sum.clear();
-    let loss = 0;
-    let rows = 0;
-    for (let i = 0; i < picked.length; i++) {
-      loss += slots.loss[i]!;
-      sum.addResult(this.ops, slots.results[i]!, opts.localLr);
-      rows += slots.counts[2 * i]! + slots.counts[2 * i + 1]!;
     }
     sum.scale(1 / picked.length);
     this.adam.apply(params.dense, params.tables, sum);
