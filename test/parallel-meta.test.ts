@@ -54,7 +54,7 @@ test('a task that fails on any thread fails the meta-step with its error, and ne
         open(n);
         slots.counts[2 * failing] = 65;
       };
-      assert.throws(() => tr.step(), /batch of 65 rows exceeds capacity 64|kernel worker \d failed/);
+      assert.throws(() => tr.step(), /batch of 65 rows exceeds capacity 64|kernel worker \d failed|meta-step: task \d of 5 failed/);
     } finally {
       await ops.close();
     }

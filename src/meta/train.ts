@@ -137,19 +137,22 @@ export class MetaTrainer extends Trainer {
     slots.open(picked.length);
     const helpers = Math.min(jobs.workers, picked.length - 1);
     for (let w = 1; w <= helpers; w++) jobs.start(w, job, []);
+    let summed = 0;
     try {
       runner.drain();
       // sum in task order, each task as soon as it is done: while another thread runs its
       // last task, this one adds up the tasks already finished instead of waiting idle
-      for (let i = 0; i < picked.length && slots.wait(i) === TASK_DONE; i++) {
-        loss += slots.loss[i]!;
-        sum.addResult(this.ops, slots.results[i]!, opts.localLr);
-        rows += slots.counts[2 * i]! + slots.counts[2 * i + 1]!;
+      for (; summed < picked.length && slots.wait(summed) === TASK_DONE; summed++) {
+        loss += slots.loss[summed]!;
+        sum.addResult(this.ops, slots.results[summed]!, opts.localLr);
+        rows += slots.counts[2 * summed]! + slots.counts[2 * summed + 1]!;
       }
     } finally {
       // throws the error of a worker whose task failed
       for (let w = 1; w <= helpers; w++) jobs.finish(w);
     }
+    // never an update from part of the step's tasks
+    if (summed < picked.length) throw new Error(`meta-step: task ${summed} of ${picked.length} failed on an engine thread`);
     sum.scale(1 / picked.length);
     this.adam.apply(params.dense, params.tables, sum);
     return { loss: loss / picked.length, rows, tasks: picked.length };
