@@ -61,6 +61,6 @@ export class ModelHvp {
     b.fields.forEach((f, e) => this.rLocalGrad[e]!.fill(0, 0, f.nUniq * E));
     first.backward(P, model.x, b, model.local, this.dense.rdh0, this.hv, this.rdx, this.rLocalGrad);
     first.backward(V, this.rx, b, this.rLocal, net.dh0, this.hv, this.rdx, this.rLocalGrad, true);
-    poolBackward(ops, L, b, this.rdx, this.dense.rda, this.rLocalGrad, net.uniform ? 1 : B);
+    poolBackward(ops, L, b, this.rdx, this.dense.rda, this.rLocalGrad, net.taskRows(B));
   }
 }

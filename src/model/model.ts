@@ -81,6 +81,6 @@ export class Model {
     const E = this.L.dims.embedDim;
     b.fields.forEach((f, e) => this.dLocal[e]!.fill(0, 0, f.nUniq * E));
     this.first.backward(this.P, this.x, b, this.local, this.net.dh0, this.grad, this.dx, this.dLocal);
-    poolBackward(this.ops, this.L, b, this.dx, this.net.da, this.dLocal, this.net.uniform ? 1 : b.n);
+    poolBackward(this.ops, this.L, b, this.dx, this.net.da, this.dLocal, this.net.taskRows(b.n));
   }
 }

@@ -151,22 +151,21 @@ export class DenseHvp {
     const { ops, L } = this;
     const dL = L.dLast;
     const D = L.gateDim;
-    if (this.net.uniform) {
+    const { net } = this;
+    ops.gemm(false, true, B, dL, net.rowWidth, ra, P.subarray(at.w1), rHidden, 0, D, D, dL);
+    ops.gemm(false, true, B, dL, net.rowWidth, a, V.subarray(at.w1), rHidden, 1, D, D, dL);
+    let bias = V.subarray(at.b1);
+    if (net.uniform) {
       // as DenseNet.gateForward: the batch's one task part (row 0 of a and of ra) goes
       // through W1 and V1 once, folded into the bias
       const E = L.dims.embedDim;
       const tb = this.taskBias;
       ops.gemm(false, true, 1, dL, D - E, ra.subarray(E), P.subarray(at.w1 + E), tb, 0, D, D, dL);
       ops.gemm(false, true, 1, dL, D - E, a.subarray(E), V.subarray(at.w1 + E), tb, 1, D, D, dL);
-      ops.addScaled(tb, tb, 1, V.subarray(at.b1), dL);
-      ops.gemm(false, true, B, dL, E, ra, P.subarray(at.w1), rHidden, 0, D, D, dL);
-      ops.gemm(false, true, B, dL, E, a, V.subarray(at.w1), rHidden, 1, D, D, dL);
-      ops.biasRelu(rHidden, tb, B, dL, false);
-    } else {
-      ops.gemm(false, true, B, dL, D, ra, P.subarray(at.w1), rHidden, 0, D, D, dL);
-      ops.gemm(false, true, B, dL, D, a, V.subarray(at.w1), rHidden, 1, D, D, dL);
-      ops.biasRelu(rHidden, V.subarray(at.b1), B, dL, false);
+      ops.addScaled(tb, tb, 1, bias, dL);
+      bias = tb;
     }
+    ops.biasRelu(rHidden, bias, B, dL, false);
     ops.reluBackward(rHidden, hidden, B * dL);
     ops.gemm(false, true, B, n, dL, rHidden, P.subarray(at.w2), rOut, 0, dL, dL, n);
     ops.gemm(false, true, B, n, dL, hidden, V.subarray(at.w2), rOut, 1, dL, dL, n);
@@ -294,27 +293,23 @@ export class DenseHvp {
     ops.reluBackward(rdHidden, hidden, B * dL);
     const hb1 = HV.subarray(at.b1);
     ops.colSum(rdHidden, B, dL, hb1, 0);
-    if (this.net.uniform) {
+    const { net } = this;
+    const HW = HV.subarray(at.w1);
+    ops.gemm(true, false, dL, net.rowWidth, B, rdHidden, a, HW, 0, dL, D, D);
+    ops.gemm(true, false, dL, net.rowWidth, B, dHidden, ra, HW, 1, dL, D, D);
+    ops.gemm(false, false, B, net.rowWidth, dL, rdHidden, P.subarray(at.w1), this.rda, 1, dL, D, D);
+    ops.gemm(false, false, B, net.rowWidth, dL, dHidden, V.subarray(at.w1), this.rda, 1, dL, D, D);
+    if (net.uniform) {
       // the task part is one row (t, R{t}) for every row: its products go through the
       // column sums of dHidden and R{dHidden}, and R{da}'s task part is kept in row 0
       // (poolBackward reads that row alone), as in DenseNet.gateBackward
       const E = L.dims.embedDim;
       const sd = this.taskBias;
       ops.colSum(dHidden, B, dL, sd, 0);
-      const HW = HV.subarray(at.w1);
-      ops.gemm(true, false, dL, E, B, rdHidden, a, HW, 0, dL, D, D);
-      ops.gemm(true, false, dL, E, B, dHidden, ra, HW, 1, dL, D, D);
       ops.gemm(true, false, dL, D - E, 1, hb1, a.subarray(E), HW.subarray(E), 0, dL, D, D);
       ops.gemm(true, false, dL, D - E, 1, sd, ra.subarray(E), HW.subarray(E), 1, dL, D, D);
-      ops.gemm(false, false, B, E, dL, rdHidden, P.subarray(at.w1), this.rda, 1, dL, D, D);
-      ops.gemm(false, false, B, E, dL, dHidden, V.subarray(at.w1), this.rda, 1, dL, D, D);
       ops.gemm(false, false, 1, D - E, dL, hb1, P.subarray(at.w1 + E), this.rda.subarray(E), 1, dL, D, D);
       ops.gemm(false, false, 1, D - E, dL, sd, V.subarray(at.w1 + E), this.rda.subarray(E), 1, dL, D, D);
-    } else {
-      ops.gemm(true, false, dL, D, B, rdHidden, a, HV.subarray(at.w1), 0, dL, D, D);
-      ops.gemm(true, false, dL, D, B, dHidden, ra, HV.subarray(at.w1), 1, dL, D, D);
-      ops.gemm(false, false, B, D, dL, rdHidden, P.subarray(at.w1), this.rda, 1, dL, D, D);
-      ops.gemm(false, false, B, D, dL, dHidden, V.subarray(at.w1), this.rda, 1, dL, D, D);
     }
   }
 }

@@ -39,6 +39,20 @@ export class DenseNet {
   readonly da: Vec;
   /** The last forward's rows all had one task vector (see gateForward). */
   uniform = false;
+
+  /**
+   * The columns of a that differ between rows, which the gates' first layer takes row by
+   * row: all of them, or after a uniform forward only the user part (the task part goes
+   * through once, see gateForward).
+   */
+  get rowWidth(): number {
+    return this.uniform ? this.L.dims.embedDim : this.L.gateDim;
+  }
+
+  /** How many rows of da hold the task part's gradient (poolBackward's taskRows). */
+  taskRows(B: number): number {
+    return this.uniform ? 1 : B;
+  }
   /** The gate's first-layer bias plus the uniform task part's product, [dL]. */
   private readonly taskBias: Vec;
 
@@ -138,17 +152,16 @@ export class DenseNet {
     const { ops, L } = this;
     const dL = L.dLast;
     const D = L.gateDim;
+    ops.gemm(false, true, B, dL, this.rowWidth, a, P.subarray(at.w1), hidden, 0, D, D, dL);
+    let bias = P.subarray(at.b1);
     if (this.uniform) {
       const E = L.dims.embedDim;
       const tb = this.taskBias;
       ops.gemm(false, true, 1, dL, D - E, a.subarray(E), P.subarray(at.w1 + E), tb, 0, D, D, dL);
       for (let i = 0; i < dL; i++) tb[i] = tb[i]! + P[at.b1 + i]!;
-      ops.gemm(false, true, B, dL, E, a, P.subarray(at.w1), hidden, 0, D, D, dL);
-      ops.biasRelu(hidden, tb, B, dL, true);
-    } else {
-      ops.gemm(false, true, B, dL, D, a, P.subarray(at.w1), hidden, 0, D, D, dL);
-      ops.biasRelu(hidden, P.subarray(at.b1), B, dL, true);
+      bias = tb;
     }
+    ops.biasRelu(hidden, bias, B, dL, true);
     ops.gemm(false, true, B, n, dL, hidden, P.subarray(at.w2), out, 0, dL, dL, n);
     for (let b = 0; b < B; b++) {
       const o = b * n;
@@ -253,17 +266,14 @@ export class DenseNet {
     const D = L.gateDim;
     const gb1 = G.subarray(at.b1);
     ops.colSum(dHidden, B, dL, gb1, 0);
+    ops.gemm(true, false, dL, this.rowWidth, B, dHidden, a, G.subarray(at.w1), 0, dL, D, D);
+    ops.gemm(false, false, B, this.rowWidth, dL, dHidden, P.subarray(at.w1), this.da, 1, dL, D, D);
     if (this.uniform) {
       // the task part is one row t: its weight gradient is colSum(dHidden) t^T and its
       // input gradient colSum(dHidden) W1, kept in row 0 (poolBackward reads that row alone)
       const E = L.dims.embedDim;
-      ops.gemm(true, false, dL, E, B, dHidden, a, G.subarray(at.w1), 0, dL, D, D);
       ops.gemm(true, false, dL, D - E, 1, gb1, a.subarray(E), G.subarray(at.w1 + E), 0, dL, D, D);
-      ops.gemm(false, false, B, E, dL, dHidden, P.subarray(at.w1), this.da, 1, dL, D, D);
       ops.gemm(false, false, 1, D - E, dL, gb1, P.subarray(at.w1 + E), this.da.subarray(E), 1, dL, D, D);
-    } else {
-      ops.gemm(true, false, dL, D, B, dHidden, a, G.subarray(at.w1), 0, dL, D, D);
-      ops.gemm(false, false, B, D, dL, dHidden, P.subarray(at.w1), this.da, 1, dL, D, D);
     }
   }
 }
