@@ -6,6 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gemmBackend } from '../src/kernels/native.js';
 import { writeFileAtomic } from '../src/util/atomic.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -28,7 +29,7 @@ for (const f of files) {
   const mod = (await import(pathToFileURL(join(here, f)).href)) as { bench: (flags: Record<string, string>) => Promise<Record<string, unknown>> };
   out[name] = await mod.bench(flags);
 }
-const json = `${JSON.stringify({ node: process.version, date: new Date().toISOString(), results: out }, null, 2)}\n`;
+const json = `${JSON.stringify({ node: process.version, gemm: gemmBackend(), date: new Date().toISOString(), results: out }, null, 2)}\n`;
 process.stdout.write(json);
 // npm prints its own header lines on stdout, so the clean JSON also goes to a file
 const file = join(here, '..', '..', 'output', 'bench.json');

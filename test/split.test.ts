@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MIN_MACS_PER_THREAD, splitOutput, TILE_COLS, TILE_ROWS, type Part } from '../src/kernels/split.js';
+import { splitOutput, WASM_TILES, type Part } from '../src/kernels/split.js';
+
+const { rows: TILE_ROWS, cols: TILE_COLS, minMacsPerThread: MIN_MACS_PER_THREAD } = WASM_TILES;
 
 /** The parts must tile C exactly, in order, on micro-tile boundaries. */
 function assertTiles(parts: Part[], M: number, N: number): void {

@@ -15,7 +15,7 @@ import {
   waitChange,
 } from './control.js';
 import { rowChunk, splitOutput, type Part } from './split.js';
-import { instantiate, kernelModule, type KernelExports } from './wasm.js';
+import { instantiate, kernelModule, type Kernels } from './wasm.js';
 
 export interface EngineOptions {
   /** Threads including the caller's; 0 or undefined means os.availableParallelism(). */
@@ -75,7 +75,7 @@ function startWorker(module: WebAssembly.Module, memory: WebAssembly.Memory, slo
 export class Engine {
   readonly threads: number;
   private readonly buffer: SharedArrayBuffer;
-  private readonly k: KernelExports;
+  private readonly k: Kernels;
   private readonly ctrl: Int32Array;
   private readonly ctrlF: Float32Array;
   private readonly workers: Worker[];
@@ -89,7 +89,7 @@ export class Engine {
   private jobModules = 0;
 
   private constructor(
-    threads: number, memory: WebAssembly.Memory, k: KernelExports, ctrlOffset: number,
+    threads: number, memory: WebAssembly.Memory, k: Kernels, ctrlOffset: number,
     scratch: number[], heapBase: number, workers: Worker[], heapEnd?: number,
   ) {
     this.threads = threads;
@@ -157,7 +157,7 @@ export class Engine {
    * the worker's own gemm scratch and allocates only in [heapFrom, heapTo), a region the main
    * thread reserved (and zeroed) for it.
    */
-  static attach(memory: WebAssembly.Memory, k: KernelExports, slotOffset: number, scratch: number, heapFrom: number, heapTo: number): Engine {
+  static attach(memory: WebAssembly.Memory, k: Kernels, slotOffset: number, scratch: number, heapFrom: number, heapTo: number): Engine {
     const e = new Engine(1, memory, k, slotOffset, [scratch], heapFrom, [], heapTo);
     return e;
   }
@@ -264,7 +264,7 @@ export class Engine {
     this.checkMatrix('gemm', 'C', C, M, N, lc);
     const args = [+transA, +transB, M, N, K, A.byteOffset, B.byteOffset, C.byteOffset, beta, la, lb, lc, 0];
     const tids = this.idleThreads();
-    this.runGemm(splitOutput(M, N, K, tids.length), tids, args);
+    this.runGemm(splitOutput(M, N, K, tids.length, this.k.gemmTiles), tids, args);
   }
 
   /** Y[r, :] += bias for each of `rows` rows (row stride ld), then ReLU (y < 0 ? 0 : y) if asked. */
@@ -480,7 +480,7 @@ export class Engine {
     ];
     if (n > 1 && parts[0]!.n1 === N && this.k.gemmRowsFits(N, K)) {
       const job = [transA, transB, M, N, K, a, b, c, beta, lda, ldb, ldc, 0, this.ctrl.byteOffset + COUNTER * 4,
-        rowChunk(M, n)];
+        rowChunk(M, n, this.k.gemmTiles.rows)];
       Atomics.store(this.ctrl, COUNTER, 0);
       for (let i = 1; i < n; i++) {
         job[12] = this.scratch[tids[i]!]!;

@@ -12,17 +12,22 @@ export interface Part {
   n1: number;
 }
 
-/** The micro-tile of the wasm kernel (MR x NR in assembly/gemm.ts): splits fall on multiples of these. */
-export const TILE_ROWS = 4;
-export const TILE_COLS = 8;
+/** What a gemm kernel tells the split: its micro-tile, and the least work worth a thread. */
+export interface GemmTiles {
+  /** Rows and columns of the micro-tile: splits fall on multiples of these. */
+  rows: number;
+  cols: number;
+  /** Multiply-adds per thread below which handing part of a gemm to a worker costs more than it saves. */
+  minMacsPerThread: number;
+}
 
 /**
- * Below this many multiply-adds per thread (about 25 us of work), handing part of a gemm to
- * a worker costs more than it saves. Measured on the idle 2-core dev VM (EPYC, 1 vs 2
- * threads): 128x64x64 39 -> 20 us, 512x64x64 105 -> 68 us; with the cores busy with other
- * processes a second thread stops paying off below about 1 M per thread.
+ * The wasm kernel (MR x NR in assembly/gemm.ts). Its threshold, about 25 us of work, was
+ * measured on the idle 2-core dev VM (EPYC, 1 vs 2 threads): 128x64x64 39 -> 20 us,
+ * 512x64x64 105 -> 68 us; with the cores busy with other processes a second thread stops
+ * paying off below about 1 M per thread.
  */
-export const MIN_MACS_PER_THREAD = 1 << 20;
+export const WASM_TILES: GemmTiles = { rows: 4, cols: 8, minMacsPerThread: 1 << 20 };
 
 /** Cut `units` tiles into at most `parts` nearly equal consecutive ranges of `len` elements. */
 function ranges(len: number, tile: number, parts: number): [number, number][] {
@@ -44,22 +49,22 @@ function ranges(len: number, tile: number, parts: number): [number, number][] {
  * (each thread then packs all of op(B) but streams only its own rows of A and C); columns
  * are used when there are too few row tiles to go round.
  */
-export function splitOutput(M: number, N: number, K: number, threads: number): Part[] {
+export function splitOutput(M: number, N: number, K: number, threads: number, tiles: GemmTiles = WASM_TILES): Part[] {
   const macs = M * N * K;
-  const want = Math.max(1, Math.min(threads, Math.floor(macs / MIN_MACS_PER_THREAD)));
+  const want = Math.max(1, Math.min(threads, Math.floor(macs / tiles.minMacsPerThread)));
   if (want === 1 || M === 0 || N === 0) return [{ m0: 0, m1: M, n0: 0, n1: N }];
-  const rowTiles = Math.ceil(M / TILE_ROWS);
-  const colTiles = Math.ceil(N / TILE_COLS);
+  const rowTiles = Math.ceil(M / tiles.rows);
+  const colTiles = Math.ceil(N / tiles.cols);
   if (rowTiles >= want || rowTiles >= colTiles) {
-    return ranges(M, TILE_ROWS, want).map(([m0, m1]) => ({ m0, m1, n0: 0, n1: N }));
+    return ranges(M, tiles.rows, want).map(([m0, m1]) => ({ m0, m1, n0: 0, n1: N }));
   }
-  return ranges(N, TILE_COLS, want).map(([n0, n1]) => ({ m0: 0, m1: M, n0, n1 }));
+  return ranges(N, tiles.cols, want).map(([n0, n1]) => ({ m0: 0, m1: M, n0, n1 }));
 }
 
 /** Row chunks a row-split gemm is cut into, per thread: enough to even out a slowed thread. */
 const CHUNKS_PER_THREAD = 8;
 
-/** Rows per chunk of a row-split gemm over `threads` threads: a multiple of TILE_ROWS. */
-export function rowChunk(M: number, threads: number): number {
-  return Math.max(TILE_ROWS, Math.ceil(M / (threads * CHUNKS_PER_THREAD) / TILE_ROWS) * TILE_ROWS);
+/** Rows per chunk of a row-split gemm over `threads` threads: a multiple of the tile's rows. */
+export function rowChunk(M: number, threads: number, tileRows: number = WASM_TILES.rows): number {
+  return Math.max(tileRows, Math.ceil(M / (threads * CHUNKS_PER_THREAD) / tileRows) * tileRows);
 }

@@ -1,0 +1,127 @@
+// Node-API binding of gemm.c. Pointers arrive as byte offsets into the engine's shared
+// WebAssembly memory (a Uint8Array over all of it, passed with every call: each engine has
+// its own memory, and a thread may hold several engines), so the wasm kernels and this code
+// work on the same arrays without copies.
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <stdint.h>
+
+#include "gemm.h"
+
+#define MAX_ARGS 16
+
+#define CHECK(call)                                                        \
+  do {                                                                     \
+    if ((call) != napi_ok) {                                               \
+      napi_throw_error(env, NULL, "metaheac native gemm: " #call " failed"); \
+      return NULL;                                                         \
+    }                                                                      \
+  } while (0)
+
+// The base address and length of the memory view in argv[0], and argv[1..n-1] as uint32
+// (pointers above 2 GiB may arrive as negative int32 and wrap back).
+static int read_args(napi_env env, napi_callback_info info, size_t want, uint8_t **base, size_t *len, uint32_t *out) {
+  size_t argc = MAX_ARGS;
+  napi_value argv[MAX_ARGS];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) {
+    napi_throw_type_error(env, NULL, "metaheac native gemm: wrong number of arguments");
+    return 0;
+  }
+  napi_typedarray_type type;
+  void *data;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, argv[0], &type, len, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "metaheac native gemm: the first argument must be a Uint8Array over the engine memory");
+    return 0;
+  }
+  *base = data;
+  for (size_t i = 1; i < want; i++) {
+    if (napi_get_value_uint32(env, argv[i], &out[i - 1]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "metaheac native gemm: arguments after the memory must be numbers");
+      return 0;
+    }
+  }
+  return 1;
+}
+
+// Whether a rows x cols matrix stored with row stride ld at byte offset `at` lies inside the memory.
+static int inside(size_t len, uint32_t at, uint32_t rows, uint32_t cols, uint32_t ld) {
+  if (rows == 0 || cols == 0) return 1;
+  const uint64_t end = (uint64_t)at + ((uint64_t)(rows - 1) * ld + cols) * 4;
+  return (at & 3) == 0 && end <= len;
+}
+
+// Arguments 1..12 as gemm.c takes them, after checking every operand and the scratch lie in memory.
+static int operands(napi_env env, size_t len, const uint32_t *g) {
+  const uint32_t tA = g[0], tB = g[1], M = g[2], N = g[3], K = g[4], lda = g[9], ldb = g[10], ldc = g[11];
+  const int ok = (int32_t)M >= 0 && (int32_t)N >= 0 && (int32_t)K >= 0 &&
+                 inside(len, g[5], tA ? K : M, tA ? M : K, lda) && inside(len, g[6], tB ? N : K, tB ? K : N, ldb) &&
+                 inside(len, g[7], M, N, ldc) && (uint64_t)g[12] + gemm_scratch_bytes() <= len;
+  if (!ok) napi_throw_range_error(env, NULL, "metaheac native gemm: an operand lies outside the engine memory");
+  return ok;
+}
+
+static napi_value Gemm(napi_env env, napi_callback_info info) {
+  uint8_t *m;
+  size_t len;
+  uint32_t g[13];
+  if (!read_args(env, info, 14, &m, &len, g) || !operands(env, len, g)) return NULL;
+  gemm_part((int)g[0], (int)g[1], (int)g[2], (int)g[3], (int)g[4], (const float *)(m + g[5]), (const float *)(m + g[6]),
+            (float *)(m + g[7]), (int)g[8], (int)g[9], (int)g[10], (int)g[11], (float *)(m + g[12]));
+  return NULL;
+}
+
+static napi_value GemmRows(napi_env env, napi_callback_info info) {
+  uint8_t *m;
+  size_t len;
+  uint32_t g[15];
+  if (!read_args(env, info, 16, &m, &len, g) || !operands(env, len, g)) return NULL;
+  if ((g[13] & 3) != 0 || (uint64_t)g[13] + 4 > len || (int32_t)g[14] <= 0) {
+    napi_throw_range_error(env, NULL, "metaheac native gemm: bad row-chunk counter or chunk size");
+    return NULL;
+  }
+  gemm_rows((int)g[0], (int)g[1], (int)g[2], (int)g[3], (int)g[4], (const float *)(m + g[5]), (const float *)(m + g[6]),
+            (float *)(m + g[7]), (int)g[8], (int)g[9], (int)g[10], (int)g[11], (float *)(m + g[12]), (int32_t *)(m + g[13]),
+            (int)g[14]);
+  return NULL;
+}
+
+static napi_value RowsFits(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t N, K;
+  napi_value out;
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  CHECK(napi_get_value_int32(env, argv[0], &N));
+  CHECK(napi_get_value_int32(env, argv[1], &K));
+  CHECK(napi_get_boolean(env, gemm_rows_fits(N, K), &out));
+  return out;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  const char *variant = gemm_variant();
+  napi_value v;
+  if (variant == NULL) {
+    CHECK(napi_get_null(env, &v));
+    CHECK(napi_set_named_property(env, exports, "variant", v));
+    return exports;
+  }
+  CHECK(napi_create_string_utf8(env, variant, NAPI_AUTO_LENGTH, &v));
+  CHECK(napi_set_named_property(env, exports, "variant", v));
+  CHECK(napi_create_int32(env, gemm_tile_rows(), &v));
+  CHECK(napi_set_named_property(env, exports, "tileRows", v));
+  CHECK(napi_create_int32(env, gemm_tile_cols(), &v));
+  CHECK(napi_set_named_property(env, exports, "tileCols", v));
+  CHECK(napi_create_double(env, (double)gemm_scratch_bytes(), &v));
+  CHECK(napi_set_named_property(env, exports, "scratchBytes", v));
+  const napi_property_descriptor fns[] = {
+      {"gemm", NULL, Gemm, NULL, NULL, NULL, napi_default, NULL},
+      {"gemmRows", NULL, GemmRows, NULL, NULL, NULL, napi_default, NULL},
+      {"gemmRowsFits", NULL, RowsFits, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,87 @@
+/**
+ * The native gemm (native/gemm.c, an AVX-512 or AVX2+FMA Node-API addon that `npm ci` builds
+ * where Node's headers and a C compiler are present): when it loads, it takes over gemm from
+ * the wasm kernels, working on the same shared memory. It computes the same bits as the
+ * relaxed-SIMD wasm gemm (test/native-gemm.test.ts), three to four times faster, since wasm
+ * SIMD stops at 128-bit registers. Where it is absent (no compiler, another CPU, or
+ * METAHEAC_NATIVE=0) the wasm gemm runs, and everything else is the same.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import type { GemmTiles } from './split.js';
+import { WASM_TILES } from './split.js';
+
+/** The addon's exports (native/addon.c): pointers are byte offsets into `mem`. */
+interface Addon {
+  variant: string | null;
+  tileRows?: number;
+  tileCols?: number;
+  scratchBytes?: number;
+  gemm?(mem: Uint8Array, ...args: number[]): void;
+  gemmRows?(mem: Uint8Array, ...args: number[]): void;
+  gemmRowsFits?(N: number, K: number): boolean;
+}
+
+/** The gemm entry points of KernelExports, in the wasm functions' parameter order. */
+export interface GemmExports {
+  gemm(
+    transA: number, transB: number, M: number, N: number, K: number,
+    a: number, b: number, c: number, beta: number,
+    lda: number, ldb: number, ldc: number, scratch: number,
+  ): void;
+  gemmRows(
+    transA: number, transB: number, M: number, N: number, K: number,
+    a: number, b: number, c: number, beta: number,
+    lda: number, ldb: number, ldc: number, scratch: number, counter: number, chunkRows: number,
+  ): void;
+  gemmRowsFits(N: number, K: number): number;
+  gemmScratchBytes(): number;
+}
+
+const ADDON = new URL('../../../native/build/Release/metaheac_gemm.node', import.meta.url);
+
+let loaded: { addon: Required<Addon>; variant: string } | null | undefined;
+
+function load(): { addon: Required<Addon>; variant: string } | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  if (process.env.METAHEAC_NATIVE === '0' || !existsSync(ADDON)) return loaded;
+  const addon = createRequire(import.meta.url)(ADDON.pathname) as Addon;
+  if (addon.variant !== null) loaded = { addon: addon as Required<Addon>, variant: addon.variant };
+  return loaded;
+}
+
+/** Which gemm the engine runs: 'native-avx512', 'native-avx2', or 'wasm'. */
+export function gemmBackend(): string {
+  const n = load();
+  return n ? `native-${n.variant}` : 'wasm';
+}
+
+/** Whether the native addon was built (whether or not this CPU can run its kernels). */
+export function nativeBuilt(): boolean {
+  return existsSync(ADDON);
+}
+
+/**
+ * The gemm functions to use over `memory`: the native ones where the addon loaded, else
+ * `wasm`'s own. Either way the engine calls them the same way.
+ */
+export function gemmFunctions(wasm: GemmExports, memory: WebAssembly.Memory): { fns: GemmExports; tiles: GemmTiles } {
+  const n = load();
+  if (!n) return { fns: wasm, tiles: WASM_TILES };
+  const { addon } = n;
+  const mem = new Uint8Array(memory.buffer);
+  return {
+    fns: {
+      gemm: (tA, tB, M, N, K, a, b, c, beta, lda, ldb, ldc, scratch) =>
+        addon.gemm(mem, tA, tB, M, N, K, a, b, c, beta, lda, ldb, ldc, scratch),
+      gemmRows: (tA, tB, M, N, K, a, b, c, beta, lda, ldb, ldc, scratch, counter, chunkRows) =>
+        addon.gemmRows(mem, tA, tB, M, N, K, a, b, c, beta, lda, ldb, ldc, scratch, counter, chunkRows),
+      gemmRowsFits: (N, K) => +addon.gemmRowsFits(N, K),
+      gemmScratchBytes: () => addon.scratchBytes,
+    },
+    // A native core does about three times the work of a wasm one in the same time, so a
+    // gemm must be about that much bigger before a second thread pays for its hand-off.
+    tiles: { rows: addon.tileRows, cols: addon.tileCols, minMacsPerThread: 3 * WASM_TILES.minMacsPerThread },
+  };
+}

@@ -1,0 +1,131 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gemmBackend, gemmFunctions, nativeBuilt, type GemmExports } from '../src/kernels/native.js';
+import { kernelModule, kernelsRelaxed, type KernelExports } from '../src/kernels/wasm.js';
+import { Rng } from '../src/util/rng.js';
+
+// `npm ci` builds the addon wherever Node's headers and a C compiler are found; CI sets
+// METAHEAC_REQUIRE_NATIVE=1 so that a build that silently fell back fails here.
+const required = process.env.METAHEAC_REQUIRE_NATIVE === '1';
+const absent = nativeBuilt() ? (gemmBackend() === 'wasm' ? `this CPU has neither AVX-512 nor AVX2+FMA, or METAHEAC_NATIVE=0` : '') : 'native/build holds no addon (npm run build:native)';
+const skip = absent !== '' && !required ? `native gemm unavailable: ${absent}` : false;
+
+test('the native gemm is built and in use where CI requires it', { skip: !required && 'METAHEAC_REQUIRE_NATIVE is not 1' }, () => {
+  assert.equal(absent, '', absent);
+  assert.match(gemmBackend(), /^native-(avx512|avx2)$/);
+});
+
+const PAGES = 1024; // 64 MiB
+const memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES, shared: true });
+const wasm = new WebAssembly.Instance(kernelModule(), { env: { memory } }).exports as unknown as KernelExports;
+const f32 = new Float32Array(memory.buffer);
+let top = 1 << 16;
+function alloc(floats: number): number {
+  const at = top;
+  top += Math.ceil((floats * 4) / 64) * 64;
+  assert.ok(top <= memory.buffer.byteLength);
+  return at;
+}
+
+interface Case {
+  tA: number;
+  tB: number;
+  M: number;
+  N: number;
+  K: number;
+  beta: number;
+  /** Extra floats at the end of each stored row. */
+  pad: number;
+}
+
+// Edges of both kernels' tiles (4x8 wasm, 6x16 AVX2, 8x32 AVX-512), several KC blocks of
+// 256, more columns than one NC block of 4096, and K = 0.
+const CASES: Case[] = [];
+for (const [M, N, K] of [[1, 1, 1], [7, 33, 5], [37, 13, 300], [130, 70, 513], [64, 448, 1024], [9, 31, 257], [3, 4100, 7], [5, 9, 0]]) {
+  for (const tA of [0, 1]) for (const tB of [0, 1]) CASES.push({ tA, tB, M: M!, N: N!, K: K!, beta: (M! + tA + tB) % 2, pad: (tA + 2 * tB) % 3 });
+}
+
+/** One case's operands, C filled with `cInit`, as byte offsets and strides. */
+function operands(c: Case, rng: Rng): { a: number; b: number; cs: [number, number]; lda: number; ldb: number; ldc: number } {
+  const [ar, ac] = c.tA ? [c.K, c.M] : [c.M, c.K];
+  const [br, bc] = c.tB ? [c.N, c.K] : [c.K, c.N];
+  const lda = ac + c.pad, ldb = bc + c.pad, ldc = c.N + c.pad;
+  const a = alloc(ar * lda), b = alloc(br * ldb);
+  for (let i = 0; i < ar * lda; i++) f32[a / 4 + i] = rng.float() - 0.5;
+  for (let i = 0; i < br * ldb; i++) f32[b / 4 + i] = rng.float() - 0.5;
+  const cs: [number, number] = [alloc(c.M * ldc), alloc(c.M * ldc)];
+  for (let i = 0; i < c.M * ldc; i++) {
+    // beta 0 must drop whatever C held, NaN included
+    const v = c.beta ? rng.float() - 0.5 : Number.NaN;
+    f32[cs[0] / 4 + i] = v;
+    f32[cs[1] / 4 + i] = v;
+  }
+  return { a, b, cs, lda, ldb, ldc };
+}
+
+function sameBits(x: number, y: number, floats: number, what: string): void {
+  const a = new Int32Array(memory.buffer, x, floats);
+  const b = new Int32Array(memory.buffer, y, floats);
+  for (let i = 0; i < floats; i++) if (a[i] !== b[i]) assert.fail(`${what}: element ${i} differs (${f32[x / 4 + i]} vs ${f32[y / 4 + i]})`);
+}
+
+function nativeFns(): GemmExports {
+  const { fns } = gemmFunctions(wasm, memory);
+  assert.notEqual(fns.gemm, wasm.gemm, 'the native functions are in use');
+  return fns;
+}
+
+test('native gemm equals the relaxed-SIMD wasm gemm bit for bit, on every layout and edge', { skip }, (t) => {
+  if (!kernelsRelaxed()) return t.skip('the wasm build in use is the plain one, which rounds a*b before adding');
+  const nat = nativeFns();
+  const rng = new Rng(11);
+  const scratchW = alloc(wasm.gemmScratchBytes() / 4);
+  const scratchN = alloc(nat.gemmScratchBytes() / 4);
+  for (const c of CASES) {
+    const mark = top;
+    const { a, b, cs, lda, ldb, ldc } = operands(c, rng);
+    wasm.gemm(c.tA, c.tB, c.M, c.N, c.K, a, b, cs[0], c.beta, lda, ldb, ldc, scratchW);
+    nat.gemm(c.tA, c.tB, c.M, c.N, c.K, a, b, cs[1], c.beta, lda, ldb, ldc, scratchN);
+    sameBits(cs[0], cs[1], c.M * ldc, JSON.stringify(c));
+    top = mark;
+  }
+});
+
+test('native gemmRows, claiming row chunks from a shared counter, equals native gemm', { skip }, () => {
+  const nat = nativeFns();
+  const rng = new Rng(12);
+  const scratch = alloc(nat.gemmScratchBytes() / 4);
+  const counter = alloc(1);
+  for (const c of CASES.filter((x) => nat.gemmRowsFits(x.N, x.K))) {
+    const mark = top;
+    const { a, b, cs, lda, ldb, ldc } = operands(c, rng);
+    const n = c.M * ldc;
+    const before = f32.slice(cs[1] / 4, cs[1] / 4 + n);
+    nat.gemm(c.tA, c.tB, c.M, c.N, c.K, a, b, cs[0], c.beta, lda, ldb, ldc, scratch);
+    for (const chunk of [1, 8, 48]) {
+      f32.set(before, cs[1] / 4);
+      new Int32Array(memory.buffer, counter, 1)[0] = 0;
+      // A second caller arriving after the first has taken every chunk finds nothing left to do.
+      for (let caller = 0; caller < 2; caller++) {
+        nat.gemmRows(c.tA, c.tB, c.M, c.N, c.K, a, b, cs[1], c.beta, lda, ldb, ldc, scratch, counter, chunk);
+      }
+      sameBits(cs[0], cs[1], n, `${JSON.stringify(c)} chunk ${chunk}`);
+    }
+    top = mark;
+  }
+  assert.equal(nat.gemmRowsFits(4096, 256), 1);
+  assert.equal(nat.gemmRowsFits(4096, 257), 0);
+});
+
+test('native gemm refuses operands outside the engine memory and writes nothing', { skip }, () => {
+  const nat = nativeFns();
+  const end = memory.buffer.byteLength;
+  const c = alloc(16);
+  f32.fill(7, c / 4, c / 4 + 16);
+  const scratch = alloc(nat.gemmScratchBytes() / 4);
+  assert.throws(() => nat.gemm(0, 0, 4, 4, 4, end - 32, c, c, 0, 4, 4, 4, scratch), /outside the engine memory/);
+  assert.throws(() => nat.gemm(0, 0, 4, 4, 4, c, c, end - 16, 0, 4, 4, 4, scratch), /outside the engine memory/);
+  assert.throws(() => nat.gemm(0, 0, 4, 4, 4, c, c, c, 0, 4, 4, 4, end - 64), /outside the engine memory/);
+  assert.throws(() => nat.gemm(0, 0, 4, 4, 4, c + 2, c, c, 0, 4, 4, 4, scratch), /outside the engine memory/);
+  assert.deepEqual([...f32.subarray(c / 4, c / 4 + 16)], new Array(16).fill(7));
+});
