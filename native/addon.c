@@ -1,4 +1,4 @@
-// Node-API binding of gemm.c. Pointers arrive as byte offsets into the engine's shared
+// Node-API binding of gemm.c and adam.c. Pointers arrive as byte offsets into the engine's shared
 // WebAssembly memory (a Uint8Array over all of it, passed with every call: each engine has
 // its own memory, and a thread may hold several engines), so the wasm kernels and this code
 // work on the same arrays without copies.
@@ -6,6 +6,7 @@
 #include <node_api.h>
 #include <stdint.h>
 
+#include "adam.h"
 #include "gemm.h"
 
 #define MAX_ARGS 16
@@ -87,6 +88,43 @@ static napi_value GemmRows(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// adamRows(mem, p, m, v, g, ids, n, E, stepSize, bc2, ib1, b2, ib2, eps): the wasm kernel's
+// arguments; every listed row of every array must lie in the memory.
+static napi_value AdamRows(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  napi_typedarray_type type;
+  void *data;
+  size_t len, offset;
+  napi_value ab;
+  uint32_t at[7];
+  double f[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc != 14 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, &ab, &offset) != napi_ok ||
+      type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "metaheac native adamRows: expected the engine memory and 13 numbers");
+    return NULL;
+  }
+  for (int i = 0; i < 7; i++) CHECK(napi_get_value_uint32(env, argv[1 + i], &at[i]));
+  for (int i = 0; i < 6; i++) CHECK(napi_get_value_double(env, argv[8 + i], &f[i]));
+  uint8_t *m = data;
+  const uint32_t n = at[5], E = at[6];
+  int ok = (int32_t)n >= 0 && (int32_t)E >= 0 && inside(len, at[4], 1, n, n);
+  for (int i = 0; i < 4; i++) ok = ok && (at[i] & 3) == 0;
+  const int32_t *ids = (const int32_t *)(m + at[4]);
+  for (uint32_t u = 0; ok && u < n; u++) {
+    const uint64_t row = (uint64_t)(uint32_t)ids[u] * E * 4 + (uint64_t)E * 4;
+    for (int i = 0; i < 4; i++) ok = ok && ids[u] >= 0 && at[i] + row <= len;
+  }
+  if (!ok) {
+    napi_throw_range_error(env, NULL, "metaheac native adamRows: a row lies outside the engine memory");
+    return NULL;
+  }
+  adam_rows((float *)(m + at[0]), (float *)(m + at[1]), (float *)(m + at[2]), (const float *)(m + at[3]), ids, (int)n, (int)E,
+            (float)f[0], (float)f[1], (float)f[2], (float)f[3], (float)f[4], (float)f[5]);
+  return NULL;
+}
+
 static napi_value RowsFits(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -119,6 +157,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"gemm", NULL, Gemm, NULL, NULL, NULL, napi_default, NULL},
       {"gemmRows", NULL, GemmRows, NULL, NULL, NULL, napi_default, NULL},
       {"gemmRowsFits", NULL, RowsFits, NULL, NULL, NULL, napi_default, NULL},
+      {"adamRows", NULL, AdamRows, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
   return exports;

@@ -1,8 +1,8 @@
 {
   "targets": [
     {
-      "target_name": "metaheac_gemm",
-      "sources": ["addon.c", "gemm.c"],
+      "target_name": "metaheac_native",
+      "sources": ["addon.c", "gemm.c", "adam.c"],
       "cflags": ["-O3", "-ffp-contract=off", "-fno-strict-aliasing"]
     }
   ]

@@ -15,6 +15,8 @@
 // bit for bit (test/native-gemm.test.ts).
 #include "gemm.h"
 
+#include "cpu.h"
+
 #include <stdint.h>
 #include <string.h>
 
@@ -144,10 +146,11 @@ static const variant AVX512 = {"avx512", 8, 32, micro_8x32};
 static const variant AVX2 = {"avx2", 6, 16, micro_6x16};
 
 static const variant *detect(void) {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return &AVX512;
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return &AVX2;
-  return NULL;
+  switch (cpu_level()) {
+    case CPU_AVX512: return &AVX512;
+    case CPU_AVX2_FMA: return &AVX2;
+    default: return NULL;
+  }
 }
 #else
 static const variant *detect(void) { return NULL; }

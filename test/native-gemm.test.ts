@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gemmBackend, gemmFunctions, nativeBuilt, type GemmExports } from '../src/kernels/native.js';
+import { gemmBackend, nativeBuilt, nativeKernels, type NativeKernels } from '../src/kernels/native.js';
 import { kernelModule, kernelsRelaxed, type KernelExports } from '../src/kernels/wasm.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -69,8 +69,8 @@ function sameBits(x: number, y: number, floats: number, what: string): void {
   for (let i = 0; i < floats; i++) if (a[i] !== b[i]) assert.fail(`${what}: element ${i} differs (${f32[x / 4 + i]} vs ${f32[y / 4 + i]})`);
 }
 
-function nativeFns(): GemmExports {
-  const { fns } = gemmFunctions(wasm, memory);
+function nativeFns(): NativeKernels {
+  const { fns } = nativeKernels(wasm, memory);
   assert.notEqual(fns.gemm, wasm.gemm, 'the native functions are in use');
   return fns;
 }
@@ -128,4 +128,45 @@ test('native gemm refuses operands outside the engine memory and writes nothing'
   assert.throws(() => nat.gemm(0, 0, 4, 4, 4, c, c, c, 0, 4, 4, 4, end - 64), /outside the engine memory/);
   assert.throws(() => nat.gemm(0, 0, 4, 4, 4, c + 2, c, c, 0, 4, 4, 4, scratch), /outside the engine memory/);
   assert.deepEqual([...f32.subarray(c / 4, c / 4 + 16)], new Array(16).fill(7));
+});
+
+test('native adamRows equals the wasm kernel bit for bit, vector lanes and tails alike', { skip }, () => {
+  const nat = nativeFns();
+  const rng = new Rng(13);
+  for (const E of [64, 16, 13, 3, 1]) {
+    const mark = top;
+    const rows = 50;
+    const arrays = () => Array.from({ length: 4 }, () => alloc(rows * E));
+    const [pw, mw, vw, g] = arrays() as [number, number, number, number];
+    const [pn, mn, vn] = arrays() as [number, number, number, number];
+    for (const [w, n] of [[pw, pn], [mw, mn], [vw, vn], [g, g]] as const) {
+      for (let i = 0; i < rows * E; i++) f32[w / 4 + i] = f32[n / 4 + i] = (rng.float() - 0.5) * (w === vw ? 0 : 1);
+    }
+    for (let i = 0; i < rows * E; i++) f32[vw / 4 + i] = f32[vn / 4 + i] = rng.float() * 1e-3;
+    // every other row, out of order, some twice over the steps
+    const ids = alloc(rows);
+    const list = Array.from({ length: rows / 2 }, (_, u) => (u * 7) % rows);
+    new Int32Array(memory.buffer, ids, list.length).set(list);
+    for (let t = 1; t <= 3; t++) {
+      const args = [list.length, E, 0.001 / (1 - 0.9 ** t), Math.sqrt(1 - 0.999 ** t), 1 - 0.9, 0.999, 1 - 0.999, 1e-8] as const;
+      wasm.adamRows(pw, mw, vw, g, ids, ...args);
+      nat.adamRows(pn, mn, vn, g, ids, ...args);
+    }
+    sameBits(pw, pn, rows * E, `p, E ${E}`);
+    sameBits(mw, mn, rows * E, `m, E ${E}`);
+    sameBits(vw, vn, rows * E, `v, E ${E}`);
+    top = mark;
+  }
+});
+
+test('native adamRows refuses a row outside the engine memory and moves nothing', { skip }, () => {
+  const nat = nativeFns();
+  const p = alloc(64);
+  f32.fill(1, p / 4, p / 4 + 64);
+  const ids = alloc(2);
+  new Int32Array(memory.buffer, ids, 2).set([0, memory.buffer.byteLength / 256]);
+  assert.throws(() => nat.adamRows(p, p, p, p, ids, 2, 64, 0.1, 1, 0.1, 0.999, 0.001, 1e-8), /outside the engine memory/);
+  new Int32Array(memory.buffer, ids, 2).set([0, -1]);
+  assert.throws(() => nat.adamRows(p, p, p, p, ids, 2, 64, 0.1, 1, 0.1, 0.999, 0.001, 1e-8), /outside the engine memory/);
+  assert.deepEqual([...f32.subarray(p / 4, p / 4 + 64)], new Array(64).fill(1));
 });

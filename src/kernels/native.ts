@@ -1,15 +1,16 @@
 /**
- * The native gemm (native/gemm.c, an AVX-512 or AVX2+FMA Node-API addon that `npm ci` builds
- * where Node's headers and a C compiler are present): when it loads, it takes over gemm from
- * the wasm kernels, working on the same shared memory. It computes the same bits as the
- * relaxed-SIMD wasm gemm (test/native-gemm.test.ts), three to four times faster, since wasm
- * SIMD stops at 128-bit registers. Where it is absent (no compiler, another CPU, or
+ * The native kernels (native/, an AVX-512 or AVX2+FMA Node-API addon that `npm ci` builds
+ * where Node's headers and a C compiler are present): when they load, they take over gemm
+ * and Adam from the wasm kernels, working on the same shared memory. They compute the same
+ * bits as the relaxed-SIMD wasm kernels (test/native-gemm.test.ts), gemm three to four
+ * times faster, since wasm SIMD stops at 128-bit registers. Where it is absent (no compiler, another CPU, or
  * METAHEAC_NATIVE=0) the wasm gemm runs, and everything else is the same.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { GemmTiles } from './split.js';
 import { WASM_TILES } from './split.js';
+import type { KernelExports } from './wasm.js';
 
 /** The addon's exports (native/addon.c): pointers are byte offsets into `mem`. */
 interface Addon {
@@ -20,25 +21,13 @@ interface Addon {
   gemm?(mem: Uint8Array, ...args: number[]): void;
   gemmRows?(mem: Uint8Array, ...args: number[]): void;
   gemmRowsFits?(N: number, K: number): boolean;
+  adamRows?(mem: Uint8Array, ...args: number[]): void;
 }
 
-/** The gemm entry points of KernelExports, in the wasm functions' parameter order. */
-export interface GemmExports {
-  gemm(
-    transA: number, transB: number, M: number, N: number, K: number,
-    a: number, b: number, c: number, beta: number,
-    lda: number, ldb: number, ldc: number, scratch: number,
-  ): void;
-  gemmRows(
-    transA: number, transB: number, M: number, N: number, K: number,
-    a: number, b: number, c: number, beta: number,
-    lda: number, ldb: number, ldc: number, scratch: number, counter: number, chunkRows: number,
-  ): void;
-  gemmRowsFits(N: number, K: number): number;
-  gemmScratchBytes(): number;
-}
+/** The kernels the addon takes over, with the wasm functions' parameters. */
+export type NativeKernels = Pick<KernelExports, 'gemm' | 'gemmRows' | 'gemmRowsFits' | 'gemmScratchBytes' | 'adamRows'>;
 
-const ADDON = new URL('../../../native/build/Release/metaheac_gemm.node', import.meta.url);
+const ADDON = new URL('../../../native/build/Release/metaheac_native.node', import.meta.url);
 
 let loaded: { addon: Required<Addon>; variant: string } | null | undefined;
 
@@ -63,10 +52,10 @@ export function nativeBuilt(): boolean {
 }
 
 /**
- * The gemm functions to use over `memory`: the native ones where the addon loaded, else
- * `wasm`'s own. Either way the engine calls them the same way.
+ * The gemm and Adam functions to use over `memory`: the native ones where the addon loaded,
+ * else `wasm`'s own. Either way the engine calls them the same way.
  */
-export function gemmFunctions(wasm: GemmExports, memory: WebAssembly.Memory): { fns: GemmExports; tiles: GemmTiles } {
+export function nativeKernels(wasm: NativeKernels, memory: WebAssembly.Memory): { fns: NativeKernels; tiles: GemmTiles } {
   const n = load();
   if (!n) return { fns: wasm, tiles: WASM_TILES };
   const { addon } = n;
@@ -79,6 +68,8 @@ export function gemmFunctions(wasm: GemmExports, memory: WebAssembly.Memory): { 
         addon.gemmRows(mem, tA, tB, M, N, K, a, b, c, beta, lda, ldb, ldc, scratch, counter, chunkRows),
       gemmRowsFits: (N, K) => +addon.gemmRowsFits(N, K),
       gemmScratchBytes: () => addon.scratchBytes,
+      adamRows: (p, m, v, g, ids, n, E, stepSize, bc2, ib1, b2, ib2, eps) =>
+        addon.adamRows(mem, p, m, v, g, ids, n, E, stepSize, bc2, ib1, b2, ib2, eps),
     },
     // A native core does about three times the work of a wasm one in the same time, so a
     // gemm must be about that much bigger before a second thread pays for its hand-off.

@@ -5,10 +5,22 @@
  */
 import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
-import { gemmFunctions, type GemmExports } from './native.js';
+import { nativeKernels } from './native.js';
 import type { GemmTiles } from './split.js';
 
-export interface KernelExports extends GemmExports {
+export interface KernelExports {
+  gemm(
+    transA: number, transB: number, M: number, N: number, K: number,
+    a: number, b: number, c: number, beta: number,
+    lda: number, ldb: number, ldc: number, scratch: number,
+  ): void;
+  gemmRows(
+    transA: number, transB: number, M: number, N: number, K: number,
+    a: number, b: number, c: number, beta: number,
+    lda: number, ldb: number, ldc: number, scratch: number, counter: number, chunkRows: number,
+  ): void;
+  gemmRowsFits(N: number, K: number): number;
+  gemmScratchBytes(): number;
   biasReluForward(y: number, bias: number, rows: number, cols: number, ld: number, relu: number): void;
   reluBackward(dy: number, y: number, n: number): void;
   colSum(dy: number, rows: number, cols: number, ld: number, out: number, beta: number): void;
@@ -74,7 +86,7 @@ export function kernelsRelaxed(): boolean {
   return compiled!.relaxed;
 }
 
-/** The kernels one thread calls: the wasm exports, with gemm native where the addon is present (native.ts). */
+/** The kernels one thread calls: the wasm exports, with gemm and Adam native where the addon is present (native.ts). */
 export interface Kernels extends KernelExports {
   readonly gemmTiles: GemmTiles;
 }
@@ -82,6 +94,6 @@ export interface Kernels extends KernelExports {
 export function instantiate(module: WebAssembly.Module, memory: WebAssembly.Memory): Kernels {
   const instance = new WebAssembly.Instance(module, { env: { memory } });
   const wasm = instance.exports as unknown as KernelExports;
-  const { fns, tiles } = gemmFunctions(wasm, memory);
+  const { fns, tiles } = nativeKernels(wasm, memory);
   return { ...wasm, ...fns, gemmTiles: tiles };
 }
