@@ -19,31 +19,31 @@
     }                                                                      \
   } while (0)
 
-// The base address and length of the memory view in argv[0], and argv[1..n-1] as uint32
-// (pointers above 2 GiB may arrive as negative int32 and wrap back).
-static int read_args(napi_env env, napi_callback_info info, size_t want, uint8_t **base, size_t *len, uint32_t *out) {
+// The base of the memory view in argv[0] (its length in *len), then `nInts` arguments as uint32
+// (pointers above 2 GiB may arrive as negative int32 and wrap back) and `nFloats` as doubles.
+static uint8_t *read_args(napi_env env, napi_callback_info info, size_t nInts, size_t nFloats, size_t *len, uint32_t *at,
+                         double *f) {
   size_t argc = MAX_ARGS;
   napi_value argv[MAX_ARGS];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != want) {
-    napi_throw_type_error(env, NULL, "metaheac native gemm: wrong number of arguments");
-    return 0;
-  }
   napi_typedarray_type type;
   void *data;
-  napi_value ab;
   size_t offset;
-  if (napi_get_typedarray_info(env, argv[0], &type, len, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "metaheac native gemm: the first argument must be a Uint8Array over the engine memory");
-    return 0;
+  napi_value ab;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 + nInts + nFloats ||
+      napi_get_typedarray_info(env, argv[0], &type, len, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "metaheac native kernel: wrong number of arguments, or the first is not a Uint8Array over the engine memory");
+    return NULL;
   }
-  *base = data;
-  for (size_t i = 1; i < want; i++) {
-    if (napi_get_value_uint32(env, argv[i], &out[i - 1]) != napi_ok) {
-      napi_throw_type_error(env, NULL, "metaheac native gemm: arguments after the memory must be numbers");
-      return 0;
-    }
+  for (size_t i = 0; i < nInts; i++) {
+    if (napi_get_value_uint32(env, argv[1 + i], &at[i]) != napi_ok) goto bad;
   }
-  return 1;
+  for (size_t i = 0; i < nFloats; i++) {
+    if (napi_get_value_double(env, argv[1 + nInts + i], &f[i]) != napi_ok) goto bad;
+  }
+  return data;
+bad:
+  napi_throw_type_error(env, NULL, "metaheac native kernel: arguments after the memory must be numbers");
+  return NULL;
 }
 
 // Whether a rows x cols matrix stored with row stride ld at byte offset `at` lies inside the memory.
@@ -64,20 +64,20 @@ static int operands(napi_env env, size_t len, const uint32_t *g) {
 }
 
 static napi_value Gemm(napi_env env, napi_callback_info info) {
-  uint8_t *m;
   size_t len;
   uint32_t g[13];
-  if (!read_args(env, info, 14, &m, &len, g) || !operands(env, len, g)) return NULL;
+  uint8_t *m = read_args(env, info, 13, 0, &len, g, NULL);
+  if (!m || !operands(env, len, g)) return NULL;
   gemm_part((int)g[0], (int)g[1], (int)g[2], (int)g[3], (int)g[4], (const float *)(m + g[5]), (const float *)(m + g[6]),
             (float *)(m + g[7]), (int)g[8], (int)g[9], (int)g[10], (int)g[11], (float *)(m + g[12]));
   return NULL;
 }
 
 static napi_value GemmRows(napi_env env, napi_callback_info info) {
-  uint8_t *m;
   size_t len;
   uint32_t g[15];
-  if (!read_args(env, info, 16, &m, &len, g) || !operands(env, len, g)) return NULL;
+  uint8_t *m = read_args(env, info, 15, 0, &len, g, NULL);
+  if (!m || !operands(env, len, g)) return NULL;
   if ((g[13] & 3) != 0 || (uint64_t)g[13] + 4 > len || (int32_t)g[14] <= 0) {
     napi_throw_range_error(env, NULL, "metaheac native gemm: bad row-chunk counter or chunk size");
     return NULL;
@@ -91,23 +91,11 @@ static napi_value GemmRows(napi_env env, napi_callback_info info) {
 // adamRows(mem, p, m, v, g, ids, n, E, stepSize, bc2, ib1, b2, ib2, eps): the wasm kernel's
 // arguments; every listed row of every array must lie in the memory.
 static napi_value AdamRows(napi_env env, napi_callback_info info) {
-  size_t argc = 14;
-  napi_value argv[14];
-  napi_typedarray_type type;
-  void *data;
-  size_t len, offset;
-  napi_value ab;
+  size_t len;
   uint32_t at[7];
   double f[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc != 14 || napi_get_typedarray_info(env, argv[0], &type, &len, &data, &ab, &offset) != napi_ok ||
-      type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "metaheac native adamRows: expected the engine memory and 13 numbers");
-    return NULL;
-  }
-  for (int i = 0; i < 7; i++) CHECK(napi_get_value_uint32(env, argv[1 + i], &at[i]));
-  for (int i = 0; i < 6; i++) CHECK(napi_get_value_double(env, argv[8 + i], &f[i]));
-  uint8_t *m = data;
+  uint8_t *m = read_args(env, info, 7, 6, &len, at, f);
+  if (!m) return NULL;
   const uint32_t n = at[5], E = at[6];
   int ok = (int32_t)n >= 0 && (int32_t)E >= 0 && inside(len, at[4], 1, n, n);
   for (int i = 0; i < 4; i++) ok = ok && (at[i] & 3) == 0;

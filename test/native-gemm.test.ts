@@ -170,3 +170,4 @@ test('native adamRows refuses a row outside the engine memory and moves nothing'
   assert.throws(() => nat.adamRows(p, p, p, p, ids, 2, 64, 0.1, 1, 0.1, 0.999, 0.001, 1e-8), /outside the engine memory/);
   assert.deepEqual([...f32.subarray(p / 4, p / 4 + 64)], new Array(64).fill(1));
 });
+

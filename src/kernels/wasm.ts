@@ -86,7 +86,7 @@ export function kernelsRelaxed(): boolean {
   return compiled!.relaxed;
 }
 
-/** The kernels one thread calls: the wasm exports, with gemm and Adam native where the addon is present (native.ts). */
+/** The kernels one thread calls: the wasm exports, with some native where the addon is present (native.ts). */
 export interface Kernels extends KernelExports {
   readonly gemmTiles: GemmTiles;
 }
