@@ -116,3 +116,32 @@ test('elementwise kernels reject short views and foreign arrays', () => {
   assert.throws(() => e.colSum(a, 2, 4, a, 3 as 0), /colSum: beta must be 0 or 1/);
   e.release(m);
 });
+
+test('scaleRows: the listed rows times c, each product in double rounded once; other rows untouched', () => {
+  const m = e.mark();
+  const rng = new Rng(21);
+  for (const E of COLS) {
+    const rows = 9;
+    const x = filled(rows * E, rng);
+    const before = Float32Array.from(x);
+    const ids = e.allocI32(4);
+    ids.set([7, 0, 3, 8]);
+    for (const c of [1 / 5, 1 / 3, -0.7, 1]) {
+      const want = Float32Array.from(x);
+      for (const id of ids) for (let k = id * E; k < (id + 1) * E; k++) want[k] = Math.fround(want[k]! * c);
+      e.scaleRows(x, ids, 4, E, c);
+      assert.deepEqual(bits(x), bits(want), `E ${E}, c ${c}`);
+    }
+    for (const id of [1, 2, 4, 5, 6]) assert.deepEqual(bits(x.subarray(id * E, (id + 1) * E)), bits(before.subarray(id * E, (id + 1) * E)));
+  }
+  // 1/5 in double, not in float32: f32(x * 0.2) and f32(x * f32(0.2)) differ for this x
+  const x = e.allocF32(1);
+  x[0] = 1.3781133890151978;
+  const zero = e.allocI32(1);
+  e.scaleRows(x, zero, 1, 1, 1 / 5);
+  assert.equal(x[0], 0.2756226658821106);
+  assert.throws(() => e.scaleRows(x, zero, 2, 1, 1), /ids must be an Int32Array/);
+  zero[0] = 3;
+  assert.throws(() => e.scaleRows(x, zero, 1, 1, 1), /x is 4 x 1/);
+  e.release(m);
+});

@@ -331,6 +331,22 @@ export class Engine {
     this.k.addScaled(out.byteOffset, a.byteOffset, alpha, b.byteOffset, n);
   }
 
+  /** Rows ids[0..n) of x ([rows, E]) times c, each product in double rounded once to float32. */
+  scaleRows(x: Float32Array, ids: Int32Array, n: number, E: number, c: number): void {
+    this.checkOpen();
+    if (!(ids instanceof Int32Array) || ids.buffer !== this.buffer || !isCount(n) || n > ids.length) {
+      throw new TypeError(`scaleRows: ids must be an Int32Array of this engine holding at least n = ${n} rows`);
+    }
+    let rows = 0;
+    for (let u = 0; u < n; u++) {
+      const id = ids[u]!;
+      if (id < 0) throw new RangeError(`scaleRows: row id ${id} at ${u} is negative`);
+      if (id >= rows) rows = id + 1;
+    }
+    this.checkMatrix('scaleRows', 'x', x, rows, E, E);
+    this.k.scaleRows(x.byteOffset, ids.byteOffset, n, E, c);
+  }
+
   /** out = beta*out + column sums of dY (rows x cols, row stride ld): bias gradients. */
   colSum(dY: Float32Array, rows: number, cols: number, out: Float32Array, beta: 0 | 1, ld = cols): void {
     this.checkOpen();

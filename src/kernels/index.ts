@@ -105,6 +105,10 @@ export class EngineOps implements RunOps {
     this.e.addScaled(out as Float32Array, a as Float32Array, alpha, b as Float32Array, n);
   }
 
+  scaleRows(x: Vec, ids: Int32Array, n: number, E: number, c: number): void {
+    this.e.scaleRows(x as Float32Array, ids, n, E, c);
+  }
+
   close(): Promise<void> {
     return this.e.close();
   }

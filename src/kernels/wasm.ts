@@ -33,6 +33,7 @@ export interface KernelExports {
   mixForward(fea: number, g: number, h: number, b: number, k: number, d: number): void;
   mixBackward(dfea: number, g: number, h: number, dh: number, dgl: number, b: number, k: number, d: number): void;
   addScaled(out: number, a: number, alpha: number, b: number, n: number): void;
+  scaleRows(x: number, ids: number, n: number, e: number, c: number): void;
 }
 
 let compiled: { module: WebAssembly.Module; relaxed: boolean } | undefined;

@@ -59,6 +59,8 @@ export class FastWeights {
 export class GradSum implements ModelGrad {
   readonly dense: Vec;
   readonly rows: RowSet[];
+  /** [0]: the dense array as scaleRows's one row. */
+  private readonly denseRow: Int32Array;
 
   constructor(
     private readonly ops: Ops,
@@ -66,6 +68,7 @@ export class GradSum implements ModelGrad {
   ) {
     this.dense = ops.alloc(L.denseSize);
     this.rows = L.embeddings.map((e) => new RowSet(ops, e.rows, L.dims.embedDim));
+    this.denseRow = ops.allocI32(1);
   }
 
   /** Add the model's last backward. */
@@ -98,13 +101,8 @@ export class GradSum implements ModelGrad {
   }
 
   scale(c: number): void {
-    for (let i = 0; i < this.dense.length; i++) this.dense[i] = this.dense[i]! * c;
-    for (const r of this.rows) {
-      for (let i = 0; i < r.n; i++) {
-        const o = r.ids[i]! * r.E;
-        for (let k = o; k < o + r.E; k++) r.data[k] = r.data[k]! * c;
-      }
-    }
+    this.ops.scaleRows(this.dense, this.denseRow, 1, this.dense.length, c);
+    for (const r of this.rows) this.ops.scaleRows(r.data, r.ids, r.n, r.E, c);
   }
 
   clear(): void {

@@ -131,7 +131,6 @@ export class MetaTrainer extends Trainer {
       slots.fill(i, 0, this.part, sampler.drawRows(rng, t, opts.batchSize));
       slots.fill(i, 1, this.part, sampler.drawRows(rng, t, opts.batchSize));
     });
-    sum.clear();
     let loss = 0;
     let rows = 0;
     slots.open(picked.length);
@@ -140,6 +139,8 @@ export class MetaTrainer extends Trainer {
     let summed = 0;
     try {
       runner.drain();
+      // cleared here, not before the tasks, while the other threads still run theirs
+      sum.clear();
       // sum in task order, each task as soon as it is done: while another thread runs its
       // last task, this one adds up the tasks already finished instead of waiting idle
       for (; summed < picked.length && slots.wait(summed) === TASK_DONE; summed++) {

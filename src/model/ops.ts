@@ -91,6 +91,8 @@ export interface Ops {
   mixBackward(dfea: Vec, g: Vec, h: Vec, dh: Vec, dgl: Vec, B: number, K: number, d: number): void;
   /** out[i] = a[i] + alpha * b[i] for i < n; out may be a. */
   addScaled(out: Vec, a: Vec, alpha: number, b: Vec, n: number): void;
+  /** Rows ids[0..n) of x ([rows, E]) times c, each product rounded once to x's precision. */
+  scaleRows(x: Vec, ids: Int32Array, n: number, E: number, c: number): void;
 }
 
 /** Straightforward loops in the array's own precision: the reference and the float64 engine for tests. */
@@ -258,5 +260,12 @@ export class JsOps implements Ops {
 
   addScaled(out: Vec, a: Vec, alpha: number, b: Vec, n: number): void {
     for (let i = 0; i < n; i++) out[i] = a[i]! + alpha * b[i]!;
+  }
+
+  scaleRows(x: Vec, ids: Int32Array, n: number, E: number, c: number): void {
+    for (let u = 0; u < n; u++) {
+      const o = ids[u]! * E;
+      for (let k = o; k < o + E; k++) x[k] = x[k]! * c;
+    }
   }
 }

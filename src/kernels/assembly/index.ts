@@ -2,5 +2,5 @@
 export { gemm, gemmRows, gemmRowsFits, gemmScratchBytes } from './gemm';
 export { biasReluForward, reluBackward, colSum } from './elementwise';
 export { poolRows, scatterRows } from './embedding';
-export { gatherRows, adamRows } from './rows';
+export { gatherRows, adamRows, scaleRows } from './rows';
 export { fieldMean, fieldMeanBackward, mixForward, mixBackward, addScaled } from './mixing';

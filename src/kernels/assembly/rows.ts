@@ -73,3 +73,28 @@ export function adamRows(p: usize, m: usize, v: usize, g: usize, ids: usize, n: 
     }
   }
 }
+
+/**
+ * Rows ids[0..n) of [rows, E] `x` times c, each product taken in f64 and rounded to f32 once
+ * (as JavaScript's x[i] * c stored to a Float32Array would be): the mean of a step's task gradients.
+ */
+export function scaleRows(x: usize, ids: usize, n: i32, E: i32, c: f64): void {
+  const rowB = <usize>E << 2;
+  const vecEnd = E & ~3;
+  const cv = f64x2.splat(c);
+  for (let u = 0; u < n; u++) {
+    const r = x + <usize>load<i32>(ids + (<usize>u << 2)) * rowB;
+    let j = 0;
+    for (; j < vecEnd; j += 4) {
+      const o = r + (<usize>j << 2);
+      const v = v128.load(o);
+      const lo = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(v), cv));
+      const hi = f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1)), cv));
+      v128.store(o, v128.shuffle<f32>(lo, hi, 0, 1, 4, 5));
+    }
+    for (; j < E; j++) {
+      const o = r + (<usize>j << 2);
+      store<f32>(o, <f32>(<f64>load<f32>(o) * c));
+    }
+  }
+}
