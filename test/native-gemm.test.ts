@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gemmBackend, nativeBuilt, nativeKernels, type NativeKernels } from '../src/kernels/native.js';
+import { readFileSync } from 'node:fs';
+import { adviseHugePages, gemmBackend, nativeBuilt, nativeKernels, type NativeKernels } from '../src/kernels/native.js';
 import { kernelModule, kernelsRelaxed, type KernelExports } from '../src/kernels/wasm.js';
 import { Rng } from '../src/util/rng.js';
 
@@ -13,6 +14,17 @@ const skip = absent !== '' && !required ? `native gemm unavailable: ${absent}` :
 test('the native gemm is built and in use where CI requires it', { skip: !required && 'METAHEAC_REQUIRE_NATIVE is not 1' }, () => {
   assert.equal(absent, '', absent);
   assert.match(gemmBackend(), /^native-(avx512|avx2)$/);
+});
+
+test('the engine memory is offered to transparent huge pages where Linux has them', { skip }, () => {
+  let thp = '';
+  try {
+    thp = readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8');
+  } catch {
+    // not Linux, or no THP: the advice must simply be declined
+  }
+  const m = new WebAssembly.Memory({ initial: 128, maximum: 128, shared: true });
+  assert.equal(adviseHugePages(m), /\[(always|madvise)\]/.test(thp));
 });
 
 const PAGES = 1024; // 64 MiB

@@ -14,6 +14,7 @@ import {
   ARGS, COUNTER, DONE, MAX_ARGC, OP, OP_ADAM, OP_GEMM, OP_GEMM_ROWS, OP_JOB, OP_LOAD, OP_QUIT, SEQ, SLOT_BYTES, SLOT_INTS, STATUS,
   waitChange,
 } from './control.js';
+import { adviseHugePages } from './native.js';
 import { rowChunk, splitOutput, type Part } from './split.js';
 import { instantiate, kernelModule, type Kernels } from './wasm.js';
 
@@ -124,6 +125,7 @@ export class Engine {
     } catch (e) {
       throw new UserError(`engine could not reserve ${memoryMiB} MiB of shared memory (${(e as Error).message}); lower memoryMiB`);
     }
+    adviseHugePages(memory);
     const k = instantiate(module, memory);
 
     const ctrlOffset = RUNTIME_BYTES;
