@@ -25,6 +25,12 @@ test('the engine memory is offered to transparent huge pages where Linux has the
   }
   const m = new WebAssembly.Memory({ initial: 128, maximum: 128, shared: true });
   assert.equal(adviseHugePages(m), /\[(always|madvise)\]/.test(thp));
+  process.env.METAHEAC_HUGE_PAGES = '0';
+  try {
+    assert.equal(adviseHugePages(m), false);
+  } finally {
+    delete process.env.METAHEAC_HUGE_PAGES;
+  }
 });
 
 const PAGES = 1024; // 64 MiB

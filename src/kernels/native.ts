@@ -57,10 +57,12 @@ export function nativeBuilt(): boolean {
  * "madvise"): embedding rows are read and written at random over tables of hundreds of MB,
  * and with 4 KiB pages nearly every row costs a TLB miss, and its first touch a page fault
  * (measured: a 2-thread meta-step at the Tencent shapes 155 -> 126 ms, peak RSS 727 -> 785 MB).
- * False where the addon is absent or the OS declined; nothing computed changes either way.
+ * False where the addon is absent, METAHEAC_HUGE_PAGES=0 or the OS declined; nothing computed
+ * changes either way.
  */
 export function adviseHugePages(memory: WebAssembly.Memory): boolean {
   const n = load();
+  if (process.env.METAHEAC_HUGE_PAGES === '0') return false;
   return n ? n.addon.hugePages(new Uint8Array(memory.buffer)) : false;
 }
 
