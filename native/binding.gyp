@@ -3,7 +3,7 @@
     {
       "target_name": "metaheac_native",
       "sources": ["addon.c", "gemm.c", "adam.c"],
-      "cflags": ["-O3", "-ffp-contract=off", "-fno-strict-aliasing"]
+      "cflags": ["-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-strict-aliasing"]
     }
   ]
 }
