@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { adviseHugePages, gemmBackend, nativeBuilt, nativeKernels, type NativeKernels } from '../src/kernels/native.js';
 import { kernelModule, kernelsRelaxed, type KernelExports } from '../src/kernels/wasm.js';
 import { Rng } from '../src/util/rng.js';
@@ -30,6 +34,29 @@ test('the engine memory is offered to transparent huge pages where Linux has the
     assert.equal(adviseHugePages(m), false);
   } finally {
     delete process.env.METAHEAC_HUGE_PAGES;
+  }
+});
+
+test('a native build that does not load leaves the engine on its WebAssembly kernels, with one line saying why', () => {
+  // the module's layout, with a damaged addon where the build puts it
+  const root = mkdtempSync(join(tmpdir(), 'metaheac-native-'));
+  try {
+    const kernels = join(root, 'dist', 'src', 'kernels');
+    mkdirSync(kernels, { recursive: true });
+    for (const f of ['native.js', 'split.js']) copyFileSync(fileURLToPath(new URL(`../src/kernels/${f}`, import.meta.url)), join(kernels, f));
+    writeFileSync(join(root, 'package.json'), '{"type":"module"}');
+    const release = join(root, 'native', 'build', 'Release');
+    mkdirSync(release, { recursive: true });
+    writeFileSync(join(release, 'metaheac_native.node'), 'not a shared object');
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { gemmBackend } from ${JSON.stringify(join(kernels, 'native.js'))}; process.stdout.write(gemmBackend());`], {
+      encoding: 'utf8',
+      env: { ...process.env, METAHEAC_NATIVE: '' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'wasm');
+    assert.match(r.stderr, /^metaheac: the native kernels at .*metaheac_native\.node did not load \(.+\); using the WebAssembly ones\n$/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
   }
 });
 

@@ -8,6 +8,7 @@
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { GemmTiles } from './split.js';
 import { WASM_TILES } from './split.js';
 import type { KernelExports } from './wasm.js';
@@ -36,7 +37,15 @@ function load(): { addon: Required<Addon>; variant: string } | null {
   if (loaded !== undefined) return loaded;
   loaded = null;
   if (process.env.METAHEAC_NATIVE === '0' || !existsSync(ADDON)) return loaded;
-  const addon = createRequire(import.meta.url)(ADDON.pathname) as Addon;
+  const path = fileURLToPath(ADDON);
+  let addon: Addon;
+  try {
+    addon = createRequire(import.meta.url)(path) as Addon;
+  } catch (e) {
+    // a damaged or foreign build must not stop the engine: the wasm kernels compute the same
+    process.stderr.write(`metaheac: the native kernels at ${path} did not load (${(e as Error).message.split('\n')[0]}); using the WebAssembly ones\n`);
+    return loaded;
+  }
   if (addon.variant !== null) loaded = { addon: addon as Required<Addon>, variant: addon.variant };
   return loaded;
 }
