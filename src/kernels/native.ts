@@ -95,8 +95,10 @@ export function nativeKernels(wasm: NativeKernels, memory: WebAssembly.Memory): 
       adamRows: (p, m, v, g, ids, n, E, stepSize, bc2, ib1, b2, ib2, eps) =>
         addon.adamRows(mem, p, m, v, g, ids, n, E, stepSize, bc2, ib1, b2, ib2, eps),
     },
-    // A native core does about three times the work of a wasm one in the same time, so a
-    // gemm must be about that much bigger before a second thread pays for its hand-off.
+    // A native core does about three times the work of a wasm one in the same time, so the
+    // wasm threshold's time (about 25 us of work, what a busy machine needs) is three times
+    // its multiply-adds here. Quiet, a split pays from less (2-core EPYC, 1 vs 2 threads:
+    // 512x64x64 35 -> 20 us, 1024x64x64 67 -> 36 us), but loaded it stops paying first.
     tiles: { rows: addon.tileRows, cols: addon.tileCols, minMacsPerThread: 3 * WASM_TILES.minMacsPerThread },
   };
 }
