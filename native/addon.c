@@ -56,21 +56,25 @@ static int inside(size_t len, uint32_t at, uint32_t rows, uint32_t cols, uint32_
   return (at & 3) == 0 && end <= len;
 }
 
-// Arguments 1..12 as gemm.c takes them, after checking every operand and the scratch lie in memory.
-static int operands(napi_env env, size_t len, const uint32_t *g) {
+// The memory and `n` gemm arguments (gemm.c's, then gemmRows's two more), after checking that
+// every operand and the scratch lie in the memory.
+static uint8_t *gemm_args(napi_env env, napi_callback_info info, size_t n, size_t *len, uint32_t *g) {
+  uint8_t *m = read_args(env, info, n, 0, len, g, NULL);
+  if (!m) return NULL;
   const uint32_t tA = g[0], tB = g[1], M = g[2], N = g[3], K = g[4], lda = g[9], ldb = g[10], ldc = g[11];
   const int ok = (int32_t)M >= 0 && (int32_t)N >= 0 && (int32_t)K >= 0 &&
-                 inside(len, g[5], tA ? K : M, tA ? M : K, lda) && inside(len, g[6], tB ? N : K, tB ? K : N, ldb) &&
-                 inside(len, g[7], M, N, ldc) && (uint64_t)g[12] + gemm_scratch_bytes() <= len;
-  if (!ok) napi_throw_range_error(env, NULL, "metaheac native gemm: an operand lies outside the engine memory");
-  return ok;
+                 inside(*len, g[5], tA ? K : M, tA ? M : K, lda) && inside(*len, g[6], tB ? N : K, tB ? K : N, ldb) &&
+                 inside(*len, g[7], M, N, ldc) && (uint64_t)g[12] + gemm_scratch_bytes() <= *len;
+  if (ok) return m;
+  napi_throw_range_error(env, NULL, "metaheac native gemm: an operand lies outside the engine memory");
+  return NULL;
 }
 
 static napi_value Gemm(napi_env env, napi_callback_info info) {
   size_t len;
   uint32_t g[13];
-  uint8_t *m = read_args(env, info, 13, 0, &len, g, NULL);
-  if (!m || !operands(env, len, g)) return NULL;
+  uint8_t *m = gemm_args(env, info, 13, &len, g);
+  if (!m) return NULL;
   gemm_part((int)g[0], (int)g[1], (int)g[2], (int)g[3], (int)g[4], (const float *)(m + g[5]), (const float *)(m + g[6]),
             (float *)(m + g[7]), (int)g[8], (int)g[9], (int)g[10], (int)g[11], (float *)(m + g[12]));
   return NULL;
@@ -79,8 +83,8 @@ static napi_value Gemm(napi_env env, napi_callback_info info) {
 static napi_value GemmRows(napi_env env, napi_callback_info info) {
   size_t len;
   uint32_t g[15];
-  uint8_t *m = read_args(env, info, 15, 0, &len, g, NULL);
-  if (!m || !operands(env, len, g)) return NULL;
+  uint8_t *m = gemm_args(env, info, 15, &len, g);
+  if (!m) return NULL;
   if ((g[13] & 3) != 0 || (uint64_t)g[13] + 4 > len || (int32_t)g[14] <= 0) {
     napi_throw_range_error(env, NULL, "metaheac native gemm: bad row-chunk counter or chunk size");
     return NULL;
