@@ -23,8 +23,9 @@ export const OP_GEMM = 1;
 export const OP_GEMM_ROWS = 2;
 export const OP_QUIT = 3;
 /**
- * Run wasm adamRows on a contiguous share of the row list (13 arguments: p, m, v, g, ids,
- * n, E as int32, then stepSize, bc2, 1-b1, b2, 1-b2, eps as float32 bits).
+ * Run adamRows on chunks of the row list claimed from a shared counter (15 arguments: p, m,
+ * v, g, ids, n, E, rows per chunk, the counter's byte offset as int32, then stepSize, bc2,
+ * 1-b1, b2, 1-b2, eps as float32 bits; see adamClaimed in engine.ts).
  */
 export const OP_ADAM = 4;
 

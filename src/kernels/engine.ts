@@ -36,6 +36,22 @@ const WARM_DIM = 64;
 const WARM_REPS = 12;
 /** Adam elements below which a thread's share is not worth the hand-off (a few microseconds). */
 const ADAM_MIN_PER_THREAD = 65536;
+/** Chunks an Adam row list is cut into, per thread: enough to even out a slowed thread. */
+const ADAM_CHUNKS_PER_THREAD = 8;
+
+/**
+ * One thread's part of a shared adamRows: chunks of `chunk` rows of the list, claimed from
+ * the counter at byte offset args[8] of `memory` until none is left. args: p, m, v, g, ids
+ * (byte offsets), n, E, chunk, counter; floats: stepSize, bc2, 1-b1, b2, 1-b2, eps.
+ */
+export function adamClaimed(k: Kernels, view: Int32Array, args: ArrayLike<number>, floats: ArrayLike<number>): void {
+  const [p, m, v, g, ids, n, E, chunk, counter] = Array.from(args) as [number, number, number, number, number, number, number, number, number];
+  const [stepSize, bc2, ib1, b2, ib2, eps] = Array.from(floats) as [number, number, number, number, number, number];
+  const at = (counter - view.byteOffset) >> 2;
+  for (let a = Atomics.add(view, at, 1) * chunk; a < n; a = Atomics.add(view, at, 1) * chunk) {
+    k.adamRows(p, m, v, g, ids + 4 * a, Math.min(chunk, n - a), E, stepSize, bc2, ib1, b2, ib2, eps);
+  }
+}
 
 function alignUp(n: number): number {
   return Math.ceil(n / ALIGN) * ALIGN;
@@ -394,24 +410,23 @@ export class Engine {
 
   /**
    * Adam (PyTorch's formula) on rows ids[0..n) of p with moments m, v and gradient g, all
-   * [rows, E]. Each row is independent: large lists are shared out among the threads in
-   * contiguous parts, with the same result for any thread count.
+   * [rows, E]. Each row is independent: large lists are cut into chunks that the threads
+   * claim one at a time (a thread the OS slows down takes fewer), with the same result for
+   * any thread count.
    */
   adamRows(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, ids: Int32Array, n: number, E: number, stepSize: number, bc2: number, b1: number, b2: number, eps: number): void {
     this.checkOpen();
     for (const x of [p, m, v, g, ids]) if (x.buffer !== this.buffer) throw new TypeError('adamRows: arrays must be allocated by this engine');
     const tids = this.idleThreads();
     const T = Math.max(1, Math.min(tids.length, Math.floor((n * E) / ADAM_MIN_PER_THREAD)));
-    const part = (i: number): [number, number] => [Math.floor((n * i) / T), Math.floor((n * (i + 1)) / T)];
     // 1 - β in double, as torch.optim.Adam's Python does, rounded to f32 once on the way in.
     const floats = [stepSize, bc2, 1 - b1, b2, 1 - b2, eps];
-    for (let i = 1; i < T; i++) {
-      const [a, b] = part(i);
-      this.post(tids[i]!, OP_ADAM, [p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset + 4 * a, b - a, E], floats);
-    }
+    const args = [p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset, n, E,
+      Math.ceil(n / (T * ADAM_CHUNKS_PER_THREAD)), this.ctrl.byteOffset + COUNTER * 4];
+    Atomics.store(this.ctrl, COUNTER, 0);
+    for (let i = 1; i < T; i++) this.post(tids[i]!, OP_ADAM, args, floats);
     try {
-      const [a, b] = part(0);
-      this.k.adamRows(p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset + 4 * a, b - a, E, stepSize, bc2, 1 - b1, b2, 1 - b2, eps);
+      adamClaimed(this.k, this.ctrl, args, floats);
     } finally {
       for (let i = 1; i < T; i++) this.await(tids[i]!);
     }

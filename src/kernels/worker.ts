@@ -5,7 +5,7 @@
  * say, a whole task of a meta-step on its own single-threaded engine). See control.ts.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { Engine } from './engine.js';
+import { adamClaimed, Engine } from './engine.js';
 import { EngineOps, type JobHandler, type JobModule } from './index.js';
 import { instantiate } from './wasm.js';
 import { ARGS, DONE, MAX_ARGC, OP, OP_ADAM, OP_GEMM, OP_GEMM_ROWS, OP_JOB, OP_LOAD, OP_QUIT, SEQ, SLOT_INTS, STATUS, waitChange } from './control.js';
@@ -27,8 +27,8 @@ const init = workerData as WorkerInit;
 const k = instantiate(init.module, init.memory);
 const slot = new Int32Array(init.memory.buffer, init.slotOffset, SLOT_INTS);
 const slotF = new Float32Array(init.memory.buffer, init.slotOffset, SLOT_INTS);
+const memory32 = new Int32Array(init.memory.buffer);
 const arg = (i: number): number => slot[ARGS + i]!;
-const argF = (i: number): number => slotF[ARGS + i]!;
 /** Loaded job handlers, by the id OP_LOAD's order gives them (the same in every worker). */
 const handlers: JobHandler[] = [];
 
@@ -42,7 +42,7 @@ for (;;) {
   const op = slot[OP];
   try {
     if (op === OP_ADAM) {
-      k.adamRows(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), argF(7), argF(8), argF(9), argF(10), argF(11), argF(12));
+      adamClaimed(k, memory32, slot.subarray(ARGS, ARGS + 9), slotF.subarray(ARGS + 9, ARGS + 15));
     } else if (op === OP_GEMM) {
       k.gemm(arg(0), arg(1), arg(2), arg(3), arg(4), arg(5), arg(6), arg(7), arg(8), arg(9), arg(10), arg(11), arg(12));
     } else if (op === OP_GEMM_ROWS) {
