@@ -1,6 +1,8 @@
 /** Adam against hand-computed PyTorch steps, on the float64 reference and on the engine's SIMD kernel. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { AdamClock, AdamRows } from '../src/optim/adam.js';
 import { IdSet, RowSet } from '../src/model/row-set.js';
 import { JsOps, type Ops } from '../src/model/ops.js';
@@ -189,4 +191,12 @@ test('the engine Adam kernel reproduces torch.optim.Adam float32 arithmetic bit 
     assert.equal(p[k], want.p, `p[${k}]`);
   }
   await ops.close();
+});
+
+test('Adam inside a kernel worker (a one-thread engine attached there) leaves the worker able to take its next job', () => {
+  // in a child with a time limit: a worker that never takes its job blocks the thread waiting for it
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL('./helpers/adam-job-run.js', import.meta.url))], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.signal, null, 'the worker never finished its second job');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, 'same bits\n');
 });
