@@ -419,13 +419,13 @@ export class Engine {
     for (const x of [p, m, v, g, ids]) if (x.buffer !== this.buffer) throw new TypeError('adamRows: arrays must be allocated by this engine');
     const tids = this.idleThreads();
     const T = Math.max(1, Math.min(tids.length, Math.floor((n * E) / ADAM_MIN_PER_THREAD)));
-    // 1 - β in double, as torch.optim.Adam's Python does, rounded to f32 once on the way in
+    // 1 - β in double, as torch.optim.Adam's Python does, rounded to f32 once on the way in.
+    const floats: [number, number, number, number, number, number] = [stepSize, bc2, 1 - b1, b2, 1 - b2, eps];
     if (T === 1) {
       // no counter: in an engine attached inside a worker, COUNTER is that worker's own SEQ
-      this.k.adamRows(p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset, n, E, stepSize, bc2, 1 - b1, b2, 1 - b2, eps);
+      this.k.adamRows(p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset, n, E, ...floats);
       return;
     }
-    const floats = [stepSize, bc2, 1 - b1, b2, 1 - b2, eps];
     const args = [p.byteOffset, m.byteOffset, v.byteOffset, g.byteOffset, ids.byteOffset, n, E,
       Math.ceil(n / (T * ADAM_CHUNKS_PER_THREAD)), this.ctrl.byteOffset + COUNTER * 4];
     Atomics.store(this.ctrl, COUNTER, 0);

@@ -3,8 +3,8 @@
  * where Node's headers and a C compiler are present): when they load, they take over gemm
  * and Adam from the wasm kernels, working on the same shared memory. They compute the same
  * bits as the relaxed-SIMD wasm kernels (test/native-gemm.test.ts), gemm three to four
- * times faster, since wasm SIMD stops at 128-bit registers. Where it is absent (no compiler, another CPU, or
- * METAHEAC_NATIVE=0) the wasm gemm runs, and everything else is the same.
+ * times faster, since wasm SIMD stops at 128-bit registers. Where the addon is absent (no
+ * compiler, another CPU, or METAHEAC_NATIVE=0) the wasm kernels run, with the same results.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -70,8 +70,8 @@ export function nativeBuilt(): boolean {
  * changes either way.
  */
 export function adviseHugePages(memory: WebAssembly.Memory): boolean {
-  const n = load();
   if (process.env.METAHEAC_HUGE_PAGES === '0') return false;
+  const n = load();
   return n ? n.addon.hugePages(new Uint8Array(memory.buffer)) : false;
 }
 
