@@ -70,30 +70,30 @@ static uint8_t *gemm_args(napi_env env, napi_callback_info info, size_t n, size_
   return NULL;
 }
 
-static napi_value Gemm(napi_env env, napi_callback_info info) {
-  size_t len;
-  uint32_t g[13];
-  uint8_t *m = gemm_args(env, info, 13, &len, g);
-  if (!m) return NULL;
-  gemm_part((int)g[0], (int)g[1], (int)g[2], (int)g[3], (int)g[4], (const float *)(m + g[5]), (const float *)(m + g[6]),
-            (float *)(m + g[7]), (int)g[8], (int)g[9], (int)g[10], (int)g[11], (float *)(m + g[12]));
-  return NULL;
-}
-
-static napi_value GemmRows(napi_env env, napi_callback_info info) {
+// gemm (13 arguments) or, with a row-chunk counter and chunk size, gemmRows (15).
+static napi_value gemm_entry(napi_env env, napi_callback_info info, int rows) {
   size_t len;
   uint32_t g[15];
-  uint8_t *m = gemm_args(env, info, 15, &len, g);
+  uint8_t *m = gemm_args(env, info, rows ? 15 : 13, &len, g);
   if (!m) return NULL;
+  const float *A = (const float *)(m + g[5]), *B = (const float *)(m + g[6]);
+  float *C = (float *)(m + g[7]), *scratch = (float *)(m + g[12]);
+  if (!rows) {
+    gemm_part((int)g[0], (int)g[1], (int)g[2], (int)g[3], (int)g[4], A, B, C, (int)g[8], (int)g[9], (int)g[10], (int)g[11], scratch);
+    return NULL;
+  }
   if ((g[13] & 3) != 0 || (uint64_t)g[13] + 4 > len || (int32_t)g[14] <= 0) {
     napi_throw_range_error(env, NULL, "metaheac native gemm: bad row-chunk counter or chunk size");
     return NULL;
   }
-  gemm_rows((int)g[0], (int)g[1], (int)g[2], (int)g[3], (int)g[4], (const float *)(m + g[5]), (const float *)(m + g[6]),
-            (float *)(m + g[7]), (int)g[8], (int)g[9], (int)g[10], (int)g[11], (float *)(m + g[12]), (int32_t *)(m + g[13]),
-            (int)g[14]);
+  gemm_rows((int)g[0], (int)g[1], (int)g[2], (int)g[3], (int)g[4], A, B, C, (int)g[8], (int)g[9], (int)g[10], (int)g[11], scratch,
+            (int32_t *)(m + g[13]), (int)g[14]);
   return NULL;
 }
+
+static napi_value Gemm(napi_env env, napi_callback_info info) { return gemm_entry(env, info, 0); }
+
+static napi_value GemmRows(napi_env env, napi_callback_info info) { return gemm_entry(env, info, 1); }
 
 // adamRows(mem, p, m, v, g, ids, n, E, stepSize, bc2, ib1, b2, ib2, eps): the wasm kernel's
 // arguments; every listed row of every array must lie in the memory.

@@ -14,7 +14,7 @@ import { readPicklePart } from '../src/data/importers/pickle-part.js';
 import { DataError } from '../src/util/errors.js';
 import { tempDir } from './helpers/fixtures.js';
 import { FUZZ_SKIP, fuzzInChild } from './helpers/fuzz.js';
-import { SAMPLE, SAMPLE_SKIP, fixture, int64Cell, int64Dtype, op, writePickle } from './helpers/pickles.js';
+import { SAMPLE, SAMPLE_SKIP, fixture, cellListStart, int64Cell, op, writePickle } from './helpers/pickles.js';
 
 /** `b` with `remove` bytes at `at` replaced by `insert` (protocol 3 pickles have no frames to fix up). */
 function splice(b: Buffer, at: number, remove: number, insert: number[]): Buffer {
@@ -62,11 +62,7 @@ test('one array repeated over rows through the memo cannot multiply memory past 
   const dir = tempDir(t);
   const wide = Array.from({ length: 250 }, (_, i) => i);
   const path = writePickle(dir, 'shared.pkl', [
-    op.proto(2),
-    ...int64Dtype(1),
-    [0x30],
-    op.emptyList(),
-    op.mark(),
+    ...cellListStart(),
     ...int64Cell(wide, 1, [2, 3, 4, 5, 6]),
     op.appends(),
     op.mark(),
@@ -77,11 +73,7 @@ test('one array repeated over rows through the memo cannot multiply memory past 
   refused(path, /list cells hold \d+ ids after \d+ bytes: one array repeated over rows far beyond what the file holds \(at most 16 ids per byte\)/, unpickleFile);
   // a few repeats of a narrow cell (rows sharing one padding array) are fine
   const ok = writePickle(dir, 'shared-ok.pkl', [
-    op.proto(2),
-    ...int64Dtype(1),
-    [0x30],
-    op.emptyList(),
-    op.mark(),
+    ...cellListStart(),
     ...int64Cell([1, 2, 3], 1, [2, 3, 4, 5, 6]),
     op.appends(),
     op.mark(),
@@ -95,11 +87,7 @@ test('one array repeated over rows through the memo cannot multiply memory past 
 test('a non-array item after packed cells keeps them packed (no object per cell)', (t) => {
   const dir = tempDir(t);
   const path = writePickle(dir, 'none.pkl', [
-    op.proto(2),
-    ...int64Dtype(1),
-    [0x30],
-    op.emptyList(),
-    op.mark(),
+    ...cellListStart(),
     ...int64Cell([1, 2], 1, [2, 3, 4, 5, 6]),
     ...int64Cell([3, 4], 1, [7, 8, 9, 10, 11]),
     op.none(),

@@ -10,7 +10,7 @@ import { unpickleFile } from '../src/data/importers/pickle/unpickler.js';
 import { readPicklePart } from '../src/data/importers/pickle-part.js';
 import { DataError } from '../src/util/errors.js';
 import { tempDir } from './helpers/fixtures.js';
-import { fixture, int64Cell, int64Dtype, op, writePickle } from './helpers/pickles.js';
+import { cellListStart, fixture, int64Cell, int64Dtype, op, writePickle } from './helpers/pickles.js';
 
 function rejects(path: string, pattern: RegExp): void {
   assert.throws(
@@ -114,11 +114,7 @@ test('int array cells are packed as appended; a later reference to a packed cell
 test('a cell that does not fit int32 turns the packed list back into plain arrays, values intact', (t) => {
   const dir = tempDir(t);
   const p = writePickle(dir, 'wide.pkl', [
-    op.proto(2),
-    ...int64Dtype(1),
-    [0x30],
-    op.emptyList(),
-    op.mark(),
+    ...cellListStart(),
     ...int64Cell([1, 2], 1, [2, 3, 4, 5, 6]),
     ...int64Cell([2 ** 40, 3], 1, [7, 8, 9, 10, 11]),
     op.appends(),

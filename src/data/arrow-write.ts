@@ -4,7 +4,7 @@
  * half-written part under the real name and memory stays at one batch.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, writeSync } from 'node:fs';
 import {
   AsyncByteQueue,
   Field,
@@ -20,7 +20,7 @@ import {
   Struct,
   type Data,
 } from 'apache-arrow';
-import { atomicTarget } from '../util/atomic.js';
+import { openAtomic, type AtomicTarget } from '../util/atomic.js';
 import { fsError } from '../util/errors.js';
 import type { PartData, PartKind } from './part.js';
 import { allocatePart, copyRows, extraKind, type ExtraKind } from './part-ops.js';
@@ -136,7 +136,7 @@ export interface PartWriterOptions {
  */
 export class PartWriter {
   private readonly arrowSchema: ArrowSchema;
-  private readonly target: ReturnType<typeof atomicTarget>;
+  private readonly target: AtomicTarget;
   private readonly fd: number;
   private readonly writer = new RecordBatchFileWriter();
   private readonly batchRows: number;
@@ -166,13 +166,7 @@ export class PartWriter {
     this.arrowSchema = arrowSchemaFor(this.schema, extra, this.kind);
     this.buf = allocatePart(this.schema, this.batchRows, extra);
     this.hash = opts.hash ? createHash('sha256') : undefined;
-    this.target = atomicTarget(path);
-    try {
-      this.fd = openSync(this.target.tmp, 'w');
-    } catch (e) {
-      this.target.abort();
-      throw fsError(path, 'write', e);
-    }
+    ({ target: this.target, fd: this.fd } = openAtomic(path));
     // Starting with the schema makes a part with no rows still a valid file.
     this.writer.reset(new FdSink(this.fd, path, this.hash), this.arrowSchema);
   }

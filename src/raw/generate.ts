@@ -6,9 +6,9 @@
  * userFeature.data also holds the test2 users). For tests, the benchmark and memory
  * measurements of `prepare`; the values carry no signal.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { atomicTarget } from '../util/atomic.js';
+import { openAtomic, type AtomicTarget } from '../util/atomic.js';
 import { fsError } from '../util/errors.js';
 import { Rng } from '../util/rng.js';
 import { RAW_FILES, type RawFileRole } from './files.js';
@@ -89,7 +89,7 @@ const USER_FIELDS: FakeField[] = [
 
 /** Streams text to `path` atomically, in large writes; a failed write names `path`. */
 class TextSink {
-  private readonly target: ReturnType<typeof atomicTarget>;
+  private readonly target: AtomicTarget;
   private readonly fd: number;
   private parts: string[] = [];
   private pending = 0;
@@ -97,13 +97,7 @@ class TextSink {
   bytes = 0;
 
   constructor(private readonly path: string) {
-    this.target = atomicTarget(path);
-    try {
-      this.fd = openSync(this.target.tmp, 'w');
-    } catch (e) {
-      this.target.abort();
-      throw fsError(path, 'write', e);
-    }
+    ({ target: this.target, fd: this.fd } = openAtomic(path));
   }
 
   line(s: string): void {

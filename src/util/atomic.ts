@@ -110,7 +110,13 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uin
  * For writers that stream: returns the temporary path to write to and a commit function
  * that renames it into place (or an abort that removes it).
  */
-export function atomicTarget(path: string): { tmp: string; commit: () => void; abort: () => void } {
+export interface AtomicTarget {
+  tmp: string;
+  commit: () => void;
+  abort: () => void;
+}
+
+export function atomicTarget(path: string): AtomicTarget {
   ensureParent(path);
   sweepStale(path);
   const tmp = tempName(path);
@@ -131,4 +137,15 @@ export function atomicTarget(path: string): { tmp: string; commit: () => void; a
       untrackTemp(tmp);
     },
   };
+}
+
+/** atomicTarget, with its temporary file open for writing (and nothing left behind if that fails). */
+export function openAtomic(path: string): { target: AtomicTarget; fd: number } {
+  const target = atomicTarget(path);
+  try {
+    return { target, fd: openSync(target.tmp, 'w') };
+  } catch (e) {
+    target.abort();
+    throw fsError(path, 'write', e);
+  }
 }

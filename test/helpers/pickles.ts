@@ -54,6 +54,14 @@ export function writePickle(dir: string, name: string, bytes: Buffer | number[][
   return path;
 }
 
+/**
+ * The start of a pickled list of int64 array cells: protocol 2, the dtype (memoized in slot 1,
+ * then popped off the stack), an empty list and a mark; int64Cell(..., 1, ...) items follow.
+ */
+export function cellListStart(): number[][] {
+  return [op.proto(2), ...int64Dtype(1), [0x30], op.emptyList(), op.mark()];
+}
+
 /** `numpy.dtype('<i8')` built as numpy pickles it, memoized in `slot`. */
 export function int64Dtype(slot: number): number[][] {
   return [
