@@ -162,7 +162,7 @@ test('native gemmRows, claiming row chunks from a shared counter, equals native 
   assert.equal(nat.gemmRowsFits(4096, 257), 0);
 });
 
-test('native gemm refuses operands outside the engine memory and writes nothing', { skip }, () => {
+test('native gemm and gemmRows refuse operands outside the engine memory, and a bad chunk counter, writing nothing', { skip }, () => {
   const nat = nativeFns();
   const end = memory.buffer.byteLength;
   const c = alloc(16);
@@ -172,6 +172,11 @@ test('native gemm refuses operands outside the engine memory and writes nothing'
   assert.throws(() => nat.gemm(0, 0, 4, 4, 4, c, c, end - 16, 0, 4, 4, 4, scratch), /outside the engine memory/);
   assert.throws(() => nat.gemm(0, 0, 4, 4, 4, c, c, c, 0, 4, 4, 4, end - 64), /outside the engine memory/);
   assert.throws(() => nat.gemm(0, 0, 4, 4, 4, c + 2, c, c, 0, 4, 4, 4, scratch), /outside the engine memory/);
+  const counter = alloc(1);
+  assert.throws(() => nat.gemmRows(0, 0, 4, 4, 4, c, c, end - 16, 0, 4, 4, 4, scratch, counter, 2), /outside the engine memory/);
+  assert.throws(() => nat.gemmRows(0, 0, 4, 4, 4, c, c, c, 0, 4, 4, 4, scratch, end - 2, 2), /bad row-chunk counter/);
+  assert.throws(() => nat.gemmRows(0, 0, 4, 4, 4, c, c, c, 0, 4, 4, 4, scratch, counter + 1, 2), /bad row-chunk counter/);
+  assert.throws(() => nat.gemmRows(0, 0, 4, 4, 4, c, c, c, 0, 4, 4, 4, scratch, counter, 0), /bad row-chunk counter/);
   assert.deepEqual([...f32.subarray(c / 4, c / 4 + 16)], new Array(16).fill(7));
 });
 
