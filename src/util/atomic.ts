@@ -74,16 +74,7 @@ function ensureParent(path: string): void {
 
 /** Write `chunks` to `path` atomically. */
 export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uint8Array | string)[]): void {
-  ensureParent(path);
-  sweepStale(path);
-  const tmp = tempName(path);
-  let fd: number;
-  try {
-    fd = openSync(tmp, 'w');
-  } catch (e) {
-    throw fsError(path, 'write', e);
-  }
-  trackTemp(tmp);
+  const { target, fd } = openAtomic(path);
   try {
     for (const c of Array.isArray(chunks) ? chunks : [chunks]) {
       const buf = typeof c === 'string' ? Buffer.from(c, 'utf8') : c;
@@ -92,54 +83,53 @@ export function writeFileAtomic(path: string, chunks: Uint8Array | string | (Uin
     }
     fsyncSync(fd);
     closeSync(fd);
-    renameSync(tmp, path);
   } catch (e) {
     try {
       closeSync(fd);
     } catch {
       // already closed
     }
-    rmSync(tmp, { force: true });
+    target.abort();
     throw fsError(path, 'write', e);
-  } finally {
-    untrackTemp(tmp);
   }
+  target.commit();
 }
 
-/**
- * For writers that stream: returns the temporary path to write to and a commit function
- * that renames it into place (or an abort that removes it).
- */
+/** A streaming writer's temporary file: commit renames it into place (or removes it if that fails), abort removes it. */
 export interface AtomicTarget {
   tmp: string;
   commit: () => void;
   abort: () => void;
 }
 
-export function atomicTarget(path: string): AtomicTarget {
+function atomicTarget(path: string): AtomicTarget {
   ensureParent(path);
   sweepStale(path);
   const tmp = tempName(path);
   trackTemp(tmp);
+  const abort = (): void => {
+    rmSync(tmp, { force: true });
+    untrackTemp(tmp);
+  };
   return {
     tmp,
     commit: () => {
       try {
         renameSync(tmp, path);
       } catch (e) {
+        abort();
         throw fsError(path, 'write', e);
-      } finally {
-        untrackTemp(tmp);
       }
-    },
-    abort: () => {
-      rmSync(tmp, { force: true });
       untrackTemp(tmp);
     },
+    abort,
   };
 }
 
-/** atomicTarget, with its temporary file open for writing (and nothing left behind if that fails). */
+/**
+ * For writers that stream: the temporary file to write, open, and its target (see
+ * AtomicTarget); nothing is left behind if the open fails.
+ */
 export function openAtomic(path: string): { target: AtomicTarget; fd: number } {
   const target = atomicTarget(path);
   try {
