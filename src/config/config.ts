@@ -49,6 +49,18 @@ const PADDLE_ONLY_RUNNER = Object.fromEntries(PADDLE_ONLY_RUNNER_KEYS.map((k) =>
   z.ZodOptional<z.ZodUnknown>
 >;
 
+/** Validation tasks held out of meta-training (off in the paper's recipe). */
+const validationSchema = z.strictObject({
+  /** Share of the training campaigns held out as validation tasks (seeded); 0: none. */
+  share: z.number().min(0).max(0.9).default(0),
+  /** Share of each validation task's stage-1 rows scored; the rest is adapted on. */
+  holdout: z.number().gt(0).lt(1).default(0.3),
+  /** Meta-steps between evaluations (and at the end of every epoch). */
+  interval: posInt.default(50),
+  /** Stop after this many evaluations without a better validation GAUC; 0: never stop early. */
+  patience: nonNegInt.default(0),
+});
+
 const runnerSchema = z.strictObject({
   train_data_dir: z.string().optional(),
   test_data_dir: pathList.optional(),
@@ -68,6 +80,7 @@ const runnerSchema = z.strictObject({
   cache_dir: z.string().optional(),
   /** A test campaign that also appears in training is refused unless this is true (then a warning). */
   allow_test_overlap: z.boolean().default(false),
+  validation: validationSchema.prefault({}),
   ...PADDLE_ONLY_RUNNER,
 });
 
@@ -76,6 +89,50 @@ const optimizerSchema = z.strictObject({
   global_learning_rate: posNum.default(0.001),
   local_test_learning_rate: posNum.default(0.001),
   strategy: z.string().optional(),
+});
+
+/**
+ * Regularisation (none in the paper's recipe: every default is off). Applies to
+ * meta-training (and the no-meta baseline); with `in_adaptation`, to adapting to a campaign too.
+ */
+const regularizationSchema = z.strictObject({
+  /** Share of the experts' hidden units dropped in training (inverted dropout, after every expert layer). */
+  dropout: z.number().min(0).max(0.9).default(0),
+  /** Share of the critics' input (the gated mixture of the experts) dropped in training. */
+  critic_dropout: z.number().min(0).max(0.9).default(0),
+  /** L2 strength on the dense layers' weights and biases. */
+  weight_decay: z.number().min(0).default(0),
+  /** L2 strength on embedding rows (rows a step touches, or every row Adam moves, see optim/adam.ts). */
+  embedding_weight_decay: z.number().min(0).default(0),
+  /** true: AdamW (weights shrink by lr·λ each step); false: λ·w added to the gradient before Adam. */
+  decoupled: z.boolean().default(false),
+  /**
+   * Frequency-aware L2 on embedding rows (DIN's mini-batch aware regularisation): a row in a
+   * batch gets λ / n_id · w added to its gradient, n_id its id's count in the training rows,
+   * so rare ids shrink more.
+   */
+  frequency_l2: z.number().min(0).default(0),
+  /** Embedding rows rescaled to at most this L2 norm after each update (0: off). */
+  max_norm: z.number().min(0).default(0),
+  /** The same regularisation while adapting to a campaign. */
+  in_adaptation: z.boolean().default(false),
+});
+
+/** How a campaign is adapted to (spec section 5); `fixed` is the paper's procedure. */
+const adaptationSchema = z.strictObject({
+  /** `cv`: choose the grid point by k-fold cross-validation on the campaign's stage-1 rows, then adapt on all of them. */
+  select: z.enum(['fixed', 'cv']).default('fixed'),
+  folds: z.number().int().min(2).max(20).default(3),
+  /** Grid of adaptation epochs (cv). */
+  epochs: z.array(nonNegInt).min(1).default([1, 2, 3, 5, 8]),
+  /** Grid of learning rates (cv); empty: optimizer.local_test_learning_rate. */
+  learning_rates: z.array(posNum).default([]),
+  /** Grid over freezing the embedding tables while adapting (cv). */
+  freeze_embeddings: z.array(z.boolean()).min(1).default([false]),
+  /** Fewer positives than this in a campaign's stage 1: no cross-validation, runner.infer_train_epoch (said in the summary). */
+  min_positives: posInt.default(6),
+  /** Weight of the general (unadapted) model's score in a campaign's final score; 0: the adapted model's alone. */
+  general_weight: z.number().min(0).max(1).default(0),
 });
 
 const hyperSchema = z.strictObject({
@@ -97,6 +154,8 @@ const hyperSchema = z.strictObject({
   task_sampling: z.enum(['normal', 'sqrt', 'unit']).default('normal'),
   /** PaddleRec draws tasks with replacement; the official code without (the default). */
   task_replacement: z.boolean().default(false),
+  regularization: regularizationSchema.prefault({}),
+  adaptation: adaptationSchema.prefault({}),
 });
 
 const configSchema = z.strictObject({
