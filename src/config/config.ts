@@ -81,6 +81,8 @@ const runnerSchema = z.strictObject({
   /** A test campaign that also appears in training is refused unless this is true (then a warning). */
   allow_test_overlap: z.boolean().default(false),
   validation: validationSchema.prefault({}),
+  /** infer, expand and serve read the best validation checkpoint (model_save_path/best) where training kept one. */
+  use_best: z.boolean().default(true),
   ...PADDLE_ONLY_RUNNER,
 });
 
@@ -131,8 +133,6 @@ const adaptationSchema = z.strictObject({
   freeze_embeddings: z.array(z.boolean()).min(1).default([false]),
   /** Fewer positives than this in a campaign's stage 1: no cross-validation, runner.infer_train_epoch (said in the summary). */
   min_positives: posInt.default(6),
-  /** Weight of the general (unadapted) model's score in a campaign's final score; 0: the adapted model's alone. */
-  general_weight: z.number().min(0).max(1).default(0),
 });
 
 const hyperSchema = z.strictObject({

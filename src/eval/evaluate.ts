@@ -11,7 +11,8 @@ import { DataError } from '../util/errors.js';
 import { yieldToSignals } from '../util/interrupt.js';
 import type { Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
-import { Adapter, type AdaptOptions } from '../meta/adapt.js';
+import { Adapter, type AdaptChoice, type AdaptOptions } from '../meta/adapt.js';
+import { summarizeChoice, type ChoiceSummary } from '../meta/adapt-select.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
 import type { InferJob, InferTaskDone } from './infer-worker.js';
 import { auc, precisionRecallAtK, splitMetrics, type SplitMetrics } from './metrics.js';
@@ -30,6 +31,8 @@ export interface TaskResult {
   precision: number;
   recall: number;
   adaptSteps: number;
+  /** The setting cross-validation chose for this campaign (adaptation.select: cv), its CV AUC, or why it fell back. */
+  adaptation?: ChoiceSummary;
 }
 
 export interface SplitResult extends Omit<SplitMetrics, 'perTask'> {
@@ -54,8 +57,9 @@ export interface AdaptRun {
   progress?: ProgressFactory;
 }
 
-function taskResult(stage1: Part, stage2: Part, scores: Float64Array, aid: number, seeds: Int32Array, rows: Int32Array, steps: number): TaskResult {
+function taskResult(stage1: Part, stage2: Part, scores: Float64Array, aid: number, seeds: Int32Array, rows: Int32Array, steps: number, choice: AdaptChoice | null): TaskResult {
   const pr = precisionRecallAtK(scores, stage2.label, TOP_FRACTION, rows);
+  const adaptation = choice ? summarizeChoice(choice) : undefined;
   return {
     aid,
     seedRows: seeds.length,
@@ -66,6 +70,7 @@ function taskResult(stage1: Part, stage2: Part, scores: Float64Array, aid: numbe
     precision: pr.precision,
     recall: pr.recall,
     adaptSteps: steps,
+    ...(adaptation ? { adaptation } : {}),
   };
 }
 
@@ -86,9 +91,9 @@ async function adaptSerial(run: AdaptRun, name: string, stage1: Part, stage2: Pa
   for (const task of stage2.tasks) {
     const seeds = seedsOf(task.aid);
     const pred = new Float64Array(task.rows.length);
-    const { steps } = adapter.adaptAndPredict(stage1, seeds, stage2, task.rows, task.aid, pred);
+    const { steps, choice } = adapter.adaptAndPredict(stage1, seeds, stage2, task.rows, task.aid, pred);
     task.rows.forEach((r, i) => (scores[r] = pred[i]!));
-    const res = taskResult(stage1, stage2, scores, task.aid, seeds, task.rows, steps);
+    const res = taskResult(stage1, stage2, scores, task.aid, seeds, task.rows, steps, choice);
     perTask.push(res);
     onTask?.(res);
     bar.increment();
@@ -117,6 +122,7 @@ async function adaptParallel(run: AdaptRun, name: string, stage1: Part, stage2: 
   }
   const scores = new Float64Array(stage2.nRows);
   const steps = new Int32Array(stage2.tasks.length);
+  const choices: (AdaptChoice | null)[] = stage2.tasks.map(() => null);
   const bar = (run.progress ?? noProgress)(`adapt ${name} (${nw} workers)`, stage2.tasks.length);
   await Promise.all(
     assigned.map(
@@ -127,6 +133,7 @@ async function adaptParallel(run: AdaptRun, name: string, stage1: Part, stage2: 
           w.on('message', (m: InferTaskDone) => {
             stage2.tasks[m.task]!.rows.forEach((r, i) => (scores[r] = m.pred[i]!));
             steps[m.task] = m.steps;
+            choices[m.task] = m.choice;
             bar.increment();
           });
           // an error crosses the thread as a plain Error: keep a user's error a one-line one
@@ -136,7 +143,7 @@ async function adaptParallel(run: AdaptRun, name: string, stage1: Part, stage2: 
     ),
   );
   bar.stop();
-  const perTask = stage2.tasks.map((t, i) => taskResult(stage1, stage2, scores, t.aid, seedsOf(t.aid), t.rows, steps[i]!));
+  const perTask = stage2.tasks.map((t, i) => taskResult(stage1, stage2, scores, t.aid, seedsOf(t.aid), t.rows, steps[i]!, choices[i]!));
   if (onTask) perTask.forEach(onTask);
   return { scores, perTask };
 }

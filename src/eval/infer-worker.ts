@@ -9,7 +9,7 @@ import { buildLayout, type ModelDims } from '../model/layout.js';
 import type { Schema } from '../data/schema.js';
 import { createOps } from '../kernels/index.js';
 import { paramsFromCheckpoint } from '../meta/model-setup.js';
-import { Adapter, type AdaptOptions } from '../meta/adapt.js';
+import { Adapter, type AdaptChoice, type AdaptOptions } from '../meta/adapt.js';
 
 export interface InferJob {
   checkpoint: string;
@@ -26,6 +26,7 @@ export interface InferTaskDone {
   task: number;
   pred: Float64Array;
   steps: number;
+  choice: AdaptChoice | null;
 }
 
 const job = workerData as InferJob;
@@ -40,8 +41,8 @@ const seedsOf = new Map(stage1.tasks.map((t) => [t.aid, t.rows]));
 for (const ti of job.tasks) {
   const task = stage2.tasks[ti]!;
   const pred = new Float64Array(task.rows.length);
-  const { steps } = adapter.adaptAndPredict(stage1, seedsOf.get(task.aid) ?? new Int32Array(0), stage2, task.rows, task.aid, pred);
-  const msg: InferTaskDone = { task: ti, pred, steps };
+  const { steps, choice } = adapter.adaptAndPredict(stage1, seedsOf.get(task.aid) ?? new Int32Array(0), stage2, task.rows, task.aid, pred);
+  const msg: InferTaskDone = { task: ti, pred, steps, choice };
   parentPort!.postMessage(msg, [pred.buffer]);
 }
 await ops.close();

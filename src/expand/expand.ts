@@ -22,7 +22,7 @@ import { readTaskVocab } from '../data/task-vocab.js';
 import { createOps } from '../kernels/index.js';
 import { Adapter, type Weights } from '../meta/adapt.js';
 import { adaptAll } from '../meta/adapt-runner.js';
-import { layoutFor, paramsFromCheckpoint, schemaFor } from '../meta/model-setup.js';
+import { adaptOptionsFor, layoutFor, paramsFromCheckpoint, schemaFor } from '../meta/model-setup.js';
 import type { Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
 import { plainView } from '../model/row-set.js';
@@ -250,7 +250,7 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
     const found = await findUsers(paths.lookup, schema, wanted, o.signal);
     const minSeeds = o.minSeeds ?? DEFAULT_MIN_SEEDS;
     const adaptOn = o.adapt ?? true;
-    const adapter = new Adapter(ops, params, { lr: hp.optimizer.local_test_learning_rate, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, seed: cfg.runner.seed });
+    const adapter = new Adapter(ops, params, adaptOptionsFor(cfg));
     const general: Weights = { view: plainView(params.tables), dense: params.dense };
     const states = plans.map((p) => {
       const seeds = counts(p.seedUids, found.row);
@@ -277,7 +277,8 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
       adaptAll(adapter, tasks).forEach((r, k) => {
         const st = states[k]!;
         st.weights = r.model;
-        st.adaptation = { steps: r.steps, lastLoss: r.lastLoss, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, learningRate: hp.optimizer.local_test_learning_rate };
+        const c = r.choice;
+        st.adaptation = { steps: r.steps, lastLoss: r.lastLoss, epochs: c?.epochs ?? cfg.runner.infer_train_epoch, batchSize: hp.batch_size, learningRate: c?.lr ?? hp.optimizer.local_test_learning_rate, ...(c ? { choice: c } : {}) };
         st.adaptSeconds = r.seconds;
       });
     }

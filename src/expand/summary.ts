@@ -3,6 +3,7 @@
  * inputs, so shards merged equal the unsharded run there too; the pool's score
  * distribution is kept as a fixed histogram, which adds up exactly across shards.
  */
+import type { ChoiceSummary } from '../meta/adapt-select.js';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic.js';
@@ -45,7 +46,7 @@ export interface ExpandSummary {
   /** Stage-1 rows adapted on (found users only), and their positives. */
   examples: { rows: number; positives: number };
   /** null when the general model scored without adaptation. */
-  adaptation: { steps: number; lastLoss: number; epochs: number; batchSize: number; learningRate: number } | null;
+  adaptation: { steps: number; lastLoss: number; epochs: number; batchSize: number; learningRate: number; choice?: ChoiceSummary } | null;
   pool: {
     /** Users scored (the whole slice). */
     scored: number;

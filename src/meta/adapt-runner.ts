@@ -14,6 +14,7 @@ import type { Params } from '../model/params.js';
 import { heapBytes } from '../model/scorer.js';
 import { arenaAlloc, copyRowsTo, miniPart, recordingArena, replayingArena, WorkQueue, type Arena } from '../model/shared-rows.js';
 import { Adapter, AdaptedModel, type AdaptOptions } from './adapt.js';
+import { summarizeChoice, type ChoiceSummary } from './adapt-select.js';
 
 /** One task to adapt to: its stage-1 rows (`rows` of `train`, in that order) and its key. */
 export interface AdaptTask {
@@ -28,7 +29,12 @@ export interface Adapted {
   lastLoss: number;
   /** Wall seconds of this task's adaptation, on the thread that ran it. */
   seconds: number;
+  /** What cross-validation chose (AdaptOptions.select), or null. */
+  choice: ChoiceSummary | null;
 }
+
+/** Bytes of a choice's fall-back reason in a slot (longer ones are cut). */
+const REASON_BYTES = 200;
 
 /** Per task: its rows, key, results; laid out alike on the main thread and in a worker. */
 class AdaptSlots {
@@ -40,6 +46,9 @@ class AdaptSlots {
   readonly used: Int32Array;
   readonly train: PartData[];
   readonly models: AdaptedModel[];
+  /** Per task: chosen? (0/1), epochs, lr, frozen (0/1), CV AUC (NaN: none); and the fall-back reason as UTF-8 (length first). */
+  readonly choice: Float64Array;
+  readonly reason: Uint8Array;
 
   constructor(a: Arena, schema: Schema, params: Params, sizes: number[]) {
     const T = sizes.length;
@@ -49,6 +58,10 @@ class AdaptSlots {
     const words = a.i32(6 * T);
     this.stats = new Float64Array(words.buffer, words.byteOffset, 3 * T);
     this.used = a.i32(T * nE);
+    const cw = a.i32(10 * T);
+    this.choice = new Float64Array(cw.buffer, cw.byteOffset, 5 * T);
+    const rw = a.i32(((REASON_BYTES + 3) >> 2) * T);
+    this.reason = new Uint8Array(rw.buffer, rw.byteOffset, REASON_BYTES * T);
     this.train = sizes.map((n) => miniPart(a, schema, n));
     this.models = sizes.map(() => new AdaptedModel(arenaAlloc(a), params));
   }
@@ -69,8 +82,25 @@ class AdaptRunner {
       const m = adapter.snapshotInto(slots.models[t]!);
       m.rows.forEach((rs, e) => (slots.used[t * m.rows.length + e] = rs.n));
       slots.stats.set([r.steps, r.lastLoss, (performance.now() - t0) / 1000], 3 * t);
+      if (r.choice) writeChoice(slots, t, summarizeChoice(r.choice));
     }
   }
+}
+
+function writeChoice(slots: AdaptSlots, t: number, c: ChoiceSummary): void {
+  slots.choice.set([1, c.epochs, c.lr, c.freeze ? 1 : 0, c.cvAuc ?? NaN], 5 * t);
+  const bytes = new TextEncoder().encode(c.fallback ?? '').subarray(0, REASON_BYTES - 2);
+  slots.reason.set([bytes.length & 0xff, bytes.length >> 8], REASON_BYTES * t);
+  slots.reason.set(bytes, REASON_BYTES * t + 2);
+}
+
+function readChoice(slots: AdaptSlots, t: number): ChoiceSummary | null {
+  const [chosen, epochs, lr, freeze, cvAuc] = slots.choice.subarray(5 * t, 5 * t + 5);
+  if (!chosen) return null;
+  const at = REASON_BYTES * t;
+  const n = slots.reason[at]! | (slots.reason[at + 1]! << 8);
+  const fallback = n ? new TextDecoder().decode(slots.reason.slice(at + 2, at + 2 + n)) : null;
+  return { epochs: epochs!, lr: lr!, freeze: freeze === 1, cvAuc: Number.isNaN(cvAuc) ? null : cvAuc!, fallback };
 }
 
 interface AdaptWorkerInit {
@@ -94,7 +124,7 @@ export function adaptAll(adapter: Adapter, tasks: AdaptTask[]): Adapted[] {
     tasks.map((t) => {
       const t0 = performance.now();
       const r = adapter.adapt(t.train, t.rows, t.key);
-      return { model: adapter.snapshot(), steps: r.steps, lastLoss: r.lastLoss, seconds: (performance.now() - t0) / 1000 };
+      return { model: adapter.snapshot(), steps: r.steps, lastLoss: r.lastLoss, seconds: (performance.now() - t0) / 1000, choice: r.choice ? summarizeChoice(r.choice) : null };
     });
   if (!jobs || tasks.length < 2) return serial();
   // Each worker's Adapter holds table-sized arrays (reserved, committed only where used), as
@@ -137,7 +167,7 @@ export function adaptAll(adapter: Adapter, tasks: AdaptTask[]): Adapted[] {
   }
   return slots.models.map((model, t) => {
     model.rows.forEach((rs, e) => (rs.n = slots.used[t * model.rows.length + e]!));
-    return { model, steps: slots.stats[3 * t]!, lastLoss: slots.stats[3 * t + 1]!, seconds: slots.stats[3 * t + 2]! };
+    return { model, steps: slots.stats[3 * t]!, lastLoss: slots.stats[3 * t + 1]!, seconds: slots.stats[3 * t + 2]!, choice: readChoice(slots, t) };
   });
 }
 

@@ -14,12 +14,31 @@ import { Scorer, type Weights } from '../model/scorer.js';
 import { ModelAdam, type ModelGrad } from '../optim/adam.js';
 import { Rng } from '../util/rng.js';
 import { copyRowGrads } from './learner.js';
+import { chooseSetting, type AdaptChoice, type AdaptSelection } from './adapt-select.js';
+
+export type { AdaptChoice, AdaptSelection };
 
 export interface AdaptOptions {
   lr: number;
   epochs: number;
   batchSize: number;
   seed: number;
+  /** Choose epochs, learning rate and frozen embeddings per campaign by k-fold CV; absent: the paper's fixed procedure. */
+  select?: AdaptSelection;
+}
+
+/** One way of adapting: epochs, Adam's learning rate, and whether the embedding rows stay θ's. */
+export interface AdaptSetting {
+  epochs: number;
+  lr: number;
+  freeze: boolean;
+}
+
+export interface AdaptResult {
+  steps: number;
+  lastLoss: number;
+  /** What cross-validation chose (null: the fixed procedure). */
+  choice: AdaptChoice | null;
 }
 
 export class Adapter {
@@ -48,42 +67,65 @@ export class Adapter {
 
   /**
    * Adapt to a task's stage-1 rows (`trainRows` of `train`, in that order before the
-   * shuffles). `taskKey` seeds the task's shuffles, so a task's result does not depend on
-   * which tasks ran before it or on which thread.
+   * shuffles): with the configured setting, or the one cross-validation on these rows picks
+   * (opts.select). `taskKey` seeds the task's shuffles and folds, so a task's result does not
+   * depend on which tasks ran before it or on which thread.
    */
-  adapt(train: PartData, trainRows: Int32Array, taskKey: number): { steps: number; lastLoss: number } {
+  adapt(train: PartData, trainRows: Int32Array, taskKey: number): AdaptResult {
+    const { opts } = this;
+    const fixed: AdaptSetting = { epochs: opts.epochs, lr: opts.lr, freeze: false };
+    const choice = opts.select ? chooseSetting(this, train, trainRows, taskKey, opts.select, fixed) : null;
+    return { ...this.run(train, trainRows, taskKey, choice?.setting ?? fixed), choice };
+  }
+
+  /**
+   * Adapt with one setting; `afterEpoch(e)` runs after e epochs (from 0, before the first),
+   * with the weights adapted so far in place (see scoreAdapted).
+   */
+  run(train: PartData, trainRows: Int32Array, taskKey: number, setting: AdaptSetting, afterEpoch?: (epoch: number) => void): { steps: number; lastLoss: number } {
     const { model, opts } = this;
     const E = this.params.layout.dims.embedDim;
     this.dense.set(this.params.dense);
     for (const r of this.rows) r.clear();
+    this.adam.clock.lr = setting.lr;
     this.adam.reset();
     const rng = new Rng(opts.seed ^ Math.imul(taskKey + 1, 0x2545f491));
     const order = Int32Array.from(trainRows);
     let steps = 0;
     let lastLoss = NaN;
-    for (let ep = 0; ep < opts.epochs; ep++) {
+    afterEpoch?.(0);
+    for (let ep = 0; ep < setting.epochs; ep++) {
       rng.shuffle(order);
       for (let s = 0; s < order.length; s += opts.batchSize) {
         const n = Math.min(opts.batchSize, order.length - s);
         model.forward(this.view, this.dense, train, order, s, n);
         lastLoss = model.loss();
         model.backward();
-        // rows touched for the first time start as θ's
-        model.batch.fields.forEach((f, e) => {
-          const rows = this.rows[e]!;
-          const base = this.params.tables[e]!;
-          for (let u = 0; u < f.nUniq; u++) {
-            const id = f.uniq[u]!;
-            if (rows.add(id)) rows.data.set(base.subarray(id * E, id * E + E), id * E);
-          }
-        });
         for (const g of this.grad.rows) g.clear();
-        copyRowGrads(model, this.grad.rows);
+        // frozen: the rows stay θ's (no copies, no row gradients), only the dense layers move
+        if (!setting.freeze) {
+          // rows touched for the first time start as θ's
+          model.batch.fields.forEach((f, e) => {
+            const rows = this.rows[e]!;
+            const base = this.params.tables[e]!;
+            for (let u = 0; u < f.nUniq; u++) {
+              const id = f.uniq[u]!;
+              if (rows.add(id)) rows.data.set(base.subarray(id * E, id * E + E), id * E);
+            }
+          });
+          copyRowGrads(model, this.grad.rows);
+        }
         this.adam.apply(this.dense, this.rows.map((r) => r.data), this.grad);
         steps++;
       }
+      afterEpoch?.(ep + 1);
     }
     return { steps, lastLoss };
+  }
+
+  /** Predict `rows` of `part` with the weights adapted so far, into `out` in the order given. */
+  scoreAdapted(part: PartData, rows: Int32Array, out: Float32Array | Float64Array): void {
+    scoreRows(this.model, { view: this.view, dense: this.dense }, part, rows, out);
   }
 
   /** The adapted weights of the last `adapt`, as a compact copy that outlives the next one. */
@@ -97,9 +139,9 @@ export class Adapter {
   }
 
   /** Adapt (see `adapt`), then predict `testRows` of `test` into `out` in the order given. */
-  adaptAndPredict(train: PartData, trainRows: Int32Array, test: PartData, testRows: Int32Array, taskKey: number, out: Float32Array | Float64Array): { steps: number; lastLoss: number } {
+  adaptAndPredict(train: PartData, trainRows: Int32Array, test: PartData, testRows: Int32Array, taskKey: number, out: Float32Array | Float64Array): AdaptResult {
     const res = this.adapt(train, trainRows, taskKey);
-    scoreRows(this.model, { view: this.view, dense: this.dense }, test, testRows, out);
+    this.scoreAdapted(test, testRows, out);
     return res;
   }
 }

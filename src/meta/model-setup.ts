@@ -11,11 +11,21 @@ import { buildLayout, type Layout, type ModelDims } from '../model/layout.js';
 import { checkpointFormat, importWeights } from '../model/import-checkpoint.js';
 import { JsOps, type Ops } from '../model/ops.js';
 import { allocParams, initParams, type Params } from '../model/params.js';
+import type { AdaptOptions } from './adapt.js';
 import { checkCheckpoint, loadCheckpoint, readCheckpointMetaIfAny, type CheckpointMeta } from '../model/checkpoint.js';
 
 export function modelDims(cfg: Config): ModelDims {
   const hp = cfg.hyper_parameters;
   return { embedDim: hp.embed_dim, mlpDims: hp.mlp_dims, numExpert: hp.num_expert, numOutput: hp.num_output };
+}
+
+/** How `infer`, `expand` and `serve` adapt to a campaign: the paper's fixed procedure, or chosen per campaign (adaptation.select: cv). */
+export function adaptOptionsFor(cfg: Config): AdaptOptions {
+  const hp = cfg.hyper_parameters;
+  const a = hp.adaptation;
+  const opts: AdaptOptions = { lr: hp.optimizer.local_test_learning_rate, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, seed: cfg.runner.seed };
+  if (a.select === 'cv') opts.select = { folds: a.folds, epochs: a.epochs, learningRates: a.learning_rates, freezeEmbeddings: a.freeze_embeddings, minPositives: a.min_positives };
+  return opts;
 }
 
 /** The schema the model uses on data of `schema` read from `where`: config max_idxs may enlarge the tables. */

@@ -66,9 +66,9 @@ abstract class Trainer {
     this.grads = new GradSum(ops, L);
   }
 
-  /** Steps per epoch: ceil(N / batch_size) meta-steps, N = training stage-1 rows. */
-  stepsPerEpoch(part: PartData): number {
-    return Math.ceil(part.nRows / this.opts.batchSize);
+  /** Steps per epoch: ceil(N / batch_size) meta-steps, N = the training stage-1 rows (those of the campaigns trained on). */
+  stepsPerEpoch(rows: number): number {
+    return Math.ceil(rows / this.opts.batchSize);
   }
 
   abstract step(): StepResult;

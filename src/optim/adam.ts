@@ -20,7 +20,8 @@ export interface AdamOptions {
 
 /** The step count and the step's bias corrections. */
 export class AdamClock {
-  readonly lr: number;
+  /** Settable between runs: a campaign's adaptation may pick its learning rate (meta/adapt-select.ts). */
+  lr: number;
   readonly beta1: number;
   readonly beta2: number;
   readonly eps: number;

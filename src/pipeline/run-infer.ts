@@ -12,8 +12,8 @@ import { ConfigError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import type { Ops } from '../model/ops.js';
 import { evaluateSplit, type SplitResult, type TaskResult } from '../eval/evaluate.js';
-import { schemaFor, layoutFor, paramsFromCheckpoint, verifyCheckpoint } from '../meta/model-setup.js';
-import { checkpointPath } from './run-train.js';
+import { adaptOptionsFor, schemaFor, layoutFor, paramsFromCheckpoint, verifyCheckpoint } from '../meta/model-setup.js';
+import { bestCheckpointPath, checkpointPath } from './run-train.js';
 import { readRunManifest, RUN_FILE } from './run-manifest.js';
 import { checkLeaks, sharedAids, type Leak } from '../data/leakage.js';
 import { manifestAids } from '../data/manifest.js';
@@ -29,7 +29,8 @@ export function threads(n: number): number {
 }
 
 export interface InferResult {
-  epoch: number;
+  /** The epoch checkpoint evaluated, or 'best' (the best validation checkpoint). */
+  epoch: number | 'best';
   checkpoint: string;
   splits: SplitResult[];
   metricsPath: string;
@@ -51,7 +52,6 @@ function trainingCampaigns(cfg: LoadedConfig, loadDir: string): { aids: number[]
 export async function runInfer(cfg: LoadedConfig, ops: Ops, report: Reporter = silent, onTask?: (split: string, t: TaskResult) => void): Promise<InferResult[]> {
   const { log } = report;
   const r = cfg.runner;
-  const hp = cfg.hyper_parameters;
   if (!r.test_data_dir) throw new ConfigError(`${cfg.source}: runner.test_data_dir is not set`);
   if (r.infer_end_epoch <= r.infer_start_epoch) throw new ConfigError(`${cfg.source}: runner.infer_end_epoch (${r.infer_end_epoch}) must be above infer_start_epoch (${r.infer_start_epoch})`);
   const dirs = Array.isArray(r.test_data_dir) ? r.test_data_dir : [r.test_data_dir];
@@ -74,8 +74,13 @@ export async function runInfer(cfg: LoadedConfig, ops: Ops, report: Reporter = s
     }
   }
   checkLeaks(leaks, r.allow_test_overlap, 'set runner.allow_test_overlap: true (or --allow-overlap)', log);
-  for (let epoch = r.infer_start_epoch; epoch < r.infer_end_epoch; epoch++) {
-    const ck = checkpointPath(loadDir, epoch);
+  // the best validation checkpoint where training kept one, else the epoch range
+  const best = bestCheckpointPath(loadDir);
+  const useBest = r.use_best && existsSync(best);
+  const checkpoints: { epoch: number | 'best'; ck: string }[] = useBest ? [{ epoch: 'best', ck: best }] : [];
+  for (let epoch = r.infer_start_epoch; epoch < r.infer_end_epoch && !useBest; epoch++) checkpoints.push({ epoch, ck: checkpointPath(loadDir, epoch) });
+  if (useBest) log(`evaluating the best validation checkpoint ${best} (runner.use_best: false evaluates the epochs instead)`);
+  for (const { epoch, ck } of checkpoints) {
     if (!existsSync(ck)) throw new DataError(`${ck}: no checkpoint for epoch ${epoch} (train first, or set runner.infer_load_path / infer_start_epoch)`);
     const results: SplitResult[] = [];
     for (const p of parts) {
@@ -85,13 +90,13 @@ export async function runInfer(cfg: LoadedConfig, ops: Ops, report: Reporter = s
       // refuse a mismatching checkpoint here, with its message, before any worker reads it
       verifyCheckpoint(L, ck);
       const params = () => paramsFromCheckpoint(ops, L, ck).params;
-      const opts = { lr: hp.optimizer.local_test_learning_rate, epochs: r.infer_train_epoch, batchSize: hp.batch_size, seed: r.seed };
+      const opts = adaptOptionsFor(cfg);
       const res = await evaluateSplit({ ops, params, checkpoint: ck, schema: L.schema, dims: L.dims, opts, threads: threads(r.threads), progress: report.progress }, p.name, p.stage1, p.stage2, (t) => onTask?.(p.name, t));
       log(`${p.name}: ${res.tasks} tasks, AUC ${res.auc.toFixed(4)}, GAUC ${res.gauc.toFixed(4)} in ${res.seconds.toFixed(1)} s`);
       results.push(res);
       ops.release(mark);
     }
-    const metricsPath = r.metrics_path ? (r.infer_end_epoch - r.infer_start_epoch > 1 ? r.metrics_path.replace(/(\.json)?$/, `.${epoch}.json`) : r.metrics_path) : join(dirname(ck), 'metrics.json');
+    const metricsPath = r.metrics_path ? (checkpoints.length > 1 ? r.metrics_path.replace(/(\.json)?$/, `.${epoch}.json`) : r.metrics_path) : join(dirname(ck), 'metrics.json');
     const context = runContext(cfg, parts.flatMap((p) => [p.stage1, p.stage2].map((part) => ({ name: basename(part.path, '.arrow'), part }))));
     writeFileAtomic(metricsPath, `${JSON.stringify({ epoch, checkpoint: ck, splits: results, ...context }, null, 2)}\n`);
     writeFileAtomic(besideMetrics(metricsPath, 'campaigns.csv'), campaignsCsv(results));

@@ -17,6 +17,8 @@ export interface RunIdentity {
   mode: 'meta' | 'joint';
   seed: number;
   hyper_parameters: unknown;
+  /** The validation split and schedule (runner.validation): they change what training does. */
+  validation: unknown;
   /** SHA-256 of the checkpoint training started from, or null for a fresh initialisation. */
   model_init_sha256: string | null;
   /** The training part's rows and SHA-256 (where it lies may change). */

@@ -18,11 +18,14 @@ import { yieldToSignals } from '../util/interrupt.js';
 import { describeNonFinite, nonFiniteDense, nonFiniteParams } from '../model/finite.js';
 import { openRunFolder, writeRunManifest, type RunIdentity, type RunManifest } from './run-manifest.js';
 import { silent, type Reporter } from '../util/progress.js';
-import { saveCheckpoint } from '../model/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint.js';
 import { parameterCount, type Layout } from '../model/layout.js';
 import type { Part } from '../data/part.js';
 import type { Ops } from '../model/ops.js';
-import { schemaFor, freshParams, layoutFor, paramsFromCheckpoint } from '../meta/model-setup.js';
+import type { Params } from '../model/params.js';
+import { adaptOptionsFor, schemaFor, freshParams, layoutFor, paramsFromCheckpoint } from '../meta/model-setup.js';
+import { splitValidation, Validator } from '../meta/validation.js';
+import type { TaskRows } from '../data/part.js';
 import { JointTrainer, MetaTrainer, type MetaOptions } from '../meta/train.js';
 import { runContext, TRAIN_RECORD_FILE } from './run-record.js';
 
@@ -32,6 +35,25 @@ export interface LossPoint {
   epoch: number;
   step: number;
   loss: number;
+}
+
+export interface ValidationPoint {
+  epoch: number;
+  /** Steps done in the run (over all epochs). */
+  step: number;
+  auc: number;
+  gauc: number;
+}
+
+export interface ValidationSummary {
+  /** The held-out training campaigns. */
+  aids: number[];
+  points: ValidationPoint[];
+  /** The best evaluation (by GAUC) and its checkpoint. */
+  best: (ValidationPoint & { checkpoint: string }) | null;
+  /** Where early stopping ended the run, or null. */
+  stoppedAt: { epoch: number; step: number } | null;
+  curve: string;
 }
 
 export interface TrainSummary {
@@ -44,10 +66,28 @@ export interface TrainSummary {
   rowsPerSecond: number;
   parameters: number;
   lossCurve: string;
+  /** With runner.validation.share > 0. */
+  validation: ValidationSummary | null;
 }
 
 export function checkpointPath(dir: string, epoch: number): string {
   return join(dir, String(epoch), CHECKPOINT_FILE);
+}
+
+/** The checkpoint of the best validation evaluation, beside the epoch folders. */
+export const BEST_DIR = 'best';
+export function bestCheckpointPath(dir: string): string {
+  return join(dir, BEST_DIR, CHECKPOINT_FILE);
+}
+
+/**
+ * The checkpoint `infer`, `expand` and `serve` read unless told otherwise: the best
+ * validation checkpoint where training kept one (and runner.use_best), else the last
+ * epoch's of the infer range.
+ */
+export function defaultCheckpoint(cfg: LoadedConfig, dir = cfg.runner.infer_load_path ?? cfg.runner.model_save_path): string {
+  const best = bestCheckpointPath(dir);
+  return cfg.runner.use_best && existsSync(best) ? best : checkpointPath(dir, cfg.runner.infer_end_epoch - 1);
 }
 
 /** The model folder must not be (or lie inside) a data folder: a dataset is replaced as a whole. */
@@ -90,7 +130,11 @@ function testLeaks(cfg: LoadedConfig, trainPath: string, trainAids: number[]): L
   return leaks;
 }
 
-export async function runTrain(cfg: LoadedConfig, ops: Ops, report: Reporter = silent): Promise<TrainSummary> {
+/**
+ * Train as the config says. `onParams` sees the weights the run ends with (the best
+ * validation evaluation's where validation is on) before the engine frees them.
+ */
+export async function runTrain(cfg: LoadedConfig, ops: Ops, report: Reporter = silent, onParams?: (params: Params) => void): Promise<TrainSummary> {
   const { log } = report;
   const r = cfg.runner;
   const hp = cfg.hyper_parameters;
@@ -103,10 +147,13 @@ export async function runTrain(cfg: LoadedConfig, ops: Ops, report: Reporter = s
   const L = layoutFor(cfg, schemaFor(cfg, part.schema, path));
   const trainAids = part.tasks.map((t) => t.aid).sort((a, b) => a - b);
   checkLeaks(testLeaks(cfg, path, trainAids), r.allow_test_overlap, 'set runner.allow_test_overlap: true (or --allow-overlap)', log);
+  // how campaigns are adapted to later does not change what training writes
+  const { adaptation: _adaptation, ...trained } = hp;
   const identity: RunIdentity = {
     mode: hp.meta ? 'meta' : 'joint',
     seed: r.seed,
-    hyper_parameters: hp,
+    hyper_parameters: trained,
+    validation: r.validation,
     model_init_sha256: r.model_init_path ? fileSha256(r.model_init_path) : null,
     train_data: { rows: part.nRows, sha256: partSha256(path) },
   };
@@ -115,10 +162,24 @@ export async function runTrain(cfg: LoadedConfig, ops: Ops, report: Reporter = s
   // the engine's arena is a stack: everything below is freed when training ends
   const mark = ops.mark();
   try {
-    return await trainLoop(cfg, ops, L, part, run, report);
+    return await trainLoop(cfg, ops, L, part, run, report, onParams);
   } finally {
     ops.release(mark);
   }
+}
+
+/** The rows of the campaigns trained on, ascending (all rows when none is held out). */
+function trainingRows(nRows: number, tasks: TaskRows[]): Int32Array {
+  let n = 0;
+  for (const t of tasks) n += t.rows.length;
+  if (n === nRows) return Int32Array.from({ length: nRows }, (_, i) => i);
+  const out = new Int32Array(n);
+  let at = 0;
+  for (const t of tasks) {
+    out.set(t.rows, at);
+    at += t.rows.length;
+  }
+  return out.sort();
 }
 
 /** A run that stopped being numbers: nothing is written for the epoch, earlier checkpoints stay. */
@@ -130,7 +191,7 @@ function diverged(epoch: number, step: number, steps: number, what: string, last
   );
 }
 
-async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run: RunManifest, { log, progress }: Reporter): Promise<TrainSummary> {
+async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run: RunManifest, { log, progress }: Reporter, onParams?: (params: Params) => void): Promise<TrainSummary> {
   const r = cfg.runner;
   const hp = cfg.hyper_parameters;
   const params = r.model_init_path ? paramsFromCheckpoint(ops, L, r.model_init_path).params : freshParams(ops, L, r.seed);
@@ -144,11 +205,40 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
     seed: r.seed,
     order: hp.meta_order,
   };
-  const allRows = Int32Array.from({ length: part.nRows }, (_, i) => i);
-  const trainer = hp.meta ? new MetaTrainer(ops, params, opts, part, part.tasks) : new JointTrainer(ops, params, opts, part, allRows);
-  const steps = trainer.stepsPerEpoch(part);
+  const v = r.validation;
+  const split = splitValidation(part.tasks, part.label, v.share, v.holdout, r.seed, hp.meta && !hp.task_replacement ? hp.task_count : 1);
+  if (v.share > 0 && split.valid.length === 0) log(`validation off: ${part.tasks.length} training task(s) leave none to hold out beside task_count ${hp.task_count}`);
+  const trainRows = trainingRows(part.nRows, split.train);
+  const trainer = hp.meta ? new MetaTrainer(ops, params, opts, part, split.train) : new JointTrainer(ops, params, opts, part, trainRows);
+  const steps = trainer.stepsPerEpoch(trainRows.length);
   const mode = hp.meta ? 'meta' : 'joint';
-  log(`${mode} training${hp.meta ? ` (${hp.meta_order} order)` : ''}: ${part.nRows} rows, ${part.tasks.length} tasks, ${parameterCount(L).toLocaleString('en-US')} parameters, ${r.epochs} epoch(s) x ${steps} steps`);
+  log(`${mode} training${hp.meta ? ` (${hp.meta_order} order)` : ''}: ${trainRows.length} rows, ${split.train.length} tasks, ${parameterCount(L).toLocaleString('en-US')} parameters, ${r.epochs} epoch(s) x ${steps} steps`);
+  const validator = split.valid.length ? new Validator(ops, params, { ...adaptOptionsFor(cfg), select: undefined }, part, split.valid) : null;
+  const best = bestCheckpointPath(r.model_save_path);
+  // a best checkpoint of an earlier run in this folder does not describe this one
+  rmSync(dirname(best), { recursive: true, force: true });
+  const validation: ValidationSummary | null = validator
+    ? { aids: split.valid.map((t) => t.aid), points: [], best: null, stoppedAt: null, curve: join(r.model_save_path, 'validation.csv') }
+    : null;
+  if (validator) log(`validation: ${split.valid.length} training campaign(s) held out (${split.valid.map((t) => t.aid).join(', ')}), evaluated every ${v.interval} steps`);
+  let sinceBest = 0;
+  /** Evaluate, keep the best checkpoint; true when early stopping says stop. */
+  const validate = (epoch: number, step: number): boolean => {
+    if (!validator || !validation) return false;
+    const score = validator.evaluate();
+    const point: ValidationPoint = { epoch, step, auc: score.auc, gauc: score.gauc };
+    validation.points.push(point);
+    writeFileAtomic(validation.curve, ['epoch,step,auc,gauc\n', ...validation.points.map((p) => `${p.epoch},${p.step},${p.auc},${p.gauc}\n`)]);
+    const better = !Number.isNaN(score.gauc) && (!validation.best || score.gauc > validation.best.gauc);
+    log(`validation at epoch ${epoch} step ${step}: AUC ${score.auc.toFixed(4)}, GAUC ${score.gauc.toFixed(4)} (${score.tasks} campaigns)${better ? ', best so far' : ''}`);
+    if (better) {
+      saveCheckpoint(best, params, { epoch, step: trainer.adam.step, mode, seed: r.seed, hyper_parameters: hp, validation: { step, auc: score.auc, gauc: score.gauc } });
+      rmSync(join(dirname(best), 'metrics.json'), { force: true });
+      validation.best = { ...point, checkpoint: best };
+      sinceBest = 0;
+    } else if (validation.best) sinceBest++;
+    return v.patience > 0 && sinceBest >= v.patience;
+  };
   const curve: LossPoint[] = [];
   const checkpoints: string[] = [];
   const t0 = performance.now();
@@ -156,7 +246,10 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
   let last = NaN;
   let lastGood: string | null = null;
   const lossCurve = join(r.model_save_path, 'loss.csv');
-  for (let epoch = 0; epoch < r.epochs; epoch++) {
+  let done = 0;
+  let stop = false;
+  for (let epoch = 0; epoch < r.epochs && !stop; epoch++) {
+    let cutShort = false;
     const bar = progress(`epoch ${epoch}`, steps, ' | loss {loss} | {tps} tasks/s | {rps} rows/s');
     let running = 0;
     let runN = 0;
@@ -192,25 +285,42 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
         running = 0;
         runN = 0;
       }
+      done++;
+      if (done % v.interval === 0 && s + 1 < steps && validate(epoch, done)) {
+        cutShort = true;
+        break;
+      }
     }
     bar.stop();
-    const bad = nonFiniteParams(params);
-    if (bad) throw diverged(epoch, steps, steps, describeNonFinite(bad), lastGood);
-    const ck = checkpointPath(r.model_save_path, epoch);
-    saveCheckpoint(ck, params, { epoch, step: trainer.adam.step, mode, seed: r.seed, hyper_parameters: hp });
-    // metrics of the checkpoint this one replaces no longer describe it
-    rmSync(join(dirname(ck), 'metrics.json'), { force: true });
-    checkpoints.push(ck);
-    lastGood = ck;
+    // an epoch cut short by early stopping has no checkpoint of its own: best/ is the run's model
+    if (!cutShort) {
+      const bad = nonFiniteParams(params);
+      if (bad) throw diverged(epoch, steps, steps, describeNonFinite(bad), lastGood);
+      stop = validate(epoch, done);
+      const ck = checkpointPath(r.model_save_path, epoch);
+      saveCheckpoint(ck, params, { epoch, step: trainer.adam.step, mode, seed: r.seed, hyper_parameters: hp });
+      // metrics of the checkpoint this one replaces no longer describe it
+      rmSync(join(dirname(ck), 'metrics.json'), { force: true });
+      checkpoints.push(ck);
+      lastGood = ck;
+      run.epochs_done = [...new Set([...run.epochs_done, epoch])].sort((a, b) => a - b);
+      writeRunManifest(r.model_save_path, run);
+      log(`saved ${ck}`);
+    }
     // after every epoch, so an interrupted run keeps the curve and record of the epochs it finished
     writeFileAtomic(lossCurve, ['epoch,step,loss\n', ...curve.map((c) => `${c.epoch},${c.step},${c.loss}\n`)]);
     writeFileAtomic(join(r.model_save_path, 'loss.json'), JSON.stringify(curve));
-    run.epochs_done = [...new Set([...run.epochs_done, epoch])].sort((a, b) => a - b);
-    writeRunManifest(r.model_save_path, run);
-    log(`saved ${ck}`);
+    if ((cutShort || stop) && validation?.best) {
+      stop = true;
+      validation.stoppedAt = { epoch, step: done };
+      log(`early stop at epoch ${epoch} step ${done}: ${v.patience} evaluation(s) without a better validation GAUC; the best is step ${validation.best.step}`);
+    }
   }
+  // the run ends with the best evaluation's weights, bit for bit (a library caller goes on with `params`)
+  if (validation?.best) loadCheckpoint(best, params);
+  onParams?.(params);
   const seconds = (performance.now() - t0) / 1000;
-  const summary: TrainSummary = { mode, checkpoints, epochs: r.epochs, stepsPerEpoch: steps, finalLoss: last, seconds, rowsPerSecond: rowsSeen / seconds, parameters: parameterCount(L), lossCurve };
+  const summary: TrainSummary = { mode, checkpoints, epochs: r.epochs, stepsPerEpoch: steps, finalLoss: last, seconds, rowsPerSecond: rowsSeen / seconds, parameters: parameterCount(L), lossCurve, validation };
   writeFileAtomic(join(r.model_save_path, TRAIN_RECORD_FILE), `${JSON.stringify({ ...summary, ...runContext(cfg, [{ name: basename(part.path, '.arrow'), part }]) }, null, 2)}\n`);
   return summary;
 }

@@ -17,7 +17,7 @@ import type { RunOps } from '../../kernels/index.js';
 import { SCHEMA_FILE } from '../../data/dataset.js';
 import type { SplitResult } from '../../eval/evaluate.js';
 import { runInfer } from '../../pipeline/run-infer.js';
-import { checkpointPath, runTrain, type TrainSummary } from '../../pipeline/run-train.js';
+import { defaultCheckpoint, runTrain, type TrainSummary } from '../../pipeline/run-train.js';
 import { ConfigError } from '../../util/errors.js';
 import { cliReporter, configFrom, interruptible, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
 import { writeReport } from '../../pipeline/report/write-report.js';
@@ -66,7 +66,7 @@ async function demoExpansion(cfg: LoadedConfig, ops: RunOps): Promise<DemoExpans
   };
   const counts = cold.map(seedsOf);
   const pick = cold[counts.indexOf(Math.max(...counts))]!;
-  const ck = (sub: string) => checkpointPath(join(cfg.runner.model_save_path, sub), cfg.runner.infer_end_epoch - 1);
+  const ck = (sub: string) => defaultCheckpoint(cfg, join(cfg.runner.model_save_path, sub));
   const t0 = performance.now();
   const [c] = await compareOnTruth({
     config: cfg,

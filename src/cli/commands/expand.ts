@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { expandCampaigns, DEFAULT_TOP, DEFAULT_MIN_SEEDS, type CampaignResult } from '../../expand/index.js';
 import { formatScore } from '../../expand/score-format.js';
-import { checkpointPath } from '../../pipeline/run-train.js';
+import { defaultCheckpoint } from '../../pipeline/run-train.js';
 import { writeReport } from '../../pipeline/report/write-report.js';
 import { join } from 'node:path';
 import { nonNegativeIntArg, positiveIntArg } from '../args.js';
@@ -64,7 +64,7 @@ export function register(program: Command): void {
       .option('--no-report', 'do not write the HTML report (DIR/report.html) of the expansions in DIR'),
   ).action(async (opts: ExpandOpts) => {
     const cfg = configFrom(opts);
-    const model = opts.model ?? checkpointPath(cfg.runner.infer_load_path ?? cfg.runner.model_save_path, cfg.runner.infer_end_epoch - 1);
+    const model = opts.model ?? defaultCheckpoint(cfg);
     let bar: Progress | null = null;
     const results = await expandCampaigns({
       config: cfg,

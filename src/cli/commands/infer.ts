@@ -25,7 +25,7 @@ export function register(program: Command): void {
       return;
     }
     for (const r of res) {
-      process.stdout.write(`\nepoch ${r.epoch} (${r.checkpoint})\n${splitTable(r.splits)}\n`);
+      process.stdout.write(`\n${r.epoch === "best" ? "best validation checkpoint" : `epoch ${r.epoch}`} (${r.checkpoint})\n${splitTable(r.splits)}\n`);
       logLine(`metrics written to ${r.metricsPath}`);
     }
   });

@@ -68,7 +68,7 @@ const splitResult = z.object({
   perTask: z.array(taskResult),
 });
 
-const metricsRecord = z.object({ epoch: count, checkpoint: z.string(), splits: z.array(splitResult), ...context });
+const metricsRecord = z.object({ epoch: z.union([count, z.literal('best')]), checkpoint: z.string(), splits: z.array(splitResult), ...context });
 
 export type LossCurve = z.infer<typeof lossCurve>;
 export type TrainRecord = z.infer<typeof trainRecord>;
@@ -92,8 +92,9 @@ export interface ReportRun {
 
 const optional = <T>(path: string, schema: z.ZodType<T>): T | null => (existsSync(path) ? readJson(path, schema) : null);
 
-/** The highest-numbered epoch folder of a model folder that holds a metrics.json. */
+/** The best validation checkpoint's metrics where evaluated, else the highest-numbered epoch folder's. */
 function latestMetrics(dir: string): string | null {
+  if (existsSync(join(dir, 'best', 'metrics.json'))) return join(dir, 'best', 'metrics.json');
   const epochs = readdirSync(dir)
     .filter((e) => /^\d+$/.test(e) && existsSync(join(dir, e, 'metrics.json')))
     .map(Number)
