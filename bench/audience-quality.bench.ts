@@ -1,66 +1,128 @@
 /**
- * Quality of expanded audiences on the demo's synthetic data (after `npm start`, which
- * generates data/demo and trains output/demo/{meta,nometa}): per split, the mean over test
- * campaigns of recall@N (share of the truly best N users in the audience) and of the
- * audience's expected response rate, for MetaHeac, the no-meta baseline, the unadapted
- * general model, a random audience and the oracle (`npm run bench -- audience-quality
- * [--per-split K] [--top N]`; K campaigns per split, evenly spaced in seed count).
+ * Audience quality by recipe, on planted data of several seeds (`npm run bench --
+ * audience-quality [--seeds 101,102,103,104,105] [--recipes paper,validation,...] [--scale 1]
+ * [--per-split 5] [--top 1000]`). For every seed a fresh `synth --preset demo` dataset; for
+ * every recipe a model trained and evaluated on it: pooled AUC and GAUC of the hot and cold
+ * test campaigns (what `infer` reports), and on `per-split` campaigns of each split the
+ * expanded audience's recall@N and lift@N (its expected response rate over the pool's),
+ * beside the truth and synth's two reference scorers. `gapClosed` is the share of the way from
+ * the paper's recipe to the category-level scorer that a recipe covers. The seeds default to
+ * ones the recipes were never tuned on.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../src/config/config.js';
-import { CAMPAIGNS_DIR, TRUTH_FILE } from '../src/data/synth.js';
-import { compareOnTruth, loadCampaignFile, meanComparison, readExamples } from '../src/expand/index.js';
+import { loadConfig, type LoadedConfig } from '../src/config/config.js';
+import { CAMPAIGNS_DIR, synthesize, TRUTH_FILE } from '../src/data/synth.js';
+import { compareOnTruth, loadCampaignFile, readExamples } from '../src/expand/index.js';
 import { createOps } from '../src/kernels/index.js';
-import { checkpointPath } from '../src/pipeline/run-train.js';
+import type { Ops } from '../src/model/ops.js';
+import { defaultCheckpoint, runTrain } from '../src/pipeline/run-train.js';
+import { runInfer } from '../src/pipeline/run-infer.js';
+
+const CONFIG = (name: string) => fileURLToPath(new URL(`../../configs/${name}.yaml`, import.meta.url));
+
+/** Each recipe: a config and the overrides that make it (every ingredient alone on top of the paper's recipe). */
+const RECIPES: Record<string, { config: string; overrides: string[] }> = {
+  paper: { config: 'demo-paper', overrides: [] },
+  validation: { config: 'demo-paper', overrides: ['runner.epochs=3', 'runner.validation.share=0.2', 'runner.validation.holdout=0.5', 'runner.validation.interval=50', 'runner.validation.patience=4'] },
+  'cv-adaptation': { config: 'demo-paper', overrides: ['hyper_parameters.adaptation.select=cv', 'hyper_parameters.adaptation.epochs=[1,2,3,5]'] },
+  default: { config: 'demo', overrides: [] },
+};
+
+const SPLITS = ['hot', 'cold'] as const;
+
+interface Scores {
+  auc: number;
+  gauc: number;
+  /** The truth's: the expected response rate of its top N over the pool's. */
+  lift?: number;
+}
+
+interface SplitRow extends Scores {
+  recall: number;
+  lift: number;
+}
+
+/** `k` campaigns of a split evenly spaced over their seed counts (one without seeds cannot be expanded). */
+function campaignsOf(data: string, split: string, k: number): string[] {
+  const dir = join(data, CAMPAIGNS_DIR);
+  const files = readdirSync(dir).filter((f) => f.startsWith(`${split}_`) && f.endsWith('.yaml'));
+  const seeds = (f: string) => {
+    const c = loadCampaignFile(join(dir, f));
+    return readExamples((c.examples as { file: string }).file).label.reduce<number>((a, l) => a + l, 0);
+  };
+  const ranked = files.map((f) => [f, seeds(f)] as const).filter(([, n]) => n > 0).sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
+  const n = Math.min(k, ranked.length);
+  return Array.from({ length: n }, (_, i) => join(dir, ranked[n === 1 ? 0 : Math.round((i * (ranked.length - 1)) / (n - 1))]![0]));
+}
+
+async function runRecipe(cfg: LoadedConfig, ops: Ops, data: string, perSplit: number, top: number): Promise<{ splits: Record<string, SplitRow>; refs: Record<string, Record<string, Scores>>; seconds: { train: number; infer: number } }> {
+  const t0 = performance.now();
+  await runTrain(cfg, ops);
+  const t1 = performance.now();
+  const [res] = await runInfer(cfg, ops);
+  const t2 = performance.now();
+  const splits: Record<string, SplitRow> = {};
+  const refs: Record<string, Record<string, Scores>> = {};
+  for (const s of res!.splits) {
+    const cs = await compareOnTruth({ config: cfg, arms: [{ name: 'model', model: defaultCheckpoint(cfg), adapt: true }], campaigns: campaignsOf(data, s.name, perSplit), truth: join(data, CAMPAIGNS_DIR, TRUTH_FILE), top, ops });
+    const mean = (f: (c: (typeof cs)[number]) => number) => cs.reduce((a, c) => a + f(c), 0) / cs.length;
+    const row = (name: string) => (c: (typeof cs)[number]) => c.rows.find((r) => r.name === name)!;
+    splits[s.name] = { auc: s.auc, gauc: s.gauc, recall: mean((c) => row('model')(c).recall), lift: mean((c) => row('model')(c).precision / row('random')(c).precision) };
+    const ref = (s as { reference?: Record<string, Scores> }).reference ?? {};
+    refs[s.name] = { truth: { ...(s.oracle ?? { auc: NaN, gauc: NaN }), lift: mean((c) => row('oracle')(c).precision / row('random')(c).precision) }, ...ref };
+  }
+  return { splits, refs, seconds: { train: (t1 - t0) / 1000, infer: (t2 - t1) / 1000 } };
+}
+
+const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 export async function bench(flags: Record<string, string> = {}): Promise<Record<string, unknown>> {
-  const cfg = loadConfig(fileURLToPath(new URL('../../configs/demo.yaml', import.meta.url)));
-  const data = cfg.runner.train_data_dir!;
-  const ck = (sub: string) => checkpointPath(join(cfg.runner.model_save_path, sub), 0);
-  const truth = join(data, CAMPAIGNS_DIR, TRUTH_FILE);
-  if (!existsSync(truth) || !existsSync(ck('meta')) || !existsSync(ck('nometa'))) return { skipped: `needs the demo's data and models: run npm start first (${truth}, ${ck('meta')}, ${ck('nometa')})` };
-  const perSplit = Number(flags['per-split'] ?? 10);
+  const seeds = (flags.seeds ?? '101,102,103,104,105').split(',').map(Number);
+  const recipes = (flags.recipes ?? Object.keys(RECIPES).join(',')).split(',');
+  for (const r of recipes) if (!RECIPES[r]) throw new Error(`unknown recipe "${r}" (expected ${Object.keys(RECIPES).join(', ')})`);
+  const scale = Number(flags.scale ?? 1);
+  const perSplit = Number(flags['per-split'] ?? 5);
   const top = Number(flags.top ?? 1000);
-  const ops = await createOps(cfg.runner.threads);
-  const out: Record<string, unknown> = { top, perSplit };
+  const root = fileURLToPath(new URL('../../output/bench-quality/', import.meta.url));
+  const ops = await createOps(0);
+  const perSeed: Record<string, unknown>[] = [];
   try {
-    for (const split of ['hot', 'cold']) {
-      const dir = join(data, CAMPAIGNS_DIR);
-      const files = readdirSync(dir).filter((f) => f.startsWith(`${split}_`) && f.endsWith('.yaml')).sort();
-      const seeds = (f: string) => {
-        const c = loadCampaignFile(join(dir, f));
-        return readExamples((c.examples as { file: string }).file).label.reduce<number>((a, l) => a + l, 0);
-      };
-      // evenly spaced over the campaigns ranked by seeds: small and large seed sets alike
-      // (a campaign without any seed in its stage 1 cannot be expanded)
-      const ranked = files.map((f) => [f, seeds(f)] as const).filter(([, n]) => n > 0).sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1));
-      const k = Math.min(perSplit, ranked.length);
-      const chosen = Array.from({ length: k }, (_, i) => ranked[k === 1 ? 0 : Math.round((i * (ranked.length - 1)) / (k - 1))]!);
-      process.stderr.write(`  ${split}: ${chosen.length} campaigns\n`);
-      const t0 = performance.now();
-      const cs = await compareOnTruth({
-        config: cfg,
-        arms: [
-          { name: 'MetaHeac', model: ck('meta'), adapt: true },
-          { name: 'no-meta', model: ck('nometa'), adapt: true },
-          { name: 'unadapted', model: ck('meta'), adapt: false },
-        ],
-        campaigns: chosen.map(([f]) => join(dir, f)),
-        truth,
-        top,
-        ops,
-      });
-      out[split] = {
-        campaigns: cs.length,
-        seedsMedian: chosen.map((c) => c[1]).sort((a, b) => a - b)[Math.floor(chosen.length / 2)],
-        seconds: Math.round((performance.now() - t0) / 100) / 10,
-        mean: meanComparison(cs).map((r) => ({ name: r.name, recall: Math.round(r.recall * 1e4) / 1e4, precision: Math.round(r.precision * 1e4) / 1e4 })),
-      };
+    for (const seed of seeds) {
+      const data = join(root, `data-${seed}-${scale}`);
+      if (!existsSync(join(data, CAMPAIGNS_DIR, TRUTH_FILE))) await synthesize({ out: data, preset: 'demo', seed, scale });
+      const entry: Record<string, unknown> = { seed };
+      for (const name of recipes) {
+        const out = join(root, `run-${seed}-${scale}`, name);
+        rmSync(out, { recursive: true, force: true });
+        mkdirSync(out, { recursive: true });
+        const r = RECIPES[name]!;
+        const cfg = loadConfig(CONFIG(r.config), [...r.overrides, `runner.train_data_dir=${data}`, `runner.test_data_dir=${data}`, `runner.model_save_path=${out}`, `runner.infer_load_path=${out}`]);
+        process.stderr.write(`  seed ${seed}, recipe ${name}\n`);
+        entry[name] = await runRecipe(cfg, ops, data, perSplit, top);
+      }
+      perSeed.push(entry);
     }
   } finally {
     await ops.close();
   }
-  return out;
+  // means over seeds, and the share of the paper-to-category gap each recipe closes
+  type Run = Awaited<ReturnType<typeof runRecipe>>;
+  const meanOf = (f: (e: Record<string, unknown>) => number) => perSeed.reduce((a, e) => a + f(e), 0) / perSeed.length;
+  const table: Record<string, unknown> = {};
+  for (const split of SPLITS) {
+    const rows: Record<string, unknown> = {};
+    const refNames = Object.keys((perSeed[0]![recipes[0]!] as Run).refs[split] ?? {});
+    const refMean = (ref: string, k: keyof Scores) => r4(meanOf((e) => (e[recipes[0]!] as Run).refs[split]![ref]![k] ?? NaN));
+    for (const ref of refNames) rows[ref] = { auc: refMean(ref, 'auc'), gauc: refMean(ref, 'gauc'), ...(ref === 'truth' ? { lift: refMean(ref, 'lift') } : {}) };
+    const cat = refNames.includes('category') ? meanOf((e) => (e[recipes[0]!] as Run).refs[split]!.category!.auc) : NaN;
+    const paper = recipes.includes('paper') ? meanOf((e) => (e.paper as Run).splits[split]!.auc) : NaN;
+    for (const name of recipes) {
+      const m = (k: keyof SplitRow) => meanOf((e) => (e[name] as Run).splits[split]![k]);
+      rows[name] = { auc: r4(m('auc')), gauc: r4(m('gauc')), recall: r4(m('recall')), lift: r4(m('lift')), gapClosed: r4((m('auc') - paper) / (cat - paper)), seconds: r4(meanOf((e) => (e[name] as Run).seconds.train + (e[name] as Run).seconds.infer)) };
+    }
+    table[split] = rows;
+  }
+  return { seeds, scale, top, perSplit, mean: table, perSeed };
 }
