@@ -73,7 +73,8 @@ test('demo: MetaHeac and the no-meta baseline on a dataset, one comparison table
   assert.match(r.out, /audience expansion: cold campaign cold_\d+ \(\d+ seeds\), top 1000 of \d+ users/);
   for (const arm of ['MetaHeac', 'no-meta', 'general model, unadapted', 'random', 'oracle']) assert.match(r.out, new RegExp(`\\n${arm}\\s+[01]\\.\\d{4}\\s+0\\.\\d{4}`), arm);
   assert.ok(existsSync(join(out, 'expand', 'MetaHeac')));
-  assert.ok(existsSync(join(out, 'meta', '0', 'metrics.json')));
+  // the recommended recipe validates: infer evaluates the best checkpoint
+  assert.ok(existsSync(join(out, 'meta', 'best', 'metrics.json')));
   assert.ok(existsSync(join(out, 'nometa', '1', 'model.safetensors')));
   assert.ok(r.out.includes(`report (charts, every campaign): ${join(out, 'report.html')}`), r.out);
   assert.match(readFileSync(join(out, 'report.html'), 'utf8'), /MetaHeac.*no-meta/);
