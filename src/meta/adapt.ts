@@ -6,6 +6,7 @@
  * tasks never see each other's changes.
  */
 import type { PartData } from '../data/part.js';
+import { DROPOUT_STREAM, dropoutKey, type DropoutRates } from '../model/dropout.js';
 import { Model } from '../model/model.js';
 import type { Ops, Vec } from '../model/ops.js';
 import type { Params } from '../model/params.js';
@@ -20,6 +21,8 @@ export interface AdaptOptions {
   epochs: number;
   batchSize: number;
   seed: number;
+  /** Dropout in the adaptation steps (none when absent); scoring never drops. */
+  dropout?: DropoutRates;
 }
 
 export class Adapter {
@@ -38,7 +41,7 @@ export class Adapter {
   ) {
     const L = params.layout;
     const E = L.dims.embedDim;
-    this.model = new Model(ops, L, opts.batchSize);
+    this.model = new Model(ops, L, opts.batchSize, 'auto', opts.dropout);
     this.dense = ops.alloc(L.denseSize);
     this.rows = L.embeddings.map((e) => new RowSet(ops, e.rows, E));
     this.view = { tables: params.tables, overlay: this.rows, mode: 2 };
@@ -48,8 +51,8 @@ export class Adapter {
 
   /**
    * Adapt to a task's stage-1 rows (`trainRows` of `train`, in that order before the
-   * shuffles). `taskKey` seeds the task's shuffles, so a task's result does not depend on
-   * which tasks ran before it or on which thread.
+   * shuffles). `taskKey` seeds the task's shuffles and, with the step, its dropout masks,
+   * so a task's result does not depend on which tasks ran before it or on which thread.
    */
   adapt(train: PartData, trainRows: Int32Array, taskKey: number): { steps: number; lastLoss: number } {
     const { model, opts } = this;
@@ -65,6 +68,7 @@ export class Adapter {
       rng.shuffle(order);
       for (let s = 0; s < order.length; s += opts.batchSize) {
         const n = Math.min(opts.batchSize, order.length - s);
+        model.dropoutKey = dropoutKey(DROPOUT_STREAM.adapt, opts.seed, taskKey, steps);
         model.forward(this.view, this.dense, train, order, s, n);
         lastLoss = model.loss();
         model.backward();
