@@ -22,7 +22,7 @@ import { saveCheckpoint } from '../model/checkpoint.js';
 import { parameterCount, type Layout } from '../model/layout.js';
 import type { Part } from '../data/part.js';
 import type { Ops } from '../model/ops.js';
-import { schemaFor, freshParams, layoutFor, paramsFromCheckpoint } from '../meta/model-setup.js';
+import { dropoutRates, schemaFor, freshParams, layoutFor, paramsFromCheckpoint } from '../meta/model-setup.js';
 import { JointTrainer, MetaTrainer, type MetaOptions } from '../meta/train.js';
 import { runContext, TRAIN_RECORD_FILE } from './run-record.js';
 
@@ -134,6 +134,7 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
   const r = cfg.runner;
   const hp = cfg.hyper_parameters;
   const params = r.model_init_path ? paramsFromCheckpoint(ops, L, r.model_init_path).params : freshParams(ops, L, r.seed);
+  const dropout = dropoutRates(cfg, false);
   const opts: MetaOptions = {
     batchSize: hp.batch_size,
     taskCount: hp.task_count,
@@ -143,6 +144,7 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
     withReplacement: hp.task_replacement,
     seed: r.seed,
     order: hp.meta_order,
+    ...(dropout && { dropout }),
   };
   const allRows = Int32Array.from({ length: part.nRows }, (_, i) => i);
   const trainer = hp.meta ? new MetaTrainer(ops, params, opts, part, part.tasks) : new JointTrainer(ops, params, opts, part, allRows);
