@@ -43,7 +43,13 @@ export function dropoutKey(...parts: number[]): number {
 }
 
 /** Threshold and scale of one rate: a unit whose 16 bits fall below `drop` is dropped. */
-function level(rate: number): { drop: number; scale: number } {
+interface Level {
+  drop: number;
+  scale: number;
+}
+
+function level(rate: number, what: string): Level {
+  if (!(rate >= 0 && rate < 1)) throw new RangeError(`dropout: the ${what}' rate is ${rate}; it must be in [0, 1)`);
   const drop = Math.round(rate * LEVELS);
   return { drop, scale: LEVELS / (LEVELS - drop) };
 }
@@ -53,7 +59,7 @@ function level(rate: number): { drop: number; scale: number } {
  * (splitmix-style: the i/2-th multiple of the golden ratio, mixed); marks the kept units in
  * `keep` when given.
  */
-function drop(x: Vec, n: number, key: number, lv: { drop: number; scale: number }, keep: Uint8Array | null): void {
+function drop(x: Vec, n: number, key: number, lv: Level, keep: Uint8Array | null): void {
   const { drop: thr, scale } = lv;
   for (let i = 0; i < n; i += 2) {
     const r = mix32((key + Math.imul((i >>> 1) + 1, 0x9e3779b9)) | 0);
@@ -76,19 +82,15 @@ function drop(x: Vec, n: number, key: number, lv: { drop: number; scale: number 
  * byte per unit).
  */
 export class Dropout {
-  private readonly experts: { drop: number; scale: number };
-  private readonly critics: { drop: number; scale: number };
+  private readonly experts: Level;
+  private readonly critics: Level;
   private readonly criticKeep: Uint8Array;
   /** The key of the current pass's masks. */
   key = 0;
 
-  constructor(
-    ops: Ops,
-    readonly rates: DropoutRates,
-    criticUnits: number,
-  ) {
-    this.experts = level(rates.experts);
-    this.critics = level(rates.critics);
+  constructor(ops: Ops, rates: DropoutRates, criticUnits: number) {
+    this.experts = level(rates.experts, 'experts');
+    this.critics = level(rates.critics, 'critics');
     this.criticKeep = ops.allocU8(this.critics.drop > 0 ? criticUnits : 0);
   }
 

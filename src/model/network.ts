@@ -16,12 +16,12 @@ const BCE_EPS = 1e-12;
 
 export class DenseNet {
   // activations and their gradients: the Hessian-vector product (network-hvp.ts) reads them
-  readonly h: Vec[]; // per expert layer j: [B, K*d_j] after ReLU
+  readonly h: Vec[]; // per expert layer j: [B, K*d_j] after ReLU (and dropout)
   readonly g1: Vec; // expert gate hidden [B, dL]
   readonly g: Vec; // expert gate softmax [B, K]
   readonly c1: Vec; // critic gate hidden [B, dL]
   readonly w: Vec; // critic gate softmax [B, C]
-  readonly fea: Vec; // [B, dL]
+  readonly fea: Vec; // [B, dL], after the critics' dropout
   readonly s: Vec; // critic sigmoids [B, C]
   readonly p: Vec; // predictions [B]
   // gradients of activations
@@ -109,8 +109,11 @@ export class DenseNet {
   forward(P: Vec, a: Vec, B: number, uniform = false, dropKey: number | null = null): void {
     const { ops, L } = this;
     this.uniform = uniform && L.gateDim > L.dims.embedDim;
-    const drop = dropKey === null ? null : this.dropout;
-    if (drop) drop.key = dropKey!;
+    let drop: Dropout | null = null;
+    if (dropKey !== null && this.dropout) {
+      drop = this.dropout;
+      drop.key = dropKey;
+    }
     this.dropped = drop;
     const { numExpert: K, numOutput: C, mlpDims } = L.dims;
     const dL = L.dLast;
