@@ -32,6 +32,7 @@ export { buildLayout, parameterCount, type Layout, type ModelDims } from './mode
 export { allocParams, initParams, type Params } from './model/params.js';
 export { Model } from './model/model.js';
 export type { ProjectionMode } from './model/first-layer.js';
+export type { DropoutRates } from './model/dropout.js';
 export { plainView, RowSet, IdSet, type TableView } from './model/row-set.js';
 export { saveCheckpoint, loadCheckpoint, readCheckpointMeta, type CheckpointMeta } from './model/checkpoint.js';
 export { AdamClock, AdamRows, ModelAdam, type ModelGrad } from './optim/adam.js';

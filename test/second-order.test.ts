@@ -3,10 +3,12 @@
  * d/dθ L_query(θ - α ∇L_support(θ)), against central finite differences of that meta-loss,
  * for every dense tensor and every embedding row the support or query batch touches
  * (multi-valued lengths 0, partial and above the width), through the projected and the
- * direct first layer. And: second order is first order when α = 0.
+ * direct first layer, and with dropout (its masks fixed by the task's key). And: second
+ * order is first order when α = 0.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { DropoutRates } from '../src/model/dropout.js';
 import type { ProjectionMode } from '../src/model/first-layer.js';
 import { buildLayout, type Layout } from '../src/model/layout.js';
 import { Model } from '../src/model/model.js';
@@ -33,9 +35,10 @@ function setup(ops: Ops, mlpDims: number[], E: number, seed: number): { L: Layou
 /**
  * `uniform`: every support and query row takes the support's row-0 task ids, as in a
  * meta-step's batches of one task (the gates' one-task-vector shortcut, network.ts and
- * network-hvp.ts); otherwise rows mix tasks (the general path).
+ * network-hvp.ts); otherwise rows mix tasks (the general path). `dropout`: the passes drop
+ * units with the masks of one task key.
  */
-function metaGrad(ops: Ops, L: Layout, P: Params, order: MetaOrder, projection: ProjectionMode, alpha: number, n: number, uniform = false): { sum: GradSum; loss: number; support: Model } {
+function metaGrad(ops: Ops, L: Layout, P: Params, order: MetaOrder, projection: ProjectionMode, alpha: number, n: number, uniform = false, dropout?: DropoutRates): { sum: GradSum; loss: number; support: Model } {
   const sPart = randomPart(TINY_SCHEMA, n, 3);
   const qPart = randomPart(TINY_SCHEMA, n, 4);
   if (uniform) {
@@ -45,30 +48,34 @@ function metaGrad(ops: Ops, L: Layout, P: Params, order: MetaOrder, projection: 
       qPart.task.set(sPart.task.subarray(0, nt), r * nt);
     }
   }
-  const support = new Model(ops, L, n, projection);
+  const support = new Model(ops, L, n, projection, dropout);
   const task = new TaskMetaGrad(ops, L, P.tables, support, order);
   const sum = new GradSum(ops, L);
-  const loss = task.add(P.dense, plainView(P.tables), alpha, sPart, range(n), n, qPart, range(n), n, sum);
+  const loss = task.add(P.dense, plainView(P.tables), alpha, sPart, range(n), n, qPart, range(n), n, sum, 12345);
   return { sum, loss, support };
 }
 
-const cases: [number[], ProjectionMode, number, boolean][] = [
+const DROPOUT: DropoutRates = { experts: 0.3, critics: 0.25 };
+const cases: [number[], ProjectionMode, number, boolean, DropoutRates?][] = [
   [[5], 'never', 3, false],
   [[6, 4], 'always', 3, false],
   [[5, 4, 3], 'auto', 8, false],
   [[6, 4], 'never', 3, true],
   [[5, 4, 3], 'auto', 8, true],
+  [[6, 4], 'always', 3, false, DROPOUT],
+  [[5, 4, 3], 'auto', 8, true, DROPOUT],
 ];
-for (const [mlpDims, projection, E, uniform] of cases) {
-  test(`second-order meta-gradient matches finite differences of the meta-loss (mlp_dims ${JSON.stringify(mlpDims)}, projection ${projection}${uniform ? ', one task vector' : ''})`, () => {
+for (const [mlpDims, projection, E, uniform, dropout] of cases) {
+  test(`second-order meta-gradient matches finite differences of the meta-loss (mlp_dims ${JSON.stringify(mlpDims)}, projection ${projection}${uniform ? ', one task vector' : ''}${dropout ? ', dropout' : ''})`, () => {
     const ops = new JsOps(Float64Array);
     const { L, P } = setup(ops, mlpDims, E, 7);
     const n = projection === 'auto' ? 40 : 12;
     const alpha = 0.5;
-    const { sum: G2, support } = metaGrad(ops, L, P, 'second', projection, alpha, n, uniform);
+    const { sum: G2, support } = metaGrad(ops, L, P, 'second', projection, alpha, n, uniform, dropout);
     assert.equal(support.net.uniform, uniform);
-    const { sum: G1 } = metaGrad(ops, L, P, 'first', projection, alpha, n, uniform);
-    const metaLoss = (): number => metaGrad(ops, L, P, 'first', projection, alpha, n, uniform).loss;
+    assert.equal(support.net.dropped !== null, dropout !== undefined);
+    const { sum: G1 } = metaGrad(ops, L, P, 'first', projection, alpha, n, uniform, dropout);
+    const metaLoss = (): number => metaGrad(ops, L, P, 'first', projection, alpha, n, uniform, dropout).loss;
     const h = 1e-6;
     let checked = 0;
     let firstOrderOff = 0;

@@ -6,6 +6,7 @@
  * tasks never see each other's changes.
  */
 import type { PartData } from '../data/part.js';
+import { DROPOUT_STREAM, dropoutKey, type DropoutRates } from '../model/dropout.js';
 import { Model } from '../model/model.js';
 import type { Ops, Vec } from '../model/ops.js';
 import type { Params } from '../model/params.js';
@@ -23,6 +24,8 @@ export interface AdaptOptions {
   epochs: number;
   batchSize: number;
   seed: number;
+  /** Dropout in the adaptation steps (none when absent); scoring never drops. */
+  dropout?: DropoutRates;
   /** Choose epochs, learning rate and frozen embeddings per campaign by k-fold CV; absent: the paper's fixed procedure. */
   select?: AdaptSelection;
 }
@@ -57,7 +60,7 @@ export class Adapter {
   ) {
     const L = params.layout;
     const E = L.dims.embedDim;
-    this.model = new Model(ops, L, opts.batchSize);
+    this.model = new Model(ops, L, opts.batchSize, 'auto', opts.dropout);
     this.dense = ops.alloc(L.denseSize);
     this.rows = L.embeddings.map((e) => new RowSet(ops, e.rows, E));
     this.view = { tables: params.tables, overlay: this.rows, mode: 2 };
@@ -68,8 +71,8 @@ export class Adapter {
   /**
    * Adapt to a task's stage-1 rows (`trainRows` of `train`, in that order before the
    * shuffles): with the configured setting, or the one cross-validation on these rows picks
-   * (opts.select). `taskKey` seeds the task's shuffles and folds, so a task's result does not
-   * depend on which tasks ran before it or on which thread.
+   * (opts.select). `taskKey` seeds the task's shuffles, folds and, with the step, its dropout
+   * masks, so a task's result does not depend on which tasks ran before it or on which thread.
    */
   adapt(train: PartData, trainRows: Int32Array, taskKey: number): AdaptResult {
     const { opts } = this;
@@ -98,6 +101,7 @@ export class Adapter {
       rng.shuffle(order);
       for (let s = 0; s < order.length; s += opts.batchSize) {
         const n = Math.min(opts.batchSize, order.length - s);
+        model.dropoutKey = dropoutKey(DROPOUT_STREAM.adapt, opts.seed, taskKey, steps);
         model.forward(this.view, this.dense, train, order, s, n);
         lastLoss = model.loss();
         model.backward();

@@ -1,12 +1,13 @@
 /**
  * From a config and a dataset schema to a model: the layout, parameters initialised from the
  * seed or loaded from a checkpoint, with every mismatch between config, data and checkpoint
- * refused by name.
+ * refused by name; and the options of training and adapting it that the config sets.
  */
 import type { Config, LoadedConfig } from '../config/config.js';
 import { modelSchema } from '../data/dataset.js';
 import { maxIdxs, maxIdxsMismatch, type Schema } from '../data/schema.js';
 import { ConfigError, DataError } from '../util/errors.js';
+import type { DropoutRates } from '../model/dropout.js';
 import { buildLayout, type Layout, type ModelDims } from '../model/layout.js';
 import { checkpointFormat, importWeights } from '../model/import-checkpoint.js';
 import { JsOps, type Ops } from '../model/ops.js';
@@ -23,7 +24,8 @@ export function modelDims(cfg: Config): ModelDims {
 export function adaptOptionsFor(cfg: Config): AdaptOptions {
   const hp = cfg.hyper_parameters;
   const a = hp.adaptation;
-  const opts: AdaptOptions = { lr: hp.optimizer.local_test_learning_rate, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, seed: cfg.runner.seed };
+  const dropout = dropoutRates(cfg, true);
+  const opts: AdaptOptions = { lr: hp.optimizer.local_test_learning_rate, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, seed: cfg.runner.seed, ...(dropout && { dropout }) };
   if (a.select === 'cv') opts.select = { folds: a.folds, epochs: a.epochs, learningRates: a.learning_rates, freezeEmbeddings: a.freeze_embeddings, minPositives: a.min_positives };
   return opts;
 }
@@ -35,6 +37,16 @@ export function schemaFor(cfg: LoadedConfig, schema: Schema, where: string): Sch
 
 export function layoutFor(cfg: Config, schema: Schema): Layout {
   return buildLayout(schema, modelDims(cfg));
+}
+
+/**
+ * The dropout of training passes (regularization.dropout, .critic_dropout), or of adapting to
+ * a campaign (only with .in_adaptation); undefined when it drops nothing.
+ */
+export function dropoutRates(cfg: Config, adaptation: boolean): DropoutRates | undefined {
+  const r = cfg.hyper_parameters.regularization;
+  if (adaptation && !r.in_adaptation) return undefined;
+  return r.dropout > 0 || r.critic_dropout > 0 ? { experts: r.dropout, critics: r.critic_dropout } : undefined;
 }
 
 /**

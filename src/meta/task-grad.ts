@@ -9,10 +9,12 @@
  *   second order: (I - α H_support(θ)) q = q - α H_support q   (ModelHvp, exact)
  *
  * Second order keeps the support batch's activations for the Hessian-vector product, so the
- * query runs on a model of its own.
+ * query runs on a model of its own. With dropout, the support and the query pass draw their
+ * masks from the task's key; the Hessian is the masked support network's.
  */
 import type { PartData } from '../data/part.js';
 import { ModelHvp } from '../model/hvp.js';
+import { dropoutKey } from '../model/dropout.js';
 import type { Layout } from '../model/layout.js';
 import { Model } from '../model/model.js';
 import type { Ops, Vec } from '../model/ops.js';
@@ -47,7 +49,7 @@ export class TaskMetaGrad {
   ) {
     this.fast = new FastWeights(ops, L, tables);
     if (order === 'second') {
-      this.query = new Model(ops, L, support.capacity);
+      this.query = new Model(ops, L, support.capacity, 'auto', support.dropout);
       this.hvp = new ModelHvp(support);
       this.qRows = L.embeddings.map((e) => new RowSet(ops, e.rows, L.dims.embedDim));
     } else {
@@ -59,29 +61,38 @@ export class TaskMetaGrad {
 
   /**
    * Adds the task's meta-gradient at (dense, base) into `sum` and returns its query loss.
-   * Support rows sRows[0..nS) of sPart, query rows qRows[0..nQ) of qPart.
+   * Support rows sRows[0..nS) of sPart, query rows qRows[0..nQ) of qPart; `key` the
+   * task's dropout key (see compute).
    */
   add(
     dense: Vec, base: TableView, alpha: number,
     sPart: PartData, sRows: ArrayLike<number>, nS: number,
     qPart: PartData, qRows: ArrayLike<number>, nQ: number,
-    sum: GradSum,
+    sum: GradSum, key = 0,
   ): number {
-    const loss = this.compute(dense, base, alpha, sPart, sRows, nS, qPart, qRows, nQ);
+    const loss = this.compute(dense, base, alpha, sPart, sRows, nS, qPart, qRows, nQ, key);
     this.addTo(sum, alpha);
     return loss;
   }
 
-  /** The task's meta-gradient, left in the models (see addTo, copyTo); returns the query loss. */
+  /**
+   * The task's meta-gradient, left in the models (see addTo, copyTo); returns the query
+   * loss. `key` identifies the task (in its run and step): its passes' dropout masks are
+   * drawn from it alone.
+   */
   compute(
     dense: Vec, base: TableView, alpha: number,
     sPart: PartData, sRows: ArrayLike<number>, nS: number,
     qPart: PartData, qRows: ArrayLike<number>, nQ: number,
+    key = 0,
   ): number {
     const { support, query, fast } = this;
+    // first order runs both passes on one model: each key is set just before its pass
+    support.dropoutKey = dropoutKey(key, 0);
     support.forward(base, dense, sPart, sRows, 0, nS);
     support.backward();
     fast.adapt(dense, support, alpha);
+    query.dropoutKey = dropoutKey(key, 1);
     query.forward(fast.view, fast.dense, qPart, qRows, 0, nQ);
     const loss = query.loss();
     query.backward();

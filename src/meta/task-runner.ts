@@ -7,9 +7,10 @@
  * worker threads do, and each runs its kernels single-threaded with no hand-offs.
  */
 import type { Schema } from '../data/schema.js';
+import type { DropoutRates } from '../model/dropout.js';
 import { buildLayout, type Layout, type ModelDims } from '../model/layout.js';
 import { Model } from '../model/model.js';
-import { modelBytes } from '../model/scorer.js';
+import { heapBytes } from '../model/scorer.js';
 import type { Ops, Vec } from '../model/ops.js';
 import { plainView, type TableView } from '../model/row-set.js';
 import { TaskMetaGrad, type MetaOrder } from './task-grad.js';
@@ -42,7 +43,7 @@ export class TaskRunner {
     const nQ = slots.counts[2 * t + 1]!;
     let state: typeof TASK_DONE | typeof TASK_FAILED = TASK_FAILED;
     try {
-      slots.loss[t] = this.task.compute(this.dense, this.base, this.localLr, slots.support[t]!, ident, nS, slots.query[t]!, ident, nQ);
+      slots.loss[t] = this.task.compute(this.dense, this.base, this.localLr, slots.support[t]!, ident, nS, slots.query[t]!, ident, nQ, slots.keys[t]!);
       this.task.copyTo(slots.results[t]!);
       state = TASK_DONE;
     } finally {
@@ -52,9 +53,9 @@ export class TaskRunner {
   }
 }
 
-/** Engine bytes of a worker's models (see modelBytes). */
-export function workerHeapBytes(ops: Ops, L: Layout, capacity: number, order: MetaOrder): number {
-  return modelBytes(ops, L, capacity, (counting, model) => new TaskMetaGrad(counting, L, [], model, order));
+/** Engine bytes of a worker's models (see heapBytes). */
+export function workerHeapBytes(ops: Ops, L: Layout, capacity: number, order: MetaOrder, dropout: DropoutRates | undefined): number {
+  return heapBytes(ops, (counting) => new TaskMetaGrad(counting, L, [], new Model(counting, L, capacity, 'auto', dropout), order));
 }
 
 /** What a worker needs to rebuild the main thread's view of θ and the slots. */
@@ -65,6 +66,7 @@ export interface TaskWorkerInit {
   tasks: number;
   localLr: number;
   order: MetaOrder;
+  dropout: DropoutRates | undefined;
   /** [byteOffset, length] of θ's dense array and of each table. */
   dense: [number, number];
   tables: [number, number][];
@@ -72,7 +74,10 @@ export interface TaskWorkerInit {
   slots: number[];
 }
 
-export function taskWorkerInit(L: Layout, capacity: number, tasks: number, localLr: number, order: MetaOrder, dense: Vec, tables: Vec[], slotOffsets: number[]): TaskWorkerInit {
+export function taskWorkerInit(
+  L: Layout, capacity: number, tasks: number, localLr: number, order: MetaOrder, dropout: DropoutRates | undefined,
+  dense: Vec, tables: Vec[], slotOffsets: number[],
+): TaskWorkerInit {
   return {
     schema: L.schema,
     dims: L.dims,
@@ -80,6 +85,7 @@ export function taskWorkerInit(L: Layout, capacity: number, tasks: number, local
     tasks,
     localLr,
     order,
+    dropout,
     dense: [dense.byteOffset, dense.length],
     tables: tables.map((t) => [t.byteOffset, t.length]),
     slots: slotOffsets,
@@ -93,7 +99,7 @@ export function setupWorker(ops: Ops, memory: SharedArrayBuffer, raw: unknown): 
   const dense = new Float32Array(memory, init.dense[0], init.dense[1]);
   const tables = init.tables.map(([o, n]) => new Float32Array(memory, o, n));
   const slots = new TaskSlots(replayingArena(memory, init.slots), L, init.tasks, init.capacity, init.order === 'second');
-  const task = new TaskMetaGrad(ops, L, tables, new Model(ops, L, init.capacity), init.order);
+  const task = new TaskMetaGrad(ops, L, tables, new Model(ops, L, init.capacity, 'auto', init.dropout), init.order);
   const runner = new TaskRunner(task, dense, tables, slots, init.localLr);
   return () => runner.drain();
 }

@@ -39,6 +39,8 @@ export class TaskSlots {
   readonly queue: WorkQueue;
   /** Support rows, query rows per task. */
   readonly counts: Int32Array;
+  /** Per task: its dropout key (TaskMetaGrad.compute). */
+  readonly keys: Int32Array;
   readonly loss: Float64Array;
   /** Per task: TASK_PENDING until its results are in its slot, then TASK_DONE (or TASK_FAILED). */
   readonly done: Int32Array;
@@ -57,6 +59,7 @@ export class TaskSlots {
     const E = L.dims.embedDim;
     this.queue = new WorkQueue(a);
     this.counts = a.i32(2 * tasks);
+    this.keys = a.i32(tasks);
     const lossWords = a.i32(2 * tasks);
     this.loss = new Float64Array(lossWords.buffer, lossWords.byteOffset, tasks);
     this.done = a.i32(tasks);

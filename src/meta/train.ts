@@ -9,8 +9,12 @@
  *   θ ← Adam(θ, G / task_count)
  * The query gradient is taken at θ'_t and applied to θ; the second-order step (the official
  * code's) multiplies it by (I - α H_support_t) first (task-grad.ts).
+ *
+ * With dropout, a pass's masks are drawn from its key: (seed, meta-step, task index in the
+ * step, support/query) in meta-training, (seed, Adam step) in the baseline.
  */
 import type { PartData, TaskRows } from '../data/part.js';
+import { DROPOUT_STREAM, dropoutKey, type DropoutRates } from '../model/dropout.js';
 import type { Layout } from '../model/layout.js';
 import { Model } from '../model/model.js';
 import type { JobHost, Ops } from '../model/ops.js';
@@ -35,6 +39,8 @@ export interface MetaOptions {
   seed: number;
   /** The meta-gradient: first order (default) or the exact second order. */
   order?: MetaOrder;
+  /** Dropout in the training passes (none when absent). */
+  dropout?: DropoutRates;
 }
 
 export interface StepResult {
@@ -52,6 +58,8 @@ abstract class Trainer {
   protected readonly rng: Rng;
   protected readonly base: TableView;
   protected readonly grads: GradSum;
+  /** Steps taken (meta-steps, or the baseline's Adam steps): part of the dropout keys. */
+  protected steps = 0;
 
   constructor(
     readonly ops: Ops,
@@ -59,7 +67,7 @@ abstract class Trainer {
     readonly opts: MetaOptions,
   ) {
     const L: Layout = params.layout;
-    this.model = new Model(ops, L, opts.batchSize);
+    this.model = new Model(ops, L, opts.batchSize, 'auto', opts.dropout);
     this.adam = new ModelAdam(ops, L, opts.globalLr);
     this.rng = new Rng(opts.seed ^ 0x5eed);
     this.base = plainView(params.tables);
@@ -110,13 +118,20 @@ export class MetaTrainer extends Trainer {
     const order = opts.order ?? 'first';
     const offsets: number[] = [];
     const slots = new TaskSlots(recordingArena(ops, offsets), L, opts.taskCount, opts.batchSize, order === 'second');
-    const init = taskWorkerInit(L, opts.batchSize, opts.taskCount, opts.localLr, order, params.dense, params.tables, offsets);
-    const job = jobs.load(new URL('./task-runner.js', import.meta.url).href, init, workerHeapBytes(ops, L, opts.batchSize, order));
+    const init = taskWorkerInit(L, opts.batchSize, opts.taskCount, opts.localLr, order, opts.dropout, params.dense, params.tables, offsets);
+    const job = jobs.load(new URL('./task-runner.js', import.meta.url).href, init, workerHeapBytes(ops, L, opts.batchSize, order, opts.dropout));
     return { slots, jobs, job, runner: new TaskRunner(this.task, params.dense, params.tables, slots, opts.localLr) };
   }
 
   step(): StepResult {
-    return this.parallel ? this.parallelStep(this.parallel) : this.serialStep();
+    const res = this.parallel ? this.parallelStep(this.parallel) : this.serialStep();
+    this.steps++;
+    return res;
+  }
+
+  /** The dropout key of the i-th task of this step, whichever thread runs it. */
+  private taskKey(i: number): number {
+    return dropoutKey(DROPOUT_STREAM.meta, this.opts.seed, this.steps, i);
   }
 
   /**
@@ -130,6 +145,7 @@ export class MetaTrainer extends Trainer {
     picked.forEach((t, i) => {
       slots.fill(i, 0, this.part, sampler.drawRows(rng, t, opts.batchSize));
       slots.fill(i, 1, this.part, sampler.drawRows(rng, t, opts.batchSize));
+      slots.keys[i] = this.taskKey(i);
     });
     let loss = 0;
     let rows = 0;
@@ -165,13 +181,13 @@ export class MetaTrainer extends Trainer {
     sum.clear();
     let loss = 0;
     let rows = 0;
-    for (const t of picked) {
+    picked.forEach((t, i) => {
       // drawRows returns a view of the task's permutation that the next draw reshuffles
       const support = sampler.drawRows(rng, t, opts.batchSize).slice();
       const query = sampler.drawRows(rng, t, opts.batchSize);
-      loss += task.add(params.dense, this.base, opts.localLr, part, support, support.length, part, query, query.length, sum);
+      loss += task.add(params.dense, this.base, opts.localLr, part, support, support.length, part, query, query.length, sum, this.taskKey(i));
       rows += support.length + query.length;
-    }
+    });
     sum.scale(1 / picked.length);
     this.adam.apply(params.dense, params.tables, sum);
     return { loss: loss / picked.length, rows, tasks: picked.length };
@@ -210,6 +226,7 @@ export class JointTrainer extends Trainer {
         this.cursor = 0;
       }
       const b = Math.min(opts.batchSize, this.order.length - this.cursor);
+      model.dropoutKey = dropoutKey(DROPOUT_STREAM.joint, opts.seed, this.steps++);
       model.forward(this.base, this.params.dense, this.part, this.order, this.cursor, b);
       this.cursor += b;
       loss += model.loss();

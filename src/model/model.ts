@@ -8,6 +8,7 @@ import type { PartData } from '../data/part.js';
 import { BatchBuilder, gatherRows, poolBackward, poolForward, uniformTask, type Batch } from './embedding.js';
 import type { Layout } from './layout.js';
 import { FirstLayer, type ProjectionMode, type TableProjections } from './first-layer.js';
+import type { DropoutRates } from './dropout.js';
 import { DenseNet } from './network.js';
 import type { Ops, Vec } from './ops.js';
 import type { TableView } from './row-set.js';
@@ -24,6 +25,11 @@ export class Model {
   readonly dLocal: Vec[];
   /** Dense gradient of the last backward (layout of Params.dense). */
   readonly grad: Vec;
+  /**
+   * The key of the next training forward's dropout masks (dropout.ts): whoever runs the
+   * passes sets it before each, from what identifies the pass (seed, step, task, pass).
+   */
+  dropoutKey = 0;
   private P: Vec | null = null;
 
   constructor(
@@ -31,10 +37,12 @@ export class Model {
     readonly L: Layout,
     readonly capacity: number,
     projection: ProjectionMode = 'auto',
+    /** Dropout in training forwards (none when absent). */
+    readonly dropout?: DropoutRates,
   ) {
     this.builder = new BatchBuilder(ops, L, capacity);
     this.first = new FirstLayer(ops, L, capacity, projection);
-    this.net = new DenseNet(ops, L, capacity);
+    this.net = new DenseNet(ops, L, capacity, dropout);
     this.x = ops.alloc(capacity * L.inDim);
     this.dx = ops.alloc(capacity * L.inDim);
     this.a = ops.alloc(capacity * L.gateDim);
@@ -56,14 +64,15 @@ export class Model {
   /**
    * Forward rows[start .. start+n) of `part` with dense weights P and the tables as `view`
    * sees them; `needGrad` false when only the predictions are wanted (scoring), then
-   * `tables` may give projectTables' output for these weights (first-layer.ts).
+   * `tables` may give projectTables' output for these weights (first-layer.ts). A forward
+   * with needGrad is a training pass: it drops units with the masks of `dropoutKey`.
    */
   forward(view: TableView, P: Vec, part: PartData, rows: ArrayLike<number>, start: number, n: number, needGrad = true, tables?: TableProjections): Batch {
     const b = this.builder.build(part, rows, start, n);
     gatherRows(this.ops, view, b, this.local, this.L.dims.embedDim);
     poolForward(this.ops, this.L, b, this.local, this.x, this.a);
     this.first.forward(P, this.x, b, this.local, this.net.h0, needGrad, false, needGrad ? undefined : tables);
-    this.net.forward(P, this.a, n, uniformTask(this.L, b));
+    this.net.forward(P, this.a, n, uniformTask(this.L, b), needGrad ? this.dropoutKey : null);
     this.P = needGrad ? P : null;
     return b;
   }

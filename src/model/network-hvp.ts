@@ -8,7 +8,8 @@
  * must be of the loss whose Hessian is wanted) and never changes them. ReLU's second
  * derivative is zero almost everywhere: its R-op is the same mask as its backward. Softmax,
  * sigmoid and the BCE (PyTorch's binary_cross_entropy double backward, eps 1e-12) carry
- * their curvature terms.
+ * their curvature terms. Dropout, with the masks of that forward held fixed, is linear: its
+ * R-op and its R-backward are its backward's.
  */
 import type { Layout } from './layout.js';
 import type { DenseNet } from './network.js';
@@ -95,8 +96,10 @@ export class DenseHvp {
     const { ops, L, net } = this;
     const { numExpert: K, numOutput: C, mlpDims } = L.dims;
     const dL = L.dLast;
+    const drop = net.dropped;
     ops.biasRelu(this.rh[0]!, V.subarray(L.at.expertB[0]!), B, K * mlpDims[0]!, false);
     ops.reluBackward(this.rh[0]!, net.h[0]!, B * K * mlpDims[0]!);
+    drop?.scaleExperts(this.rh[0]!, B * K * mlpDims[0]!);
     for (let j = 1; j < mlpDims.length; j++) {
       const d = mlpDims[j]!;
       const dPrev = mlpDims[j - 1]!;
@@ -111,6 +114,7 @@ export class DenseHvp {
       }
       ops.biasRelu(r, V.subarray(L.at.expertB[j]!), B, K * d, false);
       ops.reluBackward(r, net.h[j]!, B * K * d);
+      drop?.scaleExperts(r, B * K * d);
     }
     this.gateForward(P, V, L.at.expertGate, a, ra, B, K, net.g1, net.g, this.rg1, this.rg);
     // fea = sum_k g_k h_k
@@ -128,6 +132,7 @@ export class DenseHvp {
         for (let i = 0; i < dL; i++) rfea[fo + i] += rgk * hL[ho + i]! + gk * rhL[ho + i]!;
       }
     }
+    drop?.maskCritics(rfea, B * dL);
     // critics: R{s} = s (1 - s) (R{fea} V^T + fea R{V}^T + R{beta})
     ops.gemm(false, true, B, C, dL, rfea, P.subarray(L.at.criticW), rs, 0, dL, dL, C);
     ops.gemm(false, true, B, C, dL, fea, V.subarray(L.at.criticW), rs, 1, dL, dL, C);
@@ -218,6 +223,8 @@ export class DenseHvp {
     ops.colSum(rdu, B, C, HV.subarray(L.at.criticB), 0);
     ops.gemm(false, false, B, dL, C, rdu, P.subarray(L.at.criticW), rdfea, 0, C, dL, dL);
     ops.gemm(false, false, B, dL, C, du, V.subarray(L.at.criticW), rdfea, 1, C, dL, dL);
+    // as DenseNet.backward: R{dfea} of the mixture (net.dfea is the mixture's already)
+    net.dropped?.maskCritics(rdfea, B * dL);
     // fea = sum_k g_k h_k
     const nl = mlpDims.length;
     const hL = net.h[nl - 1]!;
@@ -259,6 +266,7 @@ export class DenseHvp {
       const rdhj = this.rdh[j]!;
       const dhj = net.dh[j]!;
       ops.reluBackward(rdhj, net.h[j]!, B * K * d);
+      net.dropped?.scaleExperts(rdhj, B * K * d);
       ops.colSum(rdhj, B, K * d, HV.subarray(L.at.expertB[j]!), 0);
       if (j > 0) {
         const dPrev = mlpDims[j - 1]!;

@@ -6,6 +6,7 @@
  * Every activation the backward needs is kept in buffers sized for the largest batch, so a
  * step allocates nothing.
  */
+import { Dropout, type DropoutRates } from './dropout.js';
 import type { Layout } from './layout.js';
 import type { Ops, Vec } from './ops.js';
 
@@ -15,12 +16,12 @@ const BCE_EPS = 1e-12;
 
 export class DenseNet {
   // activations and their gradients: the Hessian-vector product (network-hvp.ts) reads them
-  readonly h: Vec[]; // per expert layer j: [B, K*d_j] after ReLU
+  readonly h: Vec[]; // per expert layer j: [B, K*d_j] after ReLU (and dropout)
   readonly g1: Vec; // expert gate hidden [B, dL]
   readonly g: Vec; // expert gate softmax [B, K]
   readonly c1: Vec; // critic gate hidden [B, dL]
   readonly w: Vec; // critic gate softmax [B, C]
-  readonly fea: Vec; // [B, dL]
+  readonly fea: Vec; // [B, dL], after the critics' dropout
   readonly s: Vec; // critic sigmoids [B, C]
   readonly p: Vec; // predictions [B]
   // gradients of activations
@@ -39,6 +40,10 @@ export class DenseNet {
   readonly da: Vec;
   /** The last forward's rows all had one task vector (see gateForward). */
   uniform = false;
+  /** Dropout, when its rates drop anything (dropout.ts). */
+  private readonly dropout: Dropout | null;
+  /** The dropout of the last forward: null when it was not a training pass (or there is none). */
+  dropped: Dropout | null = null;
 
   /**
    * The columns of a that differ between rows, which the gates' first layer takes row by
@@ -60,6 +65,7 @@ export class DenseNet {
     private readonly ops: Ops,
     private readonly L: Layout,
     capacity: number,
+    dropout?: DropoutRates,
   ) {
     const { numExpert: K, numOutput: C, mlpDims } = L.dims;
     const dL = L.dLast;
@@ -81,6 +87,7 @@ export class DenseNet {
     this.dp = ops.alloc(capacity);
     this.da = ops.alloc(capacity * L.gateDim);
     this.taskBias = ops.alloc(dL);
+    this.dropout = dropout && (dropout.experts > 0 || dropout.critics > 0) ? new Dropout(ops, dropout, capacity * dL) : null;
   }
 
   /** The first expert layer's output [B, K*d1]: filled (before its bias) by the caller's FirstLayer. */
@@ -96,15 +103,23 @@ export class DenseNet {
   /**
    * Forward for B rows from h0 = x W1^T (see first-layer.ts) and the task vectors a;
    * fills `p` (the loss is a separate step). `uniform`: every row has the same task part
-   * of a (columns E..), as in one campaign's batches.
+   * of a (columns E..), as in one campaign's batches. `dropKey`: a training pass, which
+   * drops units (when the network has dropout) with the masks of this key.
    */
-  forward(P: Vec, a: Vec, B: number, uniform = false): void {
+  forward(P: Vec, a: Vec, B: number, uniform = false, dropKey: number | null = null): void {
     const { ops, L } = this;
     this.uniform = uniform && L.gateDim > L.dims.embedDim;
+    let drop: Dropout | null = null;
+    if (dropKey !== null && this.dropout) {
+      drop = this.dropout;
+      drop.key = dropKey;
+    }
+    this.dropped = drop;
     const { numExpert: K, numOutput: C, mlpDims } = L.dims;
     const dL = L.dLast;
     let prev = this.h[0]!;
     ops.biasRelu(prev, P.subarray(L.at.expertB[0]!), B, K * mlpDims[0]!, true);
+    drop?.dropExperts(prev, 0, B * K * mlpDims[0]!);
     let prevD = mlpDims[0]!;
     for (let j = 1; j < mlpDims.length; j++) {
       const d = mlpDims[j]!;
@@ -114,6 +129,7 @@ export class DenseNet {
         ops.gemm(false, true, B, d, prevD, prev.subarray(k * prevD), W.subarray(k * d * prevD), hj.subarray(k * d), 0, K * prevD, prevD, K * d);
       }
       ops.biasRelu(hj, P.subarray(L.at.expertB[j]!), B, K * d, true);
+      drop?.dropExperts(hj, j, B * K * d);
       prev = hj;
       prevD = d;
     }
@@ -122,6 +138,7 @@ export class DenseNet {
     this.gateForward(P, L.at.expertGate, a, B, K, this.g1, this.g);
     const fea = this.fea;
     ops.mixForward(fea, this.g, hL, B, K, dL);
+    drop?.dropCritics(fea, B * dL);
     // critics: s = sigmoid(fea V^T + beta)
     const s = this.s;
     ops.gemm(false, true, B, C, dL, fea, P.subarray(L.at.criticW), s, 0, dL, dL, C);
@@ -225,6 +242,8 @@ export class DenseNet {
     ops.gemm(true, false, C, dL, B, du, fea, G.subarray(L.at.criticW), 0, C, dL, dL);
     ops.colSum(du, B, C, G.subarray(L.at.criticB), 0);
     ops.gemm(false, false, B, dL, C, du, P.subarray(L.at.criticW), this.dfea, 0, C, dL, dL);
+    // from here dfea is the gradient of the mixture, before the critics' dropout
+    this.dropped?.maskCritics(this.dfea, B * dL);
     // fea = sum_k g_k h_k
     const nl = mlpDims.length;
     const hL = this.h[nl - 1]!;
@@ -241,6 +260,7 @@ export class DenseNet {
       const hj = this.h[j]!;
       const dhj = this.dh[j]!;
       ops.reluBackward(dhj, hj, B * K * d);
+      this.dropped?.scaleExperts(dhj, B * K * d);
       ops.colSum(dhj, B, K * d, G.subarray(L.at.expertB[j]!), 0);
       const W = P.subarray(L.at.expertW[j]!);
       const GW = G.subarray(L.at.expertW[j]!);

@@ -212,11 +212,8 @@ export class Scorer {
 }
 
 /** Engine bytes of one Model, tallied on an Ops that hands out plain (never written) arrays. */
-export function modelBytes(ops: Ops, L: Layout, capacity: number, extra?: (counting: Ops, model: Model) => void): number {
-  return heapBytes(ops, (counting) => {
-    const model = new Model(counting, L, capacity);
-    extra?.(counting, model);
-  });
+export function modelBytes(ops: Ops, L: Layout, capacity: number): number {
+  return heapBytes(ops, (counting) => new Model(counting, L, capacity));
 }
 
 /** Engine bytes of what `build` allocates (a worker's heap), tallied on an Ops that hands out plain arrays. */

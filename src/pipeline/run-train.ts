@@ -23,7 +23,7 @@ import { parameterCount, type Layout } from '../model/layout.js';
 import type { Part } from '../data/part.js';
 import type { Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
-import { adaptOptionsFor, schemaFor, freshParams, layoutFor, paramsFromCheckpoint } from '../meta/model-setup.js';
+import { adaptOptionsFor, dropoutRates, schemaFor, freshParams, layoutFor, paramsFromCheckpoint } from '../meta/model-setup.js';
 import { splitValidation, Validator } from '../meta/validation.js';
 import type { TaskRows } from '../data/part.js';
 import { JointTrainer, MetaTrainer, type MetaOptions } from '../meta/train.js';
@@ -195,6 +195,7 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
   const r = cfg.runner;
   const hp = cfg.hyper_parameters;
   const params = r.model_init_path ? paramsFromCheckpoint(ops, L, r.model_init_path).params : freshParams(ops, L, r.seed);
+  const dropout = dropoutRates(cfg, false);
   const opts: MetaOptions = {
     batchSize: hp.batch_size,
     taskCount: hp.task_count,
@@ -204,6 +205,7 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
     withReplacement: hp.task_replacement,
     seed: r.seed,
     order: hp.meta_order,
+    ...(dropout && { dropout }),
   };
   const v = r.validation;
   const split = splitValidation(part.tasks, part.label, v.share, v.holdout, r.seed, hp.meta && !hp.task_replacement ? hp.task_count : 1);
