@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { basename, dirname, join, resolve } from 'node:path';
 import { DataError, fsError, UserError } from '../util/errors.js';
 import { sweepStale, trackTemp, untrackTemp, writeFileAtomic } from '../util/atomic.js';
-import { checkOutputDir, ensureDir, isInside } from '../util/files.js';
+import { checkOutputDir, ensureDir } from '../util/files.js';
+import { checkNotInput } from '../util/output-paths.js';
 import { PartWriter, writeWhole, type PartWriterOptions } from './arrow-write.js';
 import { CAMPAIGNS_DIR, PART_EXT, SCHEMA_FILE, writeSchema, type DatasetFiles } from './dataset.js';
 import { TASK_VOCAB_FILE } from './task-vocab.js';
@@ -27,9 +28,7 @@ function isDatasetFile(name: string): boolean {
  * inputs, and holding nothing but an earlier dataset's files, which the new one replaces.
  */
 export function checkDatasetOut(dir: string, inputs: string[] = []): void {
-  for (const input of inputs) {
-    if (isInside(input, dir)) throw new DataError(`${dir}: the output folder holds the input ${input}; write the dataset to another folder`);
-  }
+  checkNotInput(dir, 'the output folder', inputs, true);
   if (!existsSync(dir)) return;
   if (!statSync(dir).isDirectory()) throw new DataError(`${dir}: exists and is not a folder (the output is a dataset folder)`);
   const foreign = readdirSync(dir).filter((f) => !isDatasetFile(f));

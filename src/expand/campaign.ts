@@ -123,6 +123,11 @@ export function parseCampaign(doc: unknown, baseDir: string, where = 'campaign')
   };
 }
 
+/** The files a campaign is read from: its own and those it names (outputs must not replace them). */
+export function campaignFiles(c: Campaign): string[] {
+  return [c.source, ...[c.seeds, c.negatives, c.examples].flatMap((s) => (s && 'file' in s ? [s.file] : []))];
+}
+
 /** Read and validate a campaign file (YAML or JSON, by content: JSON is YAML). */
 export function loadCampaignFile(path: string): Campaign {
   let text: string;

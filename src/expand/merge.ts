@@ -42,8 +42,7 @@ export async function mergeShards(dirs: string[], outDir: string, opts: { truth?
     if (other.join('\n') !== names.join('\n')) throw new UserError(`${d}: holds campaigns [${other.join(', ')}], ${dirs[0]} holds [${names.join(', ')}]: shards of one run hold the same campaigns`);
   }
   const out = resolve(outDir);
-  for (const d of dirs) if (resolve(d) === out) throw new UserError(`${outDir}: the output directory is one of the shard directories`);
-  checkOutDir(out, names);
+  checkOutDir(out, names, [...dirs.flatMap((d) => names.map((n) => join(d, n))), opts.truth]);
   const truth = opts.truth ? readTruth(opts.truth) : null;
   const results: CampaignResult[] = [];
   for (const name of names) {

@@ -1,5 +1,5 @@
 /** Opening input files with the error users get everywhere: the path and the system's reason. */
-import { accessSync, constants, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import { DataError, fsError, UserError } from './errors.js';
 
@@ -19,7 +19,7 @@ export function isInside(child: string, parent: string): boolean {
 }
 
 /** The nearest existing folder at or above `dir`; a file on the way is an error naming `path` and it. */
-function existingAncestor(dir: string, path: string, doing: string): string {
+export function existingAncestor(dir: string, path: string, doing: string): string {
   dir = resolve(dir);
   for (;;) {
     if (existsSync(dir)) {
@@ -45,22 +45,5 @@ export function ensureDir(dir: string): void {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw fsError(dir, 'create the folder', e);
-  }
-}
-
-/**
- * Check an output file before any work: not a folder, not one of the inputs, and its folder
- * writable (or creatable). `what` names the option in messages, e.g. `--out`.
- */
-export function checkOutputFile(path: string, what: string, inputs: string[] = []): void {
-  for (const input of inputs) {
-    if (resolve(input) === resolve(path)) throw new UserError(`${what} ${path} is the input ${input}; writing it would destroy the input`);
-  }
-  if (existsSync(path) && statSync(path).isDirectory()) throw new UserError(`${what} ${path} is a folder; expected a file path`);
-  const dir = existingAncestor(dirname(path), path, 'written');
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch (e) {
-    throw fsError(dir, `write ${what} ${path} there`, e);
   }
 }

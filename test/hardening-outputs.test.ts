@@ -1,0 +1,75 @@
+/**
+ * Hardening of outputs, round two: an output that is (or links to) one of the run's inputs is
+ * refused by every command before any work, naming both, and the input is left as it was.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli } from './helpers/cli.js';
+import { tempDir } from './helpers/fixtures.js';
+
+const destroys = (out: string, input: string, how = 'is'): RegExp =>
+  new RegExp(`^metaheac: error: .*${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${how} the input ${input.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; writing it would destroy the input\n$`);
+
+test('an output equal to an input, a link or a hard link of one is refused by every file-writing command, the input kept', (t) => {
+  const root = tempDir(t);
+  const ck = join(root, 'c.safetensors');
+  const pt = join(root, 'X.pt');
+  const part = join(root, 'p.arrow');
+  const metrics = join(root, 'metrics.json');
+  for (const f of [ck, pt, part, metrics]) writeFileSync(f, `the bytes of ${f}`);
+  const hard = join(root, 'hard.safetensors');
+  linkSync(ck, hard);
+  const soft = join(root, 'soft.safetensors');
+  symlinkSync(ck, soft);
+  const cases: [string[], string, string, string][] = [
+    [['export-onnx', '--model', ck, '--out', ck], ck, ck, 'is'],
+    [['export-onnx', '--model', ck, '--out', hard], hard, ck, 'is a hard link of'],
+    [['export-onnx', '--model', ck, '--out', soft], soft, ck, 'is'],
+    [['export-onnx', '--model', ck, '--out', join(root, '.', 'c.safetensors')], join(root, '.', 'c.safetensors'), ck, 'is'],
+    [['import-checkpoint', pt, '-m', join(root, 'none.yaml'), '--out', pt], pt, pt, 'is'],
+    [['meta-grad', '--model', ck, '--support', part, '--query', part, '--order', '1', '--out', part], part, part, 'is'],
+    [['meta-grad', '--model', ck, '--support', part, '--query', part, '--order', '1', '--out', hard], hard, ck, 'is a hard link of'],
+    [['predict', '--model', ck, '--data', part, '--out', hard], hard, ck, 'is a hard link of'],
+    [['report', metrics, '--out', metrics], metrics, metrics, 'is'],
+  ];
+  const before = Object.fromEntries([ck, pt, part, metrics].map((f) => [f, readFileSync(f, 'utf8')]));
+  for (const [args, out, input, how] of cases) {
+    const r = runCli(...args);
+    assert.equal(r.code, 1, args.join(' '));
+    assert.match(r.stderr, destroys(out, input, how), args.join(' '));
+  }
+  for (const [f, text] of Object.entries(before)) assert.equal(readFileSync(f, 'utf8'), text, f);
+});
+
+test('folder outputs: merge into a shard folder, an expand campaign folder holding the pool, a dataset folder holding its raw files', (t) => {
+  const root = tempDir(t);
+  const shard = join(root, 'shard');
+  mkdirSync(join(shard, 'c1'), { recursive: true });
+  writeFileSync(join(shard, 'c1', 'summary.json'), '{}');
+  const m = runCli('merge', shard, '--out', shard);
+  assert.equal(m.code, 1);
+  assert.match(m.stderr, /campaign "c1"'s output folder .*shard[/\\]c1 is the input .*shard[/\\]c1; writing it would destroy the input/);
+  // the pool kept inside the folder that campaign c1's audience replaces
+  const data = join(root, 'data');
+  mkdirSync(join(root, 'out', 'c1'), { recursive: true });
+  mkdirSync(data);
+  writeFileSync(join(data, 'schema.json'), JSON.stringify({ user_single: [{ name: 'age', max_idx: 3 }], user_multi: [], task: [{ name: 'adv', max_idx: 3 }] }));
+  const pool = join(root, 'out', 'c1', 'pool.arrow');
+  writeFileSync(pool, 'pool');
+  const camp = join(root, 'c1.yaml');
+  writeFileSync(camp, 'name: c1\ntask: {adv: 1}\ncodes: true\nseeds: [1, 2]\n');
+  const e = runCli('expand', '--campaign', camp, '--model', join(root, 'none.safetensors'), '--users', pool, '--out', join(root, 'out'), '-o', `runner.train_data_dir=${data}`);
+  assert.equal(e.code, 1);
+  assert.match(e.stderr, /campaign "c1"'s output folder .*out[/\\]c1 holds the input .*pool\.arrow; writing it would destroy the input/);
+  assert.equal(readFileSync(pool, 'utf8'), 'pool');
+  // a dataset folder that is a link to the folder of its inputs
+  const raw = join(root, 'raw');
+  mkdirSync(raw);
+  for (const f of ['userFeature.data', 'adFeature.csv', 'train.csv', 'test1_truth.csv']) copyFileSync(camp, join(raw, f));
+  symlinkSync(raw, join(root, 'rawlink'));
+  const p = runCli('prepare', '--raw', raw, '--out', join(root, 'rawlink'));
+  assert.equal(p.code, 1);
+  assert.match(p.stderr, /the output folder .*rawlink holds the input .*raw[/\\]/);
+});
