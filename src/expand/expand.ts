@@ -29,11 +29,12 @@ import { plainView } from '../model/row-set.js';
 import { Scorer } from '../model/scorer.js';
 import { ConfigError, DataError, UserError } from '../util/errors.js';
 import { checkNotInput } from '../util/output-paths.js';
-import { audienceFrom, repeatedUid, writeAudience, type Audience } from './audience.js';
+import { audienceFrom, repeatedUid, type Audience } from './audience.js';
+import { writeAudienceFolder } from './audience-folder.js';
 import { campaignFiles, checkDistinctNames, loadCampaignFile, type Campaign } from './campaign.js';
 import { readExamples, readUidList } from './id-list.js';
 import { evaluateAudience, readTruth } from './quality.js';
-import { audienceStats, histogramBin, histogramQuantiles, HISTOGRAM_BINS, writeSummary, type ExpandSummary, type UidCounts } from './summary.js';
+import { audienceStats, histogramBin, histogramQuantiles, HISTOGRAM_BINS, type ExpandSummary, type UidCounts } from './summary.js';
 import { taskCodes, type TaskCodes } from './task-codes.js';
 import { TopN } from './top-n.js';
 import { findUsers, shardRange, tablePool, type PoolSource } from './users.js';
@@ -379,9 +380,7 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
       if (outDir) {
         o.onProgress?.({ campaign: p.c.name, phase: 'writing', rowsScored: to - from, rowsTotal: to - from });
         dir = join(outDir, p.c.name);
-        writeAudience(dir, audience);
-        summary.seconds.write = (performance.now() - t2) / 1000;
-        writeSummary(dir, summary);
+        writeAudienceFolder(dir, audience, summary, t2);
       }
       results.push({ name: p.c.name, dir, audience, summary });
     }

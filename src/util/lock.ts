@@ -52,8 +52,12 @@ function tryCreate(path: string): boolean {
   }
   try {
     writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() } satisfies Holder));
-  } finally {
     closeSync(fd);
+  } catch (e) {
+    // a full disk: no half-written lock left behind
+    closeSync(fd);
+    unlinkSync(path);
+    throw fsError(path, 'write the lock file', e);
   }
   return true;
 }
