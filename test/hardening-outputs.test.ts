@@ -5,8 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { runCli } from './helpers/cli.js';
+import { MAIN, runCli } from './helpers/cli.js';
+import { synthesize } from '../src/data/synth.js';
 import { tempDir } from './helpers/fixtures.js';
 
 const destroys = (out: string, input: string, how = 'is'): RegExp =>
@@ -72,4 +74,22 @@ test('folder outputs: merge into a shard folder, an expand campaign folder holdi
   const p = runCli('prepare', '--raw', raw, '--out', join(root, 'rawlink'));
   assert.equal(p.code, 1);
   assert.match(p.stderr, /the output folder .*rawlink holds the input .*raw[/\\]/);
+});
+
+test('serve ends after a failed start with one line and exit 1: a missing or corrupt model, a port out of range', async (t) => {
+  const root = tempDir(t);
+  await synthesize({ out: root, preset: 'tiny', seed: 1 });
+  const corrupt = join(root, 'c.safetensors');
+  writeFileSync(corrupt, 'not a checkpoint');
+  const cases: [string[], RegExp][] = [
+    [['--model', join(root, 'none.safetensors'), '--port', '0'], /^metaheac: error: .*none\.safetensors: cannot open \(ENOENT\)\n$/],
+    [['--model', corrupt, '--port', '0'], /^metaheac: error: .*c\.safetensors: .*\n$/],
+    [['--model', corrupt, '--port', '99999'], /expected a port from 0 to 65535, got "99999"/],
+  ];
+  for (const [args, want] of cases) {
+    // before the fix the process never ended: the timeout turns that into a failure
+    const r = spawnSync(process.execPath, [MAIN, 'serve', ...args, '-o', `runner.train_data_dir=${root}`], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, want);
+  }
 });
