@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { MAIN, runCli } from './helpers/cli.js';
 import { synthesize } from '../src/data/synth.js';
 import { tempDir } from './helpers/fixtures.js';
+import { tinyDataset, tinyOverrides } from './helpers/tiny-dataset.js';
 
 const destroys = (out: string, input: string, how = 'is'): RegExp =>
   new RegExp(`^metaheac: error: .*${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} ${how} the input ${input.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; writing it would destroy the input\n$`);
@@ -92,4 +93,17 @@ test('serve ends after a failed start with one line and exit 1: a missing or cor
     assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
     assert.match(r.stderr, want);
   }
+});
+
+test('an output folder that cannot be made (under /proc) is refused before any work, never a hang', { skip: process.platform !== 'linux' && 'needs /proc' }, async (t) => {
+  const data = await tinyDataset();
+  const m = join(tempDir(t), 'm');
+  // Node's recursive mkdir never returns there: the timeout turns a hang into a failure
+  const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = run('infer', '-o', ...tinyOverrides(data, m), 'runner.metrics_path=/proc/nope/metrics.json');
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stderr, 'metaheac: error: /proc/nope: cannot create the folder (ENOENT: no such file or directory)\n');
+  const p = run('predict', '--model', join(m, 'none'), '--data', join(data, 'test_hot_stage1.arrow'), '--out', '/proc/nope/p.csv');
+  assert.equal(p.status, 1, p.stderr);
+  assert.match(p.stderr, /\/proc\/nope: cannot create the folder \(ENOENT/);
 });

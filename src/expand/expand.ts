@@ -10,7 +10,7 @@
  * memory is bounded by the chunk (batch_size rows) and N, never by the pool. A shard scores
  * a slice of whole chunks, so shards merged (merge.ts) equal the unsharded run.
  */
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { LoadedConfig } from '../config/config.js';
@@ -29,6 +29,7 @@ import { plainView } from '../model/row-set.js';
 import { Scorer } from '../model/scorer.js';
 import { ConfigError, DataError, UserError } from '../util/errors.js';
 import { checkNotInput } from '../util/output-paths.js';
+import { ensureDir } from '../util/files.js';
 import { audienceFrom, repeatedUid, type Audience } from './audience.js';
 import { writeAudienceFolder } from './audience-folder.js';
 import { campaignFiles, checkDistinctNames, loadCampaignFile, type Campaign } from './campaign.js';
@@ -137,9 +138,10 @@ export function checkOutDir(outDir: string, names: string[], inputs: (string | n
   checkNotInput(outDir, '--out', inputs);
   if (existsSync(outDir) && !isDir(outDir)) throw new UserError(`${outDir}: exists and is not a directory (--out must be a directory)`);
   try {
-    mkdirSync(outDir, { recursive: true });
+    ensureDir(outDir);
     accessSync(outDir, constants.W_OK);
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`${outDir}: cannot write the output directory (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   for (const n of names) {

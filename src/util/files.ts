@@ -1,6 +1,6 @@
 /** Opening input files with the error users get everywhere: the path and the system's reason. */
 import { existsSync, mkdirSync, openSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DataError, fsError, UserError } from './errors.js';
 
 /** A read-only descriptor of `path`, or a DataError `PATH: cannot open (ENOENT)`. */
@@ -37,13 +37,23 @@ export function checkOutputDir(dir: string): void {
   existingAncestor(dirname(dir), dir, 'created');
 }
 
-/** Create folder `dir` (and its parents); a file on the way, or a refusal, is a one-line error naming it. */
+/**
+ * Create folder `dir` (and its parents); a file on the way, or a refusal, is a one-line error
+ * naming it. One level at a time: Node's recursive mkdir never returns where a level cannot be
+ * made and reports ENOENT (under /proc, for one).
+ */
 export function ensureDir(dir: string): void {
   if (existsSync(dir) && statSync(dir).isDirectory()) return;
-  existingAncestor(dir, dir, 'created');
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw fsError(dir, 'create the folder', e);
+  const base = existingAncestor(dir, dir, 'created');
+  const missing = relative(base, resolve(dir)).split(sep).filter((s) => s !== '');
+  let at = base;
+  for (const name of missing) {
+    at = join(at, name);
+    try {
+      mkdirSync(at);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST' && statSync(at).isDirectory()) continue;
+      throw fsError(dir, 'create the folder', e);
+    }
   }
 }

@@ -6,7 +6,7 @@
  */
 import { accessSync, constants, existsSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { existingAncestor, isInside } from './files.js';
+import { ensureDir, existingAncestor, isInside } from './files.js';
 import { fsError, UserError } from './errors.js';
 
 /** `path` with its existing part's links followed (the rest appended as given). */
@@ -67,4 +67,6 @@ export function checkOutputFile(path: string, what: string, inputs: (string | un
   } catch (e) {
     throw fsError(dir, `write ${what} ${path} there`, e);
   }
+  // a folder that cannot be made (under /proc, a full disk) fails now, not after the work
+  ensureDir(dirname(path));
 }
