@@ -107,3 +107,36 @@ test('an output folder that cannot be made (under /proc) is refused before any w
   assert.equal(p.status, 1, p.stderr);
   assert.match(p.stderr, /\/proc\/nope: cannot create the folder \(ENOENT/);
 });
+
+test('inputs that are devices, FIFOs or folders are refused before reading; a huge bad line is not echoed whole', { skip: process.platform !== 'linux' && 'needs /dev/zero and mkfifo' }, async (t) => {
+  const root = tempDir(t);
+  const data = join(root, 'data');
+  await synthesize({ out: data, preset: 'tiny', seed: 1 });
+  const fifo = join(root, 'fifo');
+  assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+  const run = (...args: string[]) => spawnSync(process.execPath, [MAIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const campaign = (seeds: string): string => {
+    const p = join(root, `c${Math.random().toString(36).slice(2)}.yaml`);
+    writeFileSync(p, `name: c\ntask: {advertiserId: 1, adCategoryId: 0}\ncodes: true\nseeds: ${seeds}\n`);
+    return p;
+  };
+  const expand = (...extra: string[]) => run('expand', '--model', join(root, 'none.safetensors'), '--out', join(root, 'out'), '-o', `runner.train_data_dir=${data}`, ...extra);
+  const cases: [ReturnType<typeof run>, RegExp][] = [
+    [expand('--campaign', campaign('/dev/zero')), /^metaheac: error: \/dev\/zero: not a regular file \(a device, FIFO or socket\); inputs must be files\n$/],
+    [expand('--campaign', campaign(fifo)), /fifo: not a regular file \(a device, FIFO or socket\)/],
+    [expand('--campaign', fifo), /fifo: not a regular file/],
+    [expand('--campaign', campaign('[1]'), '--users', '/dev/zero'), /\/dev\/zero: not a regular file/],
+    [run('predict', '--model', '/dev/zero', '--data', join(data, 'test_hot_stage1.arrow'), '--out', join(root, 'p.csv')), /\/dev\/zero: not a regular file/],
+    [run('predict', '--model', root, '--data', join(data, 'test_hot_stage1.arrow'), '--out', join(root, 'p.csv')), /: not a regular file \(a folder\)/],
+  ];
+  for (const [r, want] of cases) {
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(r.stderr, want);
+  }
+  const huge = join(root, 'huge.txt');
+  writeFileSync(huge, `1\nx${'9'.repeat(1_000_000)}\n`);
+  const h = expand('--campaign', campaign(huge));
+  assert.equal(h.status, 1);
+  assert.ok(h.stderr.length < 300, h.stderr.slice(0, 300));
+  assert.match(h.stderr, /huge\.txt: line 2: expected a uid .*found "x9{79}\.\.\." \(1000001 characters\)/);
+});

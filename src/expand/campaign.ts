@@ -4,11 +4,11 @@
  * the key; files named inside are resolved against the campaign file's folder and read
  * later (id-list.ts), so a service can validate a campaign before any work.
  */
-import { readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { closest } from 'fastest-levenshtein';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../util/errors.js';
+import { MAX_TEXT_BYTES, readInputFile } from '../util/files.js';
 
 /** Seed users given inline (uids) or as a file of uids. */
 export type UidSource = { file: string } | { uids: number[] };
@@ -132,8 +132,9 @@ export function campaignFiles(c: Campaign): string[] {
 export function loadCampaignFile(path: string): Campaign {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readInputFile(path, MAX_TEXT_BYTES).toString('utf8');
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new CampaignError(`${path}: cannot read the campaign file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   let doc: unknown;

@@ -1,10 +1,47 @@
 /** Opening input files with the error users get everywhere: the path and the system's reason. */
-import { existsSync, mkdirSync, openSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { DataError, fsError, UserError } from './errors.js';
 
-/** A read-only descriptor of `path`, or a DataError `PATH: cannot open (ENOENT)`. */
+/** The most bytes one input file is read into memory whole (a Buffer's limit). */
+export const MAX_INPUT_BYTES = 2 ** 31 - 1;
+/** The most bytes of a small text input: a config, a campaign file, a schema. */
+export const MAX_TEXT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Inputs are regular files of at most `maxBytes`, checked before reading: a device
+ * (/dev/zero), a FIFO or a folder would be read without end, or block. Returns the size.
+ */
+export function checkInputFile(path: string, maxBytes = MAX_INPUT_BYTES): number {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw new DataError(`${path}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  if (!st.isFile()) throw new DataError(`${path}: not a regular file (${st.isDirectory() ? 'a folder' : 'a device, FIFO or socket'}); inputs must be files`);
+  if (st.size > maxBytes) throw new DataError(`${path}: ${st.size} bytes, above the limit of ${maxBytes} bytes for this input`);
+  return st.size;
+}
+
+/** The whole of input file `path` (checked first, see checkInputFile). */
+export function readInputFile(path: string, maxBytes = MAX_INPUT_BYTES): Buffer {
+  checkInputFile(path, maxBytes);
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new DataError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+}
+
+/** A piece of input for an error message: quoted, and cut to about `max` characters (a huge line is never echoed whole). */
+export function quoted(s: string, max = 80): string {
+  return JSON.stringify(s.length > max ? `${s.slice(0, max)}...` : s) + (s.length > max ? ` (${s.length} characters)` : '');
+}
+
+/** A read-only descriptor of regular file `path`, or a DataError `PATH: cannot open (ENOENT)`. */
 export function openForRead(path: string): number {
+  checkInputFile(path);
   try {
     return openSync(path, 'r');
   } catch (e) {
