@@ -4,11 +4,12 @@
  * the key; files named inside are resolved against the campaign file's folder and read
  * later (id-list.ts), so a service can validate a campaign before any work.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { closest } from 'fastest-levenshtein';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../util/errors.js';
-import { MAX_TEXT_BYTES, readInputFile } from '../util/files.js';
+import { checkInputFile, MAX_TEXT_BYTES } from '../util/files.js';
 
 /** Seed users given inline (uids) or as a file of uids. */
 export type UidSource = { file: string } | { uids: number[] };
@@ -131,10 +132,11 @@ export function campaignFiles(c: Campaign): string[] {
 /** Read and validate a campaign file (YAML or JSON, by content: JSON is YAML). */
 export function loadCampaignFile(path: string): Campaign {
   let text: string;
+  // a missing file gets the message below; a device or FIFO is refused before reading
+  if (existsSync(path)) checkInputFile(path, MAX_TEXT_BYTES);
   try {
-    text = readInputFile(path, MAX_TEXT_BYTES).toString('utf8');
+    text = readFileSync(path, 'utf8');
   } catch (e) {
-    if (e instanceof UserError) throw e;
     throw new CampaignError(`${path}: cannot read the campaign file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   let doc: unknown;
