@@ -65,11 +65,11 @@ test('dataset outputs are checked before work: a file, a folder of other files, 
   const raw = join(root, 'raw');
   generateRaw(raw, shapeAtScale(0.0005), 1);
   const r4 = runCli('prepare', '--raw', raw, '--out', raw);
-  assert.match(r4.stderr, /raw: the output folder holds the input .*raw[/\\](userFeature\.data|adFeature\.csv|train\.csv|test1_truth\.csv)/);
+  assert.match(r4.stderr, /the output folder .*raw holds the input .*raw[/\\](userFeature\.data|adFeature\.csv|train\.csv|test1_truth\.csv)/);
   mkdirSync(join(root, 'imp'));
   copyFileSync(fixture('proto5_numpy2'), join(root, 'imp', 'x.pkl'));
   const r5 = runCli('import-pkl', join(root, 'imp', 'x.pkl'), '--out', join(root, 'imp'));
-  assert.match(r5.stderr, /imp: the output folder holds the input/);
+  assert.match(r5.stderr, /the output folder .*imp holds the input/);
 });
 
 test('parts of two datasets mixed in one folder are refused by inspect, train and infer', async (t) => {

@@ -13,6 +13,13 @@ export function nonNegativeIntArg(value: string): number {
   return n;
 }
 
+/** A TCP port, 0 (any free one) to 65535. */
+export function portArg(value: string): number {
+  const n = intArg(value);
+  if (n < 0 || n > 65535) throw new InvalidArgumentError(`expected a port from 0 to 65535, got "${value}"`);
+  return n;
+}
+
 export function positiveNumberArg(value: string): number {
   const n = Number(value);
   if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a positive number, got "${value}"`);

@@ -5,11 +5,13 @@
  * A failed, interrupted or killed run leaves the previous dataset as it was, never a mix of
  * new and old parts.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { DataError, fsError, UserError } from '../util/errors.js';
-import { sweepStale, trackTemp, untrackTemp, writeFileAtomic } from '../util/atomic.js';
-import { checkOutputDir, ensureDir, isInside } from '../util/files.js';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DataError, UserError } from '../util/errors.js';
+import { sweepStale, writeFileAtomic } from '../util/atomic.js';
+import { dropTempFolder, openTempFolder, swapFolderIn } from '../util/folder-swap.js';
+import { checkOutputDir } from '../util/files.js';
+import { checkNotInput } from '../util/output-paths.js';
 import { PartWriter, writeWhole, type PartWriterOptions } from './arrow-write.js';
 import { CAMPAIGNS_DIR, PART_EXT, SCHEMA_FILE, writeSchema, type DatasetFiles } from './dataset.js';
 import { TASK_VOCAB_FILE } from './task-vocab.js';
@@ -27,9 +29,7 @@ function isDatasetFile(name: string): boolean {
  * inputs, and holding nothing but an earlier dataset's files, which the new one replaces.
  */
 export function checkDatasetOut(dir: string, inputs: string[] = []): void {
-  for (const input of inputs) {
-    if (isInside(input, dir)) throw new DataError(`${dir}: the output folder holds the input ${input}; write the dataset to another folder`);
-  }
+  checkNotInput(dir, 'the output folder', inputs, true);
   if (!existsSync(dir)) return;
   if (!statSync(dir).isDirectory()) throw new DataError(`${dir}: exists and is not a folder (the output is a dataset folder)`);
   const foreign = readdirSync(dir).filter((f) => !isDatasetFile(f));
@@ -62,17 +62,7 @@ export class DatasetTarget {
     checkOutputDir(dir);
     sweepStale(resolve(dir));
     checkDatasetOut(dir, inputs);
-    const parent = dirname(resolve(dir));
-    const tmp = join(parent, `.${basename(resolve(dir))}.tmp-${process.pid}`);
-    ensureDir(parent);
-    try {
-      rmSync(tmp, { recursive: true, force: true });
-      mkdirSync(tmp);
-    } catch (e) {
-      throw fsError(parent, 'create the dataset folder there', e);
-    }
-    trackTemp(tmp);
-    return new DatasetTarget(dir, tmp);
+    return new DatasetTarget(dir, openTempFolder(dir, 'dataset folder'));
   }
 
   /** A streaming writer for part `name`, inside the temporary folder. */
@@ -104,19 +94,8 @@ export class DatasetTarget {
     const schemaSha = fileSha256(join(this.tmp, SCHEMA_FILE));
     const manifest: DatasetManifest = { format: 'metaheac-dataset', version: 1, id: datasetId(schemaSha, parts), producer, schema_sha256: schemaSha, parts };
     writeFileAtomic(join(this.tmp, MANIFEST_FILE), manifestText(manifest));
-    const old = join(dirname(this.tmp), `.${basename(resolve(this.dir))}.old-${process.pid}`);
-    try {
-      rmSync(old, { recursive: true, force: true });
-      if (existsSync(this.dir)) renameSync(this.dir, old);
-      renameSync(this.tmp, this.dir);
-    } catch (e) {
-      // put the previous dataset back if it was moved aside
-      if (!existsSync(this.dir) && existsSync(old)) renameSync(old, this.dir);
-      throw fsError(this.dir, 'replace the dataset folder', e);
-    }
+    swapFolderIn(this.tmp, this.dir, 'dataset folder');
     this.done = true;
-    untrackTemp(this.tmp);
-    rmSync(old, { recursive: true, force: true });
     return manifest;
   }
 
@@ -135,7 +114,6 @@ export class DatasetTarget {
     if (this.done) return;
     this.done = true;
     for (const w of this.writers.values()) w.abort();
-    rmSync(this.tmp, { recursive: true, force: true });
-    untrackTemp(this.tmp);
+    dropTempFolder(this.tmp);
   }
 }

@@ -3,8 +3,9 @@
  * Field order fixes parameter names (`embedding.static_emb.embeddings.{i}`), so it is
  * part of the contract, not a detail.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { DataError } from '../util/errors.js';
+import { checkInputFile, MAX_TEXT_BYTES } from '../util/files.js';
 
 export interface FieldSpec {
   name: string;
@@ -215,6 +216,8 @@ export function schemaFromJson(raw: unknown, where: string): Schema {
 
 export function readSchemaFile(path: string): Schema {
   let text: string;
+  // a missing schema gets the message below; a device or FIFO is refused before reading
+  if (existsSync(path)) checkInputFile(path, MAX_TEXT_BYTES);
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {

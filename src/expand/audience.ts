@@ -3,6 +3,7 @@
  * `uid,score,rank`, and Parquet for warehouses and DMPs), written atomically, and read back
  * (for merging shards).
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -56,9 +57,33 @@ export function audienceParquet(a: Audience): Uint8Array {
   return pq.writeParquet(pq.Table.fromIPCStream(tableToIPC(table, 'stream')), props);
 }
 
-export function writeAudience(dir: string, a: Audience): void {
-  writeFileAtomic(join(dir, AUDIENCE_CSV), audienceCsv(a));
-  writeFileAtomic(join(dir, AUDIENCE_PARQUET), audienceParquet(a));
+/** Size and SHA-256 of each file written, by name (summary.json records them). */
+export type FileDigests = Record<string, { bytes: number; sha256: string }>;
+
+function digest(data: Uint8Array): { bytes: number; sha256: string } {
+  return { bytes: data.byteLength, sha256: createHash('sha256').update(data).digest('hex') };
+}
+
+export function writeAudience(dir: string, a: Audience): FileDigests {
+  const csv = Buffer.from(audienceCsv(a), 'utf8');
+  const parquet = audienceParquet(a);
+  writeFileAtomic(join(dir, AUDIENCE_CSV), csv);
+  writeFileAtomic(join(dir, AUDIENCE_PARQUET), parquet);
+  return { [AUDIENCE_CSV]: digest(csv), [AUDIENCE_PARQUET]: digest(parquet) };
+}
+
+/** The first file of `dir` whose size or SHA-256 is not the one recorded, as a description, or null. */
+export function changedFile(dir: string, files: FileDigests): string | null {
+  for (const [name, want] of Object.entries(files)) {
+    let have: { bytes: number; sha256: string };
+    try {
+      have = digest(readFileSync(join(dir, name)));
+    } catch (e) {
+      return `${name} cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+    }
+    if (have.sha256 !== want.sha256) return `${name} is not the file its summary.json records (${have.bytes} bytes, ${want.bytes} recorded; SHA-256 differs)`;
+  }
+  return null;
 }
 
 /** An audience.csv written by writeAudience, checked line by line. */

@@ -4,11 +4,12 @@
  * the key; files named inside are resolved against the campaign file's folder and read
  * later (id-list.ts), so a service can validate a campaign before any work.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { closest } from 'fastest-levenshtein';
 import { parse as parseYaml } from 'yaml';
 import { UserError } from '../util/errors.js';
+import { checkInputFile, MAX_TEXT_BYTES } from '../util/files.js';
 
 /** Seed users given inline (uids) or as a file of uids. */
 export type UidSource = { file: string } | { uids: number[] };
@@ -123,9 +124,16 @@ export function parseCampaign(doc: unknown, baseDir: string, where = 'campaign')
   };
 }
 
+/** The files a campaign is read from: its own and those it names (outputs must not replace them). */
+export function campaignFiles(c: Campaign): string[] {
+  return [c.source, ...[c.seeds, c.negatives, c.examples].flatMap((s) => (s && 'file' in s ? [s.file] : []))];
+}
+
 /** Read and validate a campaign file (YAML or JSON, by content: JSON is YAML). */
 export function loadCampaignFile(path: string): Campaign {
   let text: string;
+  // a missing file gets the message below; a device or FIFO is refused before reading
+  if (existsSync(path)) checkInputFile(path, MAX_TEXT_BYTES);
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {

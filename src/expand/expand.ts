@@ -10,7 +10,7 @@
  * memory is bounded by the chunk (batch_size rows) and N, never by the pool. A shard scores
  * a slice of whole chunks, so shards merged (merge.ts) equal the unsharded run.
  */
-import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { LoadedConfig } from '../config/config.js';
@@ -28,11 +28,14 @@ import type { Params } from '../model/params.js';
 import { plainView } from '../model/row-set.js';
 import { Scorer } from '../model/scorer.js';
 import { ConfigError, DataError, UserError } from '../util/errors.js';
-import { audienceFrom, repeatedUid, writeAudience, type Audience } from './audience.js';
-import { checkDistinctNames, loadCampaignFile, type Campaign } from './campaign.js';
+import { checkNotInput } from '../util/output-paths.js';
+import { ensureDir } from '../util/files.js';
+import { audienceFrom, repeatedUid, type Audience } from './audience.js';
+import { writeAudienceFolder } from './audience-folder.js';
+import { campaignFiles, checkDistinctNames, loadCampaignFile, type Campaign } from './campaign.js';
 import { readExamples, readUidList } from './id-list.js';
 import { evaluateAudience, readTruth } from './quality.js';
-import { audienceStats, histogramBin, histogramQuantiles, HISTOGRAM_BINS, writeSummary, type ExpandSummary, type UidCounts } from './summary.js';
+import { audienceStats, histogramBin, histogramQuantiles, HISTOGRAM_BINS, type ExpandSummary, type UidCounts } from './summary.js';
 import { taskCodes, type TaskCodes } from './task-codes.js';
 import { TopN } from './top-n.js';
 import { findUsers, shardRange, tablePool, type PoolSource } from './users.js';
@@ -127,18 +130,24 @@ export function resolveDataPaths(cfg: LoadedConfig, users?: string, lookup?: str
   return { schema: readSchemaFile(schemaPath), schemaPath, pool, lookup: look, taskVocab: files.taskVocab };
 }
 
-/** Output paths are checked before any work: a folder we can write, campaign folders not files. */
-export function checkOutDir(outDir: string, names: string[]): void {
+/**
+ * Output paths are checked before any work: a folder we can write, campaign folders not files
+ * and not holding any of `inputs` (a campaign folder is replaced as a whole).
+ */
+export function checkOutDir(outDir: string, names: string[], inputs: (string | null | undefined)[] = []): void {
+  checkNotInput(outDir, '--out', inputs);
   if (existsSync(outDir) && !isDir(outDir)) throw new UserError(`${outDir}: exists and is not a directory (--out must be a directory)`);
   try {
-    mkdirSync(outDir, { recursive: true });
+    ensureDir(outDir);
     accessSync(outDir, constants.W_OK);
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`${outDir}: cannot write the output directory (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
   for (const n of names) {
     const d = join(outDir, n);
     if (existsSync(d) && !isDir(d)) throw new UserError(`${d}: exists and is not a directory (campaign "${n}" writes its audience there)`);
+    checkNotInput(d, `campaign "${n}"'s output folder`, inputs, true);
   }
 }
 
@@ -216,7 +225,7 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
   const source = typeof o.users === 'object' ? o.users : null;
   const paths = resolveDataPaths(cfg, typeof o.users === 'string' ? o.users : undefined, o.lookup, source !== null);
   const outDir = o.outDir ? resolve(o.outDir) : null;
-  if (outDir) checkOutDir(outDir, campaigns.map((c) => c.name));
+  if (outDir) checkOutDir(outDir, campaigns.map((c) => c.name), [paths.pool, paths.lookup, o.truth, typeof o.model === 'string' ? o.model : null, ...campaigns.flatMap(campaignFiles)]);
   const vocab = paths.taskVocab ? readTaskVocab(paths.taskVocab) : null;
   const schema = schemaFor(cfg, paths.schema, paths.schemaPath);
   const plans = campaigns.map((c) => planExamples(c, taskCodes(c, schema, vocab, paths.taskVocab)));
@@ -374,9 +383,7 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
       if (outDir) {
         o.onProgress?.({ campaign: p.c.name, phase: 'writing', rowsScored: to - from, rowsTotal: to - from });
         dir = join(outDir, p.c.name);
-        writeAudience(dir, audience);
-        summary.seconds.write = (performance.now() - t2) / 1000;
-        writeSummary(dir, summary);
+        writeAudienceFolder(dir, audience, summary, t2);
       }
       results.push({ name: p.c.name, dir, audience, summary });
     }

@@ -3,7 +3,7 @@
  * plain text (one uid a line), Arrow IPC / Feather and Parquet (a `uid` column, or the only
  * column). `examples` files add a `label` column (1 = seed, 0 or -1 = known non-responder).
  */
-import { readFileSync } from 'node:fs';
+import { quoted, readInputFile } from '../util/files.js';
 import { extname } from 'node:path';
 import { createRequire } from 'node:module';
 import { tableFromIPC, type Table } from 'apache-arrow';
@@ -15,16 +15,12 @@ export interface Examples {
 }
 
 function read(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new CampaignError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
-  }
+  return readInputFile(path);
 }
 
 function parseUid(path: string, where: string, s: string): number {
   const t = s.trim().replace(/^"(.*)"$/, '$1');
-  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) throw new CampaignError(`${path}: ${where}: expected a uid (a non-negative integer), found ${JSON.stringify(s)}`);
+  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) throw new CampaignError(`${path}: ${where}: expected a uid (a non-negative integer), found ${quoted(s)}`);
   return Number(t);
 }
 
@@ -32,7 +28,7 @@ function parseLabel(path: string, where: string, s: string): 0 | 1 {
   const t = s.trim().replace(/^"(.*)"$/, '$1');
   if (t === '1') return 1;
   if (t === '0' || t === '-1') return 0;
-  throw new CampaignError(`${path}: ${where}: expected a label 1, 0 or -1, found ${JSON.stringify(s)}`);
+  throw new CampaignError(`${path}: ${where}: expected a label 1, 0 or -1, found ${quoted(s)}`);
 }
 
 /** CSV or text: a header naming `uid` (and `label`) or none (uid first, label second). */
@@ -62,7 +58,7 @@ function textColumns(path: string, wantLabel: boolean): Examples {
     if (uidCol >= cells.length) throw new CampaignError(`${path}: ${where}: ${cells.length} column(s), no uid column ${uidCol + 1}`);
     out.uid.push(parseUid(path, where, cells[uidCol]!));
     if (wantLabel) {
-      if (labelCol >= cells.length) throw new CampaignError(`${path}: ${where}: expected uid,label, found ${JSON.stringify(line)}`);
+      if (labelCol >= cells.length) throw new CampaignError(`${path}: ${where}: expected uid,label, found ${quoted(line)}`);
       out.label.push(parseLabel(path, where, cells[labelCol]!));
     }
   }

@@ -7,12 +7,13 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DataError, UserError } from '../util/errors.js';
-import { AUDIENCE_CSV, audienceFrom, readAudienceCsv, repeatedUid, writeAudience } from './audience.js';
+import { AUDIENCE_CSV, audienceFrom, changedFile, readAudienceCsv, repeatedUid, type Audience } from './audience.js';
+import { writeAudienceFolder } from './audience-folder.js';
 import type { CampaignResult } from './expand.js';
 import { checkOutDir, seedUidsOf } from './expand.js';
 import { loadCampaignFile } from './campaign.js';
 import { evaluateAudience, readTruth } from './quality.js';
-import { audienceStats, histogramQuantiles, readSummary, SUMMARY_FILE, writeSummary, type ExpandSummary } from './summary.js';
+import { audienceStats, histogramQuantiles, readSummary, SUMMARY_FILE, type ExpandSummary } from './summary.js';
 import { TopN } from './top-n.js';
 
 function campaignsIn(dir: string): string[] {
@@ -33,6 +34,19 @@ function seedsOf(s: ExpandSummary): Set<number> {
   return seedUidsOf(loadCampaignFile(s.source));
 }
 
+/**
+ * A shard's audience, refused when its folder's files disagree (a run interrupted between
+ * them, files copied from two runs): the summary's row count and recorded file digests must
+ * match its audience files.
+ */
+function readShardAudience(dir: string, s: ExpandSummary): Audience {
+  const changed = s.files ? changedFile(dir, s.files) : null;
+  if (changed) throw new DataError(`${dir}: ${changed}; the folder's files are not of one run, expand this shard again`);
+  const a = readAudienceCsv(join(dir, AUDIENCE_CSV));
+  if (a.uid.length !== s.audience.size) throw new DataError(`${dir}: ${AUDIENCE_CSV} holds ${a.uid.length} users, its ${SUMMARY_FILE} says ${s.audience.size}; the folder's files are not of one run, expand this shard again`);
+  return a;
+}
+
 export async function mergeShards(dirs: string[], outDir: string, opts: { truth?: string } = {}): Promise<CampaignResult[]> {
   if (dirs.length === 0) throw new UserError('merge: no shard directories given');
   const names = campaignsIn(dirs[0]!);
@@ -42,8 +56,7 @@ export async function mergeShards(dirs: string[], outDir: string, opts: { truth?
     if (other.join('\n') !== names.join('\n')) throw new UserError(`${d}: holds campaigns [${other.join(', ')}], ${dirs[0]} holds [${names.join(', ')}]: shards of one run hold the same campaigns`);
   }
   const out = resolve(outDir);
-  for (const d of dirs) if (resolve(d) === out) throw new UserError(`${outDir}: the output directory is one of the shard directories`);
-  checkOutDir(out, names);
+  checkOutDir(out, names, [...dirs.flatMap((d) => names.map((n) => join(d, n))), opts.truth]);
   const truth = opts.truth ? readTruth(opts.truth) : null;
   const results: CampaignResult[] = [];
   for (const name of names) {
@@ -68,8 +81,8 @@ export async function mergeShards(dirs: string[], outDir: string, opts: { truth?
     }
     parts.sort((a, b) => a.summary.shard!.index - b.summary.shard!.index);
     const heap = new TopN(first.top);
-    for (const { dir } of parts) {
-      const a = readAudienceCsv(join(dir, name, AUDIENCE_CSV));
+    for (const { dir, summary: s } of parts) {
+      const a = readShardAudience(join(dir, name), s);
       for (let i = 0; i < a.uid.length; i++) heap.push(a.score[i]!, a.uid[i]!);
     }
     const audience = audienceFrom(heap.sorted());
@@ -95,9 +108,7 @@ export async function mergeShards(dirs: string[], outDir: string, opts: { truth?
       },
     };
     const dir = join(out, name);
-    writeAudience(dir, audience);
-    summary.seconds.write = (performance.now() - t0) / 1000;
-    writeSummary(dir, summary);
+    writeAudienceFolder(dir, audience, summary, t0);
     results.push({ name, dir, audience, summary });
   }
   return results;

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../util/atomic.js';
 import { DataError } from '../util/errors.js';
-import type { Audience } from './audience.js';
+import type { Audience, FileDigests } from './audience.js';
 import { formatScore } from './score-format.js';
 
 export const SUMMARY_FILE = 'summary.json';
@@ -61,6 +61,8 @@ export interface ExpandSummary {
   /** Against a synthetic dataset's truth, when given (see quality.ts). */
   quality: Quality | null;
   warnings: string[];
+  /** The audience files written with this summary, as one unit (merge checks them); absent in older summaries. */
+  files?: FileDigests;
   /** Wall-clock seconds; the only fields that differ between runs. */
   seconds: { adapt: number; score: number; write: number };
 }

@@ -15,6 +15,7 @@ import { closeSync, readSync } from 'node:fs';
 import { readPdparams, readTorchStateDict, type NamedTensor } from '../data/importers/checkpoint-files.js';
 import { DataError } from '../util/errors.js';
 import { openForRead } from '../util/files.js';
+import { describeNonFinite, nonFiniteParams } from './finite.js';
 import type { Layout } from './layout.js';
 import type { Params } from './params.js';
 
@@ -90,5 +91,8 @@ export function importWeights(path: string, format: 'torch' | 'pdparams', L: Lay
   }
   const extra = [...have.keys()];
   if (extra.length) throw new DataError(`${path}: unexpected tensor "${extra[0]}" (the config's schema or hyper-parameters differ from the checkpoint's)`);
+  // refused here, not at the next load: a checkpoint is never written with NaN or infinite weights
+  const bad = nonFiniteParams(p);
+  if (bad) throw new DataError(`${path}: ${describeNonFinite(bad)}; weights must be finite numbers, nothing imported`);
   return notes;
 }

@@ -17,7 +17,7 @@ import { bestCheckpointPath, checkpointPath } from './run-train.js';
 import { readRunManifest, RUN_FILE } from './run-manifest.js';
 import { checkLeaks, sharedAids, type Leak } from '../data/leakage.js';
 import { manifestAids } from '../data/manifest.js';
-import { checkOutputFile } from '../util/files.js';
+import { checkOutputFile } from '../util/output-paths.js';
 import { availableParallelism } from 'node:os';
 import { silent, type Reporter } from '../util/progress.js';
 import { runContext } from './run-record.js';

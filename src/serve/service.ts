@@ -2,7 +2,7 @@
  * `metaheac serve` and `metaheac worker` put together: config, pool, model, queue adapter,
  * HTTP app; the security rules of binding; hot checkpoint swap; an orderly stop.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { loadConfig, type LoadedConfig } from '../config/config.js';
 import { layoutFor, verifyCheckpoint } from '../meta/model-setup.js';
 import { UserError } from '../util/errors.js';
+import { openForRead } from '../util/files.js';
 import { buildApp, type ServiceLimits } from './app.js';
 import { BullQueue } from './bull-queue.js';
 import { redisConnection } from './bull-flow.js';
@@ -83,6 +84,8 @@ export interface RunningService {
 
 export async function startService(o: ServeOptions): Promise<RunningService> {
   const token = resolveToken(o.host, o.tokenFile, process.env);
+  // before any thread starts: a missing model is a one-line error here
+  closeSync(openForRead(o.model));
   const cfg = serviceConfig(o);
   const info = await loadPoolInfo(cfg, o.users);
   let log: JobLog = () => {};
@@ -91,42 +94,60 @@ export async function startService(o: ServeOptions): Promise<RunningService> {
   let models: ModelStore;
   let backend: JobBackend;
   let redis: ReturnType<typeof redisConnection> | null = null;
-  if (o.redis) {
-    // workers load the model; the server checks it fits and records its hash for the jobs
-    const L = layoutFor(cfg, info.schema);
-    models = new ModelStore(async (path): Promise<LoadedModel> => {
-      verifyCheckpoint(L, path);
-      return { path, sha256: await fileSha256(path), close: async () => {} };
-    });
-    await models.swap(o.model);
-    redis = redisConnection(o.redis, (e) => o.logger.warn({ error: e.message }, 'redis'));
-    backend = new BullQueue(models, { connection: redis, prefix: o.prefix, shards: o.shards, poolRows: info.poolRows, keepFinished: o.keepFinished, attempts: o.attempts }, jobLog);
-  } else {
-    runner = await ThreadRunner.create(info, o.limits, { config: o.config, overrides: o.overrides, ...(o.users ? { users: o.users } : {}), threads: o.threads });
-    const r = runner;
-    models = new ModelStore((path) => r.loadModel(path));
-    await models.swap(o.model);
-    backend = new EmbeddedQueue(runner, models, { workDir: mkdtempSync(join(tmpdir(), 'metaheac-serve-')), keepFinished: o.keepFinished }, jobLog);
-  }
-  const check = { poolRows: info.poolRows, validate: async (sub: Submission, dir: string) => checkSubmission(info, sub, dir, o.limits) };
-  const app = await buildApp({ backend, runner: check, models, limits: o.limits, token, logger: o.logger });
-  log = (id, state, detail) => app.log.info({ job: id, state, ...detail }, 'job');
-  const url = await app.listen({ host: o.host, port: o.port });
-  return {
-    app,
-    url,
-    swap: async (path) => {
-      const ref = await models.swap(path ?? models.ref?.path ?? o.model);
-      app.log.info({ model: ref }, 'model swapped');
-    },
-    close: async () => {
-      await app.close();
-      await backend.close();
-      await models.close();
-      await runner?.close();
-      redis?.disconnect();
-    },
+  let app: FastifyInstance | null = null;
+  // a failed start (model, port) ends what was started, so that the process can exit
+  const stop = async (): Promise<void> => {
+    await app?.close();
+    await backend?.close();
+    await models?.close();
+    await runner?.close();
+    redis?.disconnect();
   };
+  try {
+    if (o.redis) {
+      // workers load the model; the server checks it fits and records its hash for the jobs
+      const L = layoutFor(cfg, info.schema);
+      models = new ModelStore(async (path): Promise<LoadedModel> => {
+        verifyCheckpoint(L, path);
+        return { path, sha256: await fileSha256(path), close: async () => {} };
+      });
+      await models.swap(o.model);
+      redis = redisConnection(o.redis, (e) => o.logger.warn({ error: e.message }, 'redis'));
+      backend = new BullQueue(models, { connection: redis, prefix: o.prefix, shards: o.shards, poolRows: info.poolRows, keepFinished: o.keepFinished, attempts: o.attempts }, jobLog);
+    } else {
+      runner = await ThreadRunner.create(info, o.limits, { config: o.config, overrides: o.overrides, ...(o.users ? { users: o.users } : {}), threads: o.threads });
+      const r = runner;
+      models = new ModelStore((path) => r.loadModel(path));
+      await models.swap(o.model);
+      backend = new EmbeddedQueue(runner, models, { workDir: mkdtempSync(join(tmpdir(), 'metaheac-serve-')), keepFinished: o.keepFinished }, jobLog);
+    }
+    const check = { poolRows: info.poolRows, validate: async (sub: Submission, dir: string) => checkSubmission(info, sub, dir, o.limits) };
+    const started = await buildApp({ backend, runner: check, models, limits: o.limits, token, logger: o.logger });
+    app = started;
+    log = (id, state, detail) => started.log.info({ job: id, state, ...detail }, 'job');
+    const url = await started.listen({ host: o.host, port: o.port });
+    return {
+      app: started,
+      url,
+      swap: async (path) => {
+        const ref = await models.swap(path ?? models.ref?.path ?? o.model);
+        started.log.info({ model: ref }, 'model swapped');
+      },
+      close: stop,
+    };
+  } catch (e) {
+    await stop().catch(() => {});
+    throw startFailure(e, o);
+  }
+}
+
+/** Why the service could not start, as one line (the model, the address); bugs keep their stack. */
+function startFailure(e: unknown, o: ServeOptions): Error {
+  if (e instanceof UserError) return e;
+  const err = e as NodeJS.ErrnoException;
+  if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') return new UserError(`serve: cannot listen on ${o.host}:${o.port} (${err.code})`);
+  if (err.code === 'ENOENT' || err.code === 'EISDIR' || err.name === 'DataError' || err.name === 'UserError') return new UserError(`serve: cannot load the model ${o.model}: ${err.message.split('\n')[0]}`);
+  return err;
 }
 
 export interface WorkerServiceOptions extends ConfigSource {

@@ -7,6 +7,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readdirSync, renameSync, rm
 import { dirname, basename, join } from 'node:path';
 import { fsError } from './errors.js';
 import { ensureDir } from './files.js';
+import { isAlive } from './process-alive.js';
 
 const live = new Set<string>();
 
@@ -27,15 +28,6 @@ export function removeTemps(): void {
 
 function tempName(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -60,7 +52,7 @@ export function sweepStale(path: string): void {
     const m = re.exec(e);
     if (!m) continue;
     const pid = Number(m[1] ?? m[2] ?? m[3]);
-    if (pid === process.pid || alive(pid)) continue;
+    if (pid === process.pid || isAlive(pid)) continue;
     const p = join(dir, e);
     if (m[3] !== undefined && !existsSync(path)) renameSync(p, path);
     else rmSync(p, { recursive: true, force: true });

@@ -19,6 +19,7 @@ import type { SplitResult } from '../../eval/evaluate.js';
 import { runInfer } from '../../pipeline/run-infer.js';
 import { defaultCheckpoint, runTrain, type TrainSummary } from '../../pipeline/run-train.js';
 import { ConfigError } from '../../util/errors.js';
+import { lockFolder } from '../../util/lock.js';
 import { cliReporter, configFrom, interruptible, logLine, withConfigOptions, withOps, type CommonOpts } from '../common.js';
 import { writeReport } from '../../pipeline/report/write-report.js';
 import { fmtFixed, table } from '../format.js';
@@ -110,6 +111,7 @@ export function register(program: Command): void {
       const log = logLine;
       const data = cfg.runner.train_data_dir;
       if (!data) throw new ConfigError(`${cfg.source}: runner.train_data_dir is not set`);
+      lockFolder(cfg.runner.model_save_path, 'demo');
       const truth = join(data, CAMPAIGNS_DIR, TRUTH_FILE);
       // the built-in dataset from before synth wrote campaign files is generated again (same rows, same seed)
       const builtIn = data === loadConfig(DEMO_CONFIG).runner.train_data_dir;

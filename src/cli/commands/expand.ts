@@ -9,6 +9,7 @@ import { configFrom, logLine, withConfigOptions, type CommonOpts } from '../comm
 import { fmtFixed, fmtInt, table } from '../format.js';
 import { progressBar } from '../progress.js';
 import type { Progress } from '../../util/progress.js';
+import { lockFolder } from '../../util/lock.js';
 
 interface ExpandOpts extends CommonOpts {
   model?: string;
@@ -64,6 +65,7 @@ export function register(program: Command): void {
       .option('--no-report', 'do not write the HTML report (DIR/report.html) of the expansions in DIR'),
   ).action(async (opts: ExpandOpts) => {
     const cfg = configFrom(opts);
+    lockFolder(opts.out, 'expand or merge');
     const model = opts.model ?? defaultCheckpoint(cfg);
     let bar: Progress | null = null;
     const results = await expandCampaigns({

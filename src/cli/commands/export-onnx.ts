@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { campaignToOnnx } from '../../export/onnx-campaign.js';
 import { checkpointToOnnx, onnxInputNames, ONNX_OPSET } from '../../model/onnx-export.js';
 import { writeFileAtomic } from '../../util/atomic.js';
+import { checkOutputFile } from '../../util/output-paths.js';
 import { configFrom, type CommonOpts, withConfigOptions } from '../common.js';
 
 interface ExportOpts extends CommonOpts {
@@ -21,6 +22,7 @@ export function register(program: Command): void {
       .option('--campaign <file>', 'a campaign file: export the model adapted to it (as expand adapts), its task fields baked in; needs -m CFG')
       .option('--users <table>', 'with --campaign: the user table its seeds are looked up in (default: the dataset\'s)'),
   ).action(async (opts: ExportOpts) => {
+    checkOutputFile(opts.out, '--out', [opts.model, opts.campaign, opts.users, opts.config]);
     let bytes: Uint8Array;
     let inputs: string[];
     let task: Record<string, number> | undefined;

@@ -7,6 +7,7 @@ import { JsOps } from '../../model/ops.js';
 import { allocParams } from '../../model/params.js';
 import { layoutFor, schemaFor } from '../../meta/model-setup.js';
 import { ConfigError, DataError } from '../../util/errors.js';
+import { checkOutputFile } from '../../util/output-paths.js';
 import { configFrom, logLine, type CommonOpts } from '../common.js';
 
 interface ImportOpts extends CommonOpts {
@@ -25,6 +26,7 @@ export function register(program: Command): void {
     .requiredOption('--out <file>', 'output checkpoint (.safetensors)')
     .option('--json', 'print a summary as JSON')
     .action((file: string, opts: ImportOpts) => {
+      checkOutputFile(opts.out, '--out', [file, opts.config]);
       const cfg = configFrom(opts);
       const format = checkpointFormat(file);
       if (format === 'safetensors') throw new DataError(`${file}: already a safetensors checkpoint; nothing to import`);

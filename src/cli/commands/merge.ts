@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { mergeShards } from '../../expand/index.js';
 import { describeResult } from './expand.js';
+import { lockFolder } from '../../util/lock.js';
 
 export function register(program: Command): void {
   program
@@ -11,6 +12,7 @@ export function register(program: Command): void {
     .option('--truth <arrow>', 'synthetic truth (synth\'s campaigns/truth.arrow): judge the merged audiences, as expand --truth does for a whole pool')
     .option('--json', 'print the merged summaries as JSON')
     .action(async (dirs: string[], opts: { out: string; truth?: string; json?: boolean }) => {
+      lockFolder(opts.out, 'expand or merge');
       const results = await mergeShards(dirs, opts.out, { truth: opts.truth });
       if (opts.json) {
         process.stdout.write(`${JSON.stringify(results.map((r) => ({ name: r.name, dir: r.dir, summary: { ...r.summary, pool: { ...r.summary.pool, histogram: undefined } } })), null, 2)}\n`);

@@ -10,6 +10,7 @@ import { metaGradient } from '../../meta/meta-grad.js';
 import { checkpointShape, paramsFromCheckpoint } from '../../meta/model-setup.js';
 import { createOps } from '../../kernels/index.js';
 import { UserError } from '../../util/errors.js';
+import { checkOutputFile } from '../../util/output-paths.js';
 import { nonNegativeIntArg, positiveNumberArg } from '../args.js';
 import { progressBar } from '../progress.js';
 
@@ -52,6 +53,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'engine threads (0 = one per core)', nonNegativeIntArg, 0)
     .option('--json', 'print a summary as JSON')
     .action(async (opts: MetaGradOpts) => {
+      checkOutputFile(opts.out, '--out', [opts.model, ...opts.support, ...opts.query, opts.config]);
       if (opts.support.length !== opts.query.length) {
         throw new UserError(`--support names ${opts.support.length} part(s) and --query ${opts.query.length}: give one of each per task`);
       }

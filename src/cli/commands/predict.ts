@@ -7,7 +7,7 @@ import { checkpointShape, paramsFromCheckpoint } from '../../meta/model-setup.js
 import { createOps } from '../../kernels/index.js';
 import { writeFileAtomic } from '../../util/atomic.js';
 import { DataError } from '../../util/errors.js';
-import { checkOutputFile } from '../../util/files.js';
+import { checkOutputFile } from '../../util/output-paths.js';
 import { nonNegativeIntArg, positiveIntArg } from '../args.js';
 import { progressBar } from '../progress.js';
 

@@ -1,6 +1,7 @@
 /** `metaheac report RUN [RUN ...] --out report.html`: training, evaluation and per-campaign results of runs as one HTML page. */
 import type { Command } from 'commander';
 import { writeReport } from '../../pipeline/report/write-report.js';
+import { checkOutputFile } from '../../util/output-paths.js';
 
 export function register(program: Command): void {
   program
@@ -11,6 +12,7 @@ export function register(program: Command): void {
     .option('--title <text>', 'page title (default: the runs\' names)')
     .option('--json', 'print what was written as JSON')
     .action(async (runs: string[], o: { out: string; title?: string; json?: boolean }) => {
+      checkOutputFile(o.out, '--out', runs);
       const res = await writeReport(runs, o.out, o.title ? { title: o.title } : {});
       process.stdout.write(o.json ? `${JSON.stringify(res, null, 2)}\n` : `report of ${res.runs.map((r) => r.name).join(', ')} written to ${res.out}\n`);
     });

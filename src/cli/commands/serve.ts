@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { startService, TOKEN_ENV, type ConfigSource, type ServeOptions } from '../../serve/service.js';
-import { nonNegativeIntArg, positiveIntArg } from '../args.js';
+import { portArg, positiveIntArg } from '../args.js';
 import { withConfigOptions, type CommonOpts } from '../common.js';
 
 /** What commander parses: the service's own options, and the limits and config in CLI units. */
@@ -31,7 +31,7 @@ export function register(program: Command): void {
       .requiredOption('--model <ckpt>', 'checkpoint of the general model (SIGHUP or POST /v1/model loads a new one)')
       .option('--users <pool>', 'the user pool (a user table); default: the dataset\'s')
       .option('--host <addr>', `address to bind; anything but loopback needs a bearer token (${TOKEN_ENV} or --token-file)`, '127.0.0.1')
-      .option('--port <n>', 'port (0: any free port; the address is printed)', nonNegativeIntArg, 8080)
+      .option('--port <n>', 'port (0: any free port; the address is printed)', portArg, 8080)
       .option('--token-file <file>', `file holding the bearer token every /v1 request must carry (default: $${TOKEN_ENV})`)
       .option('--redis <url>', 'queue jobs on BullMQ at this Redis (redis://host:port); `metaheac worker` processes run them')
       .option('--prefix <name>', 'key prefix of the BullMQ queues in Redis', 'metaheac')

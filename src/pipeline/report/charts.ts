@@ -79,6 +79,39 @@ export async function lossChart(series: LossSeries[], width: number): Promise<{ 
   return { svg, window };
 }
 
+export interface ValidationSeries {
+  run: string;
+  points: { step: number; auc: number | null; gauc: number | null }[];
+  /** The step of the best evaluation (best/), or null. */
+  best: number | null;
+}
+
+/** Validation AUC and GAUC at each evaluation during training, the best one marked. */
+export async function validationChart(series: ValidationSeries[], width: number): Promise<string> {
+  const values = series.flatMap((s) =>
+    s.points.flatMap((p) => [
+      { run: s.run, step: p.step, metric: 'GAUC', value: p.gauc, best: p.step === s.best },
+      { run: s.run, step: p.step, metric: 'AUC', value: p.auc, best: p.step === s.best },
+    ]),
+  );
+  return renderSvg({
+    width,
+    height: 220,
+    data: { values: values.filter((v) => v.value !== null && Number.isFinite(v.value)) },
+    encoding: {
+      x: { field: 'step', type: 'quantitative', title: 'step' },
+      y: { field: 'value', type: 'quantitative', title: 'validation', scale: { zero: false } },
+      color: { field: 'run', type: 'nominal', title: 'run', scale: runScale(series.map((s) => s.run)) },
+      strokeDash: { field: 'metric', type: 'nominal', title: 'metric' },
+      description: { field: 'run' },
+    },
+    layer: [
+      { mark: { type: 'line', strokeWidth: 2, point: true } },
+      { transform: [{ filter: 'datum.best' }], mark: { type: 'point', shape: 'diamond', size: 140, filled: true } },
+    ],
+  });
+}
+
 export interface SplitBar {
   series: string;
   split: string;

@@ -7,7 +7,7 @@ import { stringify as toYaml } from 'yaml';
 import { version as vegaVersion } from 'vega';
 import { version as vegaLiteVersion } from 'vega-lite';
 import { versions } from '../../util/versions.js';
-import { campaignChart, lossChart, ORACLE, splitChart, SPLIT_METRICS, type CampaignPoint, type SplitBar } from './charts.js';
+import { campaignChart, lossChart, validationChart, ORACLE, splitChart, SPLIT_METRICS, type CampaignPoint, type SplitBar } from './charts.js';
 import type { PartRecord, ReportRun, SplitRecord, TaskRecord } from './runs.js';
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
 import { esc, figure, fixed, htmlTable, int, section, txt } from './html-parts.js';
@@ -31,6 +31,18 @@ async function trainingSection(runs: ReportRun[]): Promise<string> {
         `Training loss per step${window > 1 ? `, as the mean of the last ${window} steps` : ''}. MetaHeac's is the query loss after each task's inner step; the no-meta baseline's the loss of its Adam step. Every step of either sees the same number of rows.`,
       ),
     );
+  }
+  const validated = withTrain.filter((r) => r.train!.validation?.points.length);
+  if (validated.length) {
+    const svg = await validationChart(
+      validated.map((r) => ({ run: r.name, points: r.train!.validation!.points, best: r.train!.validation!.best?.step ?? null })),
+      720,
+    );
+    const stops = validated.map((r) => {
+      const v = r.train!.validation!;
+      return `${esc(r.name)}: ${v.aids.length} held-out training campaigns, best at step ${v.best?.step ?? '–'}${v.stoppedAt ? `, stopped early at step ${v.stoppedAt.step}` : ''}`;
+    });
+    body.push(figure('validation', svg, `Validation during training: the held-out training campaigns adapted to and scored as test campaigns are (the diamond is the best GAUC, the checkpoint in best/). ${stops.join('; ')}.`));
   }
   if (withTrain.length) {
     body.push(

@@ -29,8 +29,14 @@ const context = {
 
 const lossCurve = z.array(z.object({ epoch: count, step: count, loss: num }));
 
+const validationPoint = z.object({ epoch: count, step: count, auc: num, gauc: num });
+
 const trainRecord = z.object({
   mode: z.enum(['meta', 'joint']),
+  validation: z
+    .object({ aids: z.array(z.number()), points: z.array(validationPoint), best: validationPoint.nullable(), stoppedAt: z.object({ epoch: count, step: count }).nullable() })
+    .nullable()
+    .optional(),
   epochs: count,
   stepsPerEpoch: count,
   finalLoss: num,
