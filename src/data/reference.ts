@@ -7,6 +7,9 @@
 export const REFERENCES = ['category', 'agnostic'] as const;
 export type ReferenceName = (typeof REFERENCES)[number];
 
+/** How tables of audiences name them. */
+export const REFERENCE_LABEL: Record<ReferenceName, string> = { category: 'category-level', agnostic: 'ad-agnostic' };
+
 /** The float64 extra column of a stage-2 part that carries each reference's probability. */
 export const REFERENCE_EXTRA: Record<ReferenceName, string> = { category: 'p_category', agnostic: 'p_agnostic' };
 
