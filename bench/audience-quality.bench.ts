@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type LoadedConfig } from '../src/config/config.js';
 import { CAMPAIGNS_DIR, synthesize, TRUTH_FILE } from '../src/data/synth.js';
+import { REFERENCE_LABEL, REFERENCES } from '../src/data/reference.js';
 import { compareOnTruth, loadCampaignFile, readExamples } from '../src/expand/index.js';
 import { createOps } from '../src/kernels/index.js';
 import type { Ops } from '../src/model/ops.js';
@@ -70,8 +71,14 @@ async function runRecipe(cfg: LoadedConfig, ops: Ops, data: string, perSplit: nu
     const mean = (f: (c: (typeof cs)[number]) => number) => cs.reduce((a, c) => a + f(c), 0) / cs.length;
     const row = (name: string) => (c: (typeof cs)[number]) => c.rows.find((r) => r.name === name)!;
     splits[s.name] = { auc: s.auc, gauc: s.gauc, recall: mean((c) => row('model')(c).recall), lift: mean((c) => row('model')(c).precision / row('random')(c).precision) };
-    const ref = (s as { reference?: Record<string, Scores> }).reference ?? {};
-    refs[s.name] = { truth: { ...(s.oracle ?? { auc: NaN, gauc: NaN }), lift: mean((c) => row('oracle')(c).precision / row('random')(c).precision) }, ...ref };
+    const lift = (name: string) => mean((c) => row(name)(c).precision / row('random')(c).precision);
+    // the reference scorers, with the lift of their own top N where the truth has their columns
+    const ref: Record<string, Scores> = {};
+    for (const k of REFERENCES) {
+      const m = s.reference?.[k];
+      if (m) ref[k] = cs[0]?.rows.some((r) => r.name === REFERENCE_LABEL[k]) ? { ...m, lift: lift(REFERENCE_LABEL[k]) } : m;
+    }
+    refs[s.name] = { truth: { ...(s.oracle ?? { auc: NaN, gauc: NaN }), lift: lift('oracle') }, ...ref };
   }
   return { splits, refs, seconds: { train: (t1 - t0) / 1000, infer: (t2 - t1) / 1000 } };
 }
@@ -115,7 +122,7 @@ export async function bench(flags: Record<string, string> = {}): Promise<Record<
     const rows: Record<string, unknown> = {};
     const refNames = Object.keys((perSeed[0]![recipes[0]!] as Run).refs[split] ?? {});
     const refMean = (ref: string, k: keyof Scores) => r4(meanOf((e) => (e[recipes[0]!] as Run).refs[split]![ref]![k] ?? NaN));
-    for (const ref of refNames) rows[ref] = { auc: refMean(ref, 'auc'), gauc: refMean(ref, 'gauc'), ...(ref === 'truth' ? { lift: refMean(ref, 'lift') } : {}) };
+    for (const ref of refNames) rows[ref] = { auc: refMean(ref, 'auc'), gauc: refMean(ref, 'gauc'), lift: refMean(ref, 'lift') };
     const cat = refNames.includes('category') ? meanOf((e) => (e[recipes[0]!] as Run).refs[split]!.category!.auc) : NaN;
     const paper = recipes.includes('paper') ? meanOf((e) => (e.paper as Run).splits[split]!.auc) : NaN;
     for (const name of recipes) {

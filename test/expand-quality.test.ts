@@ -28,3 +28,24 @@ test('curve sizes: at most 20, evenly spaced, ending at N', () => {
   assert.equal(s[19], 1000);
   assert.deepEqual(curveSizes(0), []);
 });
+
+test('the reference scorers\' own top N, by hand, where the truth has their columns; a campaign named like one has no truth', () => {
+  // the users of the case above; the category-level scores rank 3, 4, 6, 5 first; the ad-agnostic ones all tie (uid order: 2, 3, 4, 5)
+  const uid = Float64Array.from([1, 2, 3, 4, 5, 6]);
+  const c = Float64Array.from([0.9, 0.8, 0.7, 0.6, 0.5, 0.4]);
+  const audience = { uid: Float64Array.from([3, 6, 2, 5]), score: Float32Array.from([0.4, 0.3, 0.2, 0.1]), rank: Int32Array.from([1, 2, 3, 4]) };
+  const table = tableFromArrays({ uid, c, 'c:category': Float64Array.from([0.1, 0.2, 0.9, 0.8, 0.3, 0.7]), agnostic: new Float64Array(6).fill(0.5) });
+  const q = evaluateAudience({ path: 'truth.arrow', table, uid }, 'c', audience, new Set([1]))!;
+  const close = (a: number, b: number) => assert.ok(Math.abs(a - b) < 1e-12, `${a} vs ${b}`);
+  // against the truly best 4 (2, 3, 4, 5): category-level hits 3, 4, 5; ad-agnostic all four
+  close(q.references.category!.recall, 3 / 4);
+  close(q.references.category!.precision, (0.7 + 0.6 + 0.4 + 0.5) / 4);
+  close(q.references.agnostic!.recall, 1);
+  close(q.references.agnostic!.precision, (0.8 + 0.7 + 0.6 + 0.5) / 4);
+  // the audience's own numbers do not change
+  close(q.recall, 0.75);
+  close(q.precision, 0.6);
+  // a truth without the columns has no references
+  assert.deepEqual(evaluateAudience({ path: 'truth.arrow', table: tableFromArrays({ uid, c }), uid }, 'c', audience, new Set([1]))!.references, {});
+  assert.equal(evaluateAudience({ path: 'truth.arrow', table, uid }, 'agnostic', audience, new Set()), null);
+});

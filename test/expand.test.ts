@@ -23,7 +23,7 @@ import { synthesize, CAMPAIGNS_DIR, TRUTH_FILE } from '../src/data/synth.js';
 import { writeNumericTable } from '../src/data/table-write.js';
 import { layoutFor, paramsFromCheckpoint, schemaFor } from '../src/meta/model-setup.js';
 import { checkpointPath } from '../src/pipeline/run-train.js';
-import { expandCampaigns, loadCampaignFile, mergeShards, parseCampaign, readUidList, readExamples, TopN, formatScore, parseScore, audienceParquet, shardRange, forEachChunk, userSchema } from '../src/expand/index.js';
+import { compareOnTruth, expandCampaigns, loadCampaignFile, meanComparison, mergeShards, parseCampaign, readUidList, readExamples, TopN, formatScore, parseScore, audienceParquet, shardRange, forEachChunk, userSchema } from '../src/expand/index.js';
 import { UserError } from '../src/util/errors.js';
 import { runCli } from './helpers/cli.js';
 import { tinyOverrides } from './helpers/tiny-dataset.js';
@@ -288,6 +288,25 @@ test('quality against the synthetic truth: recall and expected response rate bes
   assert.ok(q.recall >= 0 && q.recall <= 1);
   assert.ok(q.oraclePrecision >= q.precision && q.oraclePrecision >= q.randomPrecision);
   assert.ok(Math.abs(q.randomRecall - 50 / (r!.summary.pool.scored - r!.summary.pool.excludedSeeds)) < 1e-12);
+});
+
+test('compareOnTruth: the reference scorers\' top N as rows between random and the oracle, the same for every arm', async () => {
+  const campaigns = readdirSync(join(data, CAMPAIGNS_DIR)).filter((f) => f.endsWith('.yaml')).sort().slice(0, 2).map((f) => join(data, CAMPAIGNS_DIR, f));
+  const arms = [
+    { name: 'adapted', model, adapt: true },
+    { name: 'unadapted', model, adapt: false },
+  ];
+  const cs = await compareOnTruth({ config: cfg, arms, campaigns, truth: join(data, CAMPAIGNS_DIR, TRUTH_FILE), top: 30 });
+  assert.equal(cs.length, 2);
+  for (const c of cs) {
+    assert.deepEqual(c.rows.map((r) => r.name), ['adapted', 'unadapted', 'random', 'ad-agnostic', 'category-level', 'oracle']);
+    for (const arm of ['adapted', 'unadapted']) {
+      const refs = c.results[arm]!.summary.quality!.references;
+      assert.deepEqual(c.rows.slice(3, 5), [{ name: 'ad-agnostic', ...refs.agnostic }, { name: 'category-level', ...refs.category }]);
+    }
+    for (const r of c.rows.slice(3, 5)) assert.ok(r.recall >= 0 && r.recall <= 1 && r.precision <= c.rows[5]!.precision, `${c.campaign} ${r.name}`);
+  }
+  assert.deepEqual(meanComparison(cs).map((r) => r.name), cs[0]!.rows.map((r) => r.name));
 });
 
 test('CLI: expand and merge, help and one-line errors', () => {

@@ -1,6 +1,7 @@
 /** Readable text for evaluation results: per-task lines and a summary table per split. */
 import { table } from './format.js';
 import type { SplitResult, TaskResult } from '../eval/evaluate.js';
+import { REFERENCES } from '../data/reference.js';
 
 const f4 = (x: number | null): string => (x === null || Number.isNaN(x) ? '   -  ' : x.toFixed(4));
 
@@ -9,8 +10,10 @@ export function taskLine(split: string, t: TaskResult): string {
 }
 
 export function splitTable(results: SplitResult[]): string {
+  // synth's reference scorers, where the data carries them (real data does not)
+  const refs = REFERENCES.filter((k) => results.some((r) => r.reference?.[k]));
   return table(
-    ['split', 'tasks', 'rows', 'AUC', 'GAUC', 'P@5%', 'R@5%', 'logloss', 'oracle AUC', 'oracle GAUC'],
+    ['split', 'tasks', 'rows', 'AUC', 'GAUC', 'P@5%', 'R@5%', 'logloss', 'oracle AUC', 'oracle GAUC', ...refs.flatMap((k) => [`${k} AUC`, `${k} GAUC`])],
     results.map((r) => [
       r.name,
       String(r.tasks) + (r.gaucSkipped ? ` (${r.gaucSkipped} 1-class)` : ''),
@@ -22,6 +25,7 @@ export function splitTable(results: SplitResult[]): string {
       f4(r.logloss),
       f4(r.oracle?.auc ?? null),
       f4(r.oracle?.gauc ?? null),
+      ...refs.flatMap((k) => [f4(r.reference?.[k]?.auc ?? null), f4(r.reference?.[k]?.gauc ?? null)]),
     ]),
   );
 }

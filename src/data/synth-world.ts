@@ -9,6 +9,11 @@
  * ids reveal. A meta-learned model can learn the category preferences across campaigns
  * and needs only a few seeds to fit a campaign's own eps_a, which is what makes the cold
  * campaigns the interesting ones.
+ *
+ * Beside the truth, two weaker reference scorers mark how much of the gap between chance
+ * and the truth is within reach: the category-level scorer knows the campaign's category
+ * but none of its own parameters (what can be known of a campaign before its seeds), and
+ * the ad-agnostic one ignores the ad altogether.
  */
 import { Rng } from '../util/rng.js';
 import type { PartData } from './part.js';
@@ -115,6 +120,16 @@ interface MultiField {
   perm: Int32Array;
 }
 
+/** A latent category: what the category-level scorer knows of a campaign. */
+export interface Category {
+  /** The preference w_cat the category's campaigns spread around. */
+  pref: Float64Array;
+  /** The bias of a typical campaign of the category (see makeCampaigns). */
+  bias: number;
+  /** Prior probability that a campaign is of this category. */
+  weight: number;
+}
+
 export interface Campaign {
   aid: number;
   category: number;
@@ -133,6 +148,7 @@ export const LATENT_DIM = DIM;
 export class SynthWorld {
   readonly schema: Schema;
   readonly campaigns: Campaign[];
+  readonly categories: Category[];
   private readonly singles: SingleField[];
   private readonly multis: MultiField[];
   /** The fields whose ids carry the id-only signal: largest single and multi vocabularies. */
@@ -173,10 +189,10 @@ export class SynthWorld {
     const argmax = (xs: number[]): number => (xs.length ? xs.indexOf(Math.max(...xs)) : -1);
     this.idSingle = argmax(this.singles.map((f) => f.vocab));
     this.idMulti = argmax(this.multis.map((f) => f.vocab));
-    this.campaigns = this.makeCampaigns(preset, rng, scale);
+    ({ campaigns: this.campaigns, categories: this.categories } = this.makeCampaigns(preset, rng, scale));
   }
 
-  private makeCampaigns(p: SynthPreset, rng: Rng, scale: number): Campaign[] {
+  private makeCampaigns(p: SynthPreset, rng: Rng, scale: number): { campaigns: Campaign[]; categories: Category[] } {
     const C = p.categories;
     const catPref = Array.from({ length: C }, () => gaussianVector(rng, CATEGORY_NORM / Math.sqrt(DIM)));
     const catWeight = Array.from({ length: C }, (_, c) => 1 / Math.sqrt(c + 1));
@@ -188,7 +204,15 @@ export class SynthWorld {
     for (let i = Math.floor(p.campaigns / 2); i < p.campaigns; i++) isTest[order[i]!] = 1;
     // Expected logit variance beyond the bias, for the probit-style rate correction below.
     const idVar = (this.idSingle >= 0 ? TAU_SINGLE ** 2 : 0) + (this.idMulti >= 0 ? TAU_MULTI ** 2 / 3 : 0);
-    return sizeWeight.map((w, a) => {
+    // E[sigmoid(b + x)] for x ~ N(0, v) is about sigmoid(b / sqrt(1 + pi v / 8)).
+    const rateBias = (rate: number, v: number): number => Math.log(rate / (1 - rate)) * Math.sqrt(1 + (Math.PI * v) / 8);
+    // A category's typical campaign: the median rate, BASE_RATE (the rate's spread is
+    // symmetric in the log and the clamp leaves the median alone), at the category's expected
+    // logit variance |w_cat|^2 + CAMPAIGN_SIGMA^2 + idVar (E|eps_a|^2 = CAMPAIGN_SIGMA^2): the
+    // bias that keeps the category's mean response near BASE_RATE. The mean of its campaigns'
+    // biases would also do, but it depends on the rate spread, which the scorer cannot know.
+    const categories = catPref.map((pref, c) => ({ pref, bias: rateBias(BASE_RATE, dot(pref, pref) + CAMPAIGN_SIGMA ** 2 + idVar), weight: catWeight[c]! / catTotal }));
+    const campaigns = sizeWeight.map((w, a) => {
       let u = rng.float() * catTotal;
       let category = 0;
       while (category < C - 1 && (u -= catWeight[category]!) >= 0) category++;
@@ -202,12 +226,11 @@ export class SynthWorld {
       const pref = gaussianVector(rng, CAMPAIGN_SIGMA / Math.sqrt(DIM));
       for (let i = 0; i < DIM; i++) pref[i]! += catPref[category]![i]!;
       const rate = Math.min(0.25, Math.max(0.01, BASE_RATE * Math.exp(0.5 * rng.normal())));
-      // E[sigmoid(b + x)] for x ~ N(0, v) is about sigmoid(b / sqrt(1 + pi v / 8)).
-      const v = dot(pref, pref) + idVar;
-      const bias = Math.log(rate / (1 - rate)) * Math.sqrt(1 + (Math.PI * v) / 8);
+      const bias = rateBias(rate, dot(pref, pref) + idVar);
       const n1 = Math.max(10, Math.round((p.stage1Rows * scale * w) / sizeTotal));
       return { aid: a + 1, category, taskIds, pref, bias, n1, n2: Math.max(10, Math.round(p.minStage2 * scale), Math.round(n1 * p.stage2Ratio)), test: isTest[a] === 1 };
     });
+    return { campaigns, categories };
   }
 
   /** Draw one (user, campaign) row into row `r` of `d`; returns the true response probability. */
@@ -240,18 +263,41 @@ export class SynthWorld {
 
   /** Campaign `c`'s true response probability for the user with latent `z` and the ids of row `r` of `d`. */
   pTrue(c: Campaign, z: Float64Array, d: PartData, r: number, zOff = 0): number {
-    let logit = c.bias + dot(c.pref, z, zOff);
+    return sigmoid(this.withIdScores(c.bias + dot(c.pref, z, zOff), c.category, d, r));
+  }
+
+  /**
+   * The category-level scorer: category `k`'s typical campaign in place of the campaign,
+   * sigmoid(b_cat + w_cat . z + the id terms, which depend on the category alone).
+   */
+  pCategory(k: number, z: Float64Array, d: PartData, r: number, zOff = 0): number {
+    const cat = this.categories[k]!;
+    return sigmoid(this.withIdScores(cat.bias + dot(cat.pref, z, zOff), k, d, r));
+  }
+
+  /**
+   * Every category's pCategory into `out` (one per category); returns the ad-agnostic score,
+   * their mean under the categories' prior: about the best a score can do that ignores the ad.
+   */
+  pCategories(z: Float64Array, d: PartData, r: number, out: Float64Array, zOff = 0): number {
+    let p = 0;
+    for (let k = 0; k < this.categories.length; k++) p += this.categories[k]!.weight * (out[k] = this.pCategory(k, z, d, r, zOff));
+    return p;
+  }
+
+  /** `logit` plus category `cat`'s id terms of row `r`, added in this order (p_true's bits depend on it). */
+  private withIdScores(logit: number, cat: number, d: PartData, r: number): number {
     const ns = this.singles.length;
-    if (this.idSingle >= 0) logit += TAU_SINGLE * idScore(this.salt, d.single[r * ns + this.idSingle]!, c.category);
+    if (this.idSingle >= 0) logit += TAU_SINGLE * idScore(this.salt, d.single[r * ns + this.idSingle]!, cat);
     const f = this.idMulti;
     if (f >= 0) {
       const base = r * multiStride(this.schema) + multiOffsets(this.schema)[f]!;
       const k = Math.min(d.multiLen[r * this.multis.length + f]!, this.multis[f]!.width);
       let g = 0;
-      for (let j = 0; j < k; j++) g += idScore(this.salt ^ 0x2545f491, d.multi[base + j]!, c.category);
+      for (let j = 0; j < k; j++) g += idScore(this.salt ^ 0x2545f491, d.multi[base + j]!, cat);
       if (k > 0) logit += (TAU_MULTI * g) / k;
     }
-    return sigmoid(logit);
+    return logit;
   }
 
   private drawSingle(rng: Rng, f: SingleField): number {

@@ -1,7 +1,8 @@
 /**
  * Synthetic look-alike datasets with planted structure (see synth-world.ts): writes the
  * five standard parts and schema.json, and reports the oracle metrics, i.e. what the true
- * probabilities score on stage 2, the ceiling for any model.
+ * probabilities score on stage 2, the ceiling for any model, beside those of the two
+ * reference scorers (category-level and ad-agnostic), which stage 2 and the truth carry too.
  */
 import { join, relative } from 'node:path';
 import { DataError } from '../util/errors.js';
@@ -19,6 +20,7 @@ import type { Schema } from './schema.js';
 import { allocatePart, sliceRows } from './part-ops.js';
 import { PRESET_NAMES, PRESETS } from './synth-presets.js';
 import { LATENT_DIM, SynthWorld, type Campaign } from './synth-world.js';
+import { AGNOSTIC_COLUMN, categoryColumn, REFERENCE_EXTRA, REFERENCES, type ReferenceName } from './reference.js';
 
 export const DEFAULT_SYNTH_SEED = 2021;
 
@@ -59,6 +61,8 @@ export interface SynthSummary {
   parts: Record<string, PartSummary>;
   /** Metrics of p_true on stage 2 of the hot and cold test campaigns. */
   oracle: { hot: OracleSummary; cold: OracleSummary };
+  /** The same of the reference scorers (p_category, p_agnostic). */
+  reference: Record<'hot' | 'cold', Record<ReferenceName, { auc: number; gauc: number }>>;
   /** The user table: the test campaigns' stage-1 users, then fresh pool users. */
   users: { path: string; rows: number; seedUsers: number; poolUsers: number };
   /** One campaign file per test campaign, and the truth of every user for each. */
@@ -79,6 +83,8 @@ interface SplitAcc {
   stage1: PartWriter;
   stage2: PartWriter;
   p: number[];
+  /** Each reference scorer's probabilities, in the order of p. */
+  refs: Record<ReferenceName, number[]>;
   y: number[];
   taskRows: { aid: number; rows: number[] }[];
 }
@@ -93,10 +99,12 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
   if (!Number.isInteger(threshold) || threshold < 0) throw new DataError(`--cold-threshold must be a non-negative integer, got ${threshold}`);
   const s = preset.schema;
   const world = new SynthWorld(preset, seed, scale);
-  const writerOpts = { extra: { p_true: 'float64' as const, uid: 'int32' as const }, batchRows: opts.batchRows };
+  const extra = { p_true: 'float64' as const, uid: 'int32' as const };
+  // stage 2 alone carries the reference scorers: they judge candidates, not seeds
+  const stage2Extra = { ...extra, [REFERENCE_EXTRA.category]: 'float64' as const, [REFERENCE_EXTRA.agnostic]: 'float64' as const };
   // checked before any work; everything goes into a temporary folder swapped in at the end
   const target = DatasetTarget.open(opts.out);
-  const open = (name: string) => target.part(name, s, writerOpts);
+  const open = (name: string, x: Record<string, 'float64' | 'int32'> = extra) => target.part(name, s, { extra: x, batchRows: opts.batchRows });
   // files of the dataset that are not parts (the user table)
   const writers: PartWriter[] = [];
   const track = (w: PartWriter) => (writers.push(w), w);
@@ -111,8 +119,9 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
     const train = open('train_stage1');
     const split = (name: 'hot' | 'cold'): SplitAcc => ({
       stage1: open(`test_${name}_stage1`),
-      stage2: open(`test_${name}_stage2`),
+      stage2: open(`test_${name}_stage2`, stage2Extra),
       p: [],
+      refs: { category: [], agnostic: [] },
       y: [],
       taskRows: [],
     });
@@ -126,6 +135,10 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
     const nSeedUsers = tests.reduce((a, c) => a + c.n1, 0);
     const nUsers = nSeedUsers + nPool;
     const truth = tests.map(() => new Float32Array(nUsers));
+    // the category-level truth is one column per category (campaigns of a category share it)
+    const truthCategory = world.categories.map(() => new Float32Array(nUsers));
+    const truthAgnostic = new Float32Array(nUsers);
+    const pCat = new Float64Array(world.categories.length);
     const truthUid = new Int32Array(nUsers);
     const usersWriter = track(new PartWriter(join(target.tmp, USERS_FILE), s, { kind: 'users', extra: { uid: 'int32' }, batchRows: opts.batchRows }));
     let nextUser = 0;
@@ -133,6 +146,8 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
       for (let r = from; r < to; r++) {
         truthUid[nextUser] = d.extra.uid![r]!;
         tests.forEach((t, k) => (truth[k]![nextUser] = world.pTrue(t, z(r), d, r)));
+        truthAgnostic[nextUser] = world.pCategories(z(r), d, r, pCat);
+        pCat.forEach((p, k) => (truthCategory[k]![nextUser] = p));
         nextUser++;
       }
       usersWriter.append(asUsers(s, d, from, to));
@@ -148,12 +163,18 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
       const d = allocatePart(s, n, { p_true: 'float64', uid: 'int32' });
       const pTrue = d.extra.p_true!;
       const uids = d.extra.uid!;
+      const n2 = c.test ? c.n2 : 0;
+      const ref: Record<ReferenceName, Float64Array> = { category: new Float64Array(n2), agnostic: new Float64Array(n2) };
       // the latent vectors of the stage-1 users, for their truth in every test campaign
       const zs = new Float64Array(c.test ? c.n1 * LATENT_DIM : 0);
       for (let r = 0; r < n; r++) {
         pTrue[r] = world.drawRow(rng, c, d, r);
         uids[r] = ++uid;
         if (c.test && r < c.n1) zs.set(world.lastZ, r * LATENT_DIM);
+        if (c.test && r >= c.n1) {
+          ref.agnostic[r - c.n1] = world.pCategories(world.lastZ, d, r, pCat);
+          ref.category[r - c.n1] = pCat[c.category]!;
+        }
       }
       if (c.test) addUsers(d, 0, c.n1, (r) => zs.subarray(r * LATENT_DIM, (r + 1) * LATENT_DIM));
       let pos1 = 0;
@@ -169,7 +190,8 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
         const name = pos1 + pos2 <= threshold ? 'cold' : 'hot';
         const acc = splits[name];
         acc.stage1.append(sliceRows(s, d, 0, c.n1));
-        acc.stage2.append(sliceRows(s, d, c.n1, n));
+        const stage2 = sliceRows(s, d, c.n1, n);
+        acc.stage2.append({ ...stage2, extra: { ...stage2.extra, [REFERENCE_EXTRA.category]: ref.category, [REFERENCE_EXTRA.agnostic]: ref.agnostic } });
         note(`test_${name}_stage1`, c.n1, pos1);
         note(`test_${name}_stage2`, c.n2, pos2);
         const first = acc.p.length;
@@ -178,6 +200,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
           acc.p.push(pTrue[r]!);
           acc.y.push(d.label[r]!);
         }
+        for (const k of REFERENCES) for (const p of ref[k]) acc.refs[k].push(p);
         const cname = `${name}_${c.aid}`;
         testNames[tests.indexOf(c)] = cname;
         files.push(join(opts.out, relative(target.tmp, writeCampaignFile(target.tmp, cname, c, s, d))));
@@ -199,7 +222,12 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
       }
       addUsers(chunk, 0, m, (r) => zs.subarray(r * LATENT_DIM, (r + 1) * LATENT_DIM));
     }
-    writeNumericTable(join(target.tmp, CAMPAIGNS_DIR, TRUTH_FILE), [['uid', truthUid], ...tests.map((_, k): [string, Float32Array] => [testNames[k]!, truth[k]!])]);
+    writeNumericTable(join(target.tmp, CAMPAIGNS_DIR, TRUTH_FILE), [
+      ['uid', truthUid],
+      ...tests.map((_, k): [string, Float32Array] => [testNames[k]!, truth[k]!]),
+      ...tests.map((t, k): [string, Float32Array] => [categoryColumn(testNames[k]!), truthCategory[t.category]!]),
+      [AGNOSTIC_COLUMN, truthAgnostic],
+    ]);
     for (const w of writers) w.close();
     target.commit(s, `synth --preset ${preset.name} --seed ${seed} --scale ${scale} --cold-threshold ${threshold}`, { users: USERS_FILE });
     const campaignsDir = join(opts.out, CAMPAIGNS_DIR);
@@ -208,6 +236,13 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
       const m = splitMetrics(a.p, a.y, a.taskRows);
       return { tasks: m.tasks, rows: m.rows, positives: m.positives, auc: m.auc, gauc: m.gauc, gaucSkipped: m.gaucSkipped };
     };
+    const reference = (a: SplitAcc) =>
+      Object.fromEntries(
+        REFERENCES.map((k) => {
+          const m = splitMetrics(a.refs[k], a.y, a.taskRows);
+          return [k, { auc: m.auc, gauc: m.gauc }];
+        }),
+      ) as Record<ReferenceName, { auc: number; gauc: number }>;
     return {
       out: opts.out,
       preset: preset.name,
@@ -216,6 +251,7 @@ export async function synthesize(opts: SynthOptions): Promise<SynthSummary> {
       coldThreshold: threshold,
       parts: summary,
       oracle: { hot: oracle(splits.hot), cold: oracle(splits.cold) },
+      reference: { hot: reference(splits.hot), cold: reference(splits.cold) },
       users: { path: join(opts.out, USERS_FILE), rows: nUsers, seedUsers: nSeedUsers, poolUsers: nPool },
       campaigns: { dir: campaignsDir, files, truth: truthPath },
     };

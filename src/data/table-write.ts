@@ -15,6 +15,10 @@ export function writeNumericTable(path: string, columns: [string, NumericColumn]
 export function numericTableBytes(columns: [string, NumericColumn][]): Uint8Array {
   const n = columns[0]?.[1].length ?? 0;
   for (const [name, c] of columns) if (c.length !== n) throw new Error(`column ${name} has ${c.length} rows, expected ${n}`);
+  // apache-arrow writes a file it cannot read back when two columns share an ArrayBuffer
+  // (the body length counts the buffer once): a column over a buffer already seen is copied
+  const seen = new Set<ArrayBufferLike>();
+  const own = columns.map(([name, c]): [string, NumericColumn] => [name, seen.has(c.buffer) ? c.slice() : (seen.add(c.buffer), c)]);
   // makeTable keeps each array's own type: Int32, Float32, Float64
-  return tableToIPC(makeTable(Object.fromEntries(columns) as Record<string, Int32Array>), 'file');
+  return tableToIPC(makeTable(Object.fromEntries(own) as Record<string, Int32Array>), 'file');
 }

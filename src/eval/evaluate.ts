@@ -7,6 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { Part, TaskRows } from '../data/part.js';
 import type { ModelDims } from '../model/layout.js';
 import type { Schema } from '../data/schema.js';
+import { REFERENCE_EXTRA, REFERENCES, type ReferenceName } from '../data/reference.js';
 import { DataError } from '../util/errors.js';
 import { yieldToSignals } from '../util/interrupt.js';
 import type { Ops } from '../model/ops.js';
@@ -15,7 +16,7 @@ import { Adapter, type AdaptChoice, type AdaptOptions } from '../meta/adapt.js';
 import { summarizeChoice, type ChoiceSummary } from '../meta/adapt-select.js';
 import { noProgress, type ProgressFactory } from '../util/progress.js';
 import type { InferJob, InferTaskDone } from './infer-worker.js';
-import { auc, precisionRecallAtK, splitMetrics, type SplitMetrics } from './metrics.js';
+import { auc, precisionRecallAtK, splitMetrics, type Scores, type SplitMetrics } from './metrics.js';
 
 export const TOP_FRACTION = 0.05;
 
@@ -39,6 +40,8 @@ export interface SplitResult extends Omit<SplitMetrics, 'perTask'> {
   name: string;
   /** The same metrics of the true probabilities, where the data carries p_true. */
   oracle: { auc: number; gauc: number } | null;
+  /** The same of synth's reference scorers (p_category, p_agnostic), those the data carries; null for none. */
+  reference: Partial<Record<ReferenceName, { auc: number; gauc: number }>> | null;
   seconds: number;
   perTask: TaskResult[];
 }
@@ -166,7 +169,15 @@ export async function evaluateSplit(run: AdaptRun, name: string, stage1: Part, s
     }
   }
   const m = splitMetrics(scores, stage2.label, stage2.tasks, TOP_FRACTION);
+  const aucs = (p: Scores) => {
+    const x = splitMetrics(p, stage2.label, stage2.tasks, TOP_FRACTION);
+    return { auc: x.auc, gauc: x.gauc };
+  };
   const pTrue = stage2.extra.p_true;
-  const o = pTrue ? splitMetrics(pTrue, stage2.label, stage2.tasks, TOP_FRACTION) : null;
-  return { ...m, name, oracle: o ? { auc: o.auc, gauc: o.gauc } : null, seconds: (performance.now() - t0) / 1000, perTask };
+  const reference: NonNullable<SplitResult['reference']> = {};
+  for (const k of REFERENCES) {
+    const p = stage2.extra[REFERENCE_EXTRA[k]];
+    if (p) reference[k] = aucs(p);
+  }
+  return { ...m, name, oracle: pTrue ? aucs(pTrue) : null, reference: Object.keys(reference).length ? reference : null, seconds: (performance.now() - t0) / 1000, perTask };
 }

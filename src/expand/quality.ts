@@ -2,11 +2,13 @@
  * How good an audience is on synthetic data, where every user's true response probability
  * is known (synth's campaigns/truth.arrow: a `uid` column and one column per test
  * campaign): recall of the truly best N, and the audience's expected response rate, beside
- * the oracle's and a random audience's.
+ * the oracle's and a random audience's, and those of the top N of synth's reference scorers
+ * where the truth has their columns.
  */
 import { readFileSync } from 'node:fs';
 import { tableFromIPC, type Table } from 'apache-arrow';
 import { DataError } from '../util/errors.js';
+import { isReferenceColumn, REFERENCES, truthColumn } from '../data/reference.js';
 import type { Audience } from './audience.js';
 import type { Quality } from './summary.js';
 
@@ -28,11 +30,16 @@ export function readTruth(path: string): Truth {
   return { path, table, uid: Float64Array.from(u.toArray() as ArrayLike<number>) };
 }
 
+function column(t: Truth, name: string): Float64Array | null {
+  const col = t.table.getChild(name);
+  return col ? Float64Array.from(col.toArray() as ArrayLike<number>) : null;
+}
+
 /** null when the truth has no column for this campaign. */
 export function evaluateAudience(t: Truth, campaign: string, a: Audience, excluded: Set<number>): Quality | null {
-  const col = t.table.getChild(campaign);
-  if (!col) return null;
-  const p = Float64Array.from(col.toArray() as ArrayLike<number>);
+  // a campaign named like a reference column (`agnostic`) has no truth of its own
+  const p = isReferenceColumn(campaign) ? null : column(t, campaign);
+  if (!p) return null;
   const eligible: number[] = [];
   const pOf = new Map<number, number>();
   for (let i = 0; i < t.uid.length; i++) {
@@ -42,8 +49,9 @@ export function evaluateAudience(t: Truth, campaign: string, a: Audience, exclud
   }
   const n = a.uid.length;
   if (n === 0 || eligible.length === 0) return null;
-  // the truly best n, ties by uid as the audience's are
-  eligible.sort((x, y) => p[y]! - p[x]! || t.uid[x]! - t.uid[y]!);
+  // best first by a score, ties by uid as the audience's are
+  const byScore = (q: Float64Array) => (x: number, y: number) => q[y]! - q[x]! || t.uid[x]! - t.uid[y]!;
+  eligible.sort(byScore(p));
   const best = eligible.slice(0, n);
   const bestSet = new Set(best.map((i) => t.uid[i]!));
   let hit = 0;
@@ -53,6 +61,13 @@ export function evaluateAudience(t: Truth, campaign: string, a: Audience, exclud
     pSum += pOf.get(a.uid[i]!) ?? NaN;
   }
   const mean = (xs: number[]): number => xs.reduce((s, i) => s + p[i]!, 0) / xs.length;
+  const references: Quality['references'] = {};
+  for (const k of REFERENCES) {
+    const q = column(t, truthColumn(k, campaign));
+    if (!q) continue;
+    const top = [...eligible].sort(byScore(q)).slice(0, n);
+    references[k] = { recall: top.filter((i) => bestSet.has(t.uid[i]!)).length / best.length, precision: mean(top) };
+  }
   return {
     recall: hit / best.length,
     precision: pSum / n,
@@ -60,6 +75,7 @@ export function evaluateAudience(t: Truth, campaign: string, a: Audience, exclud
     randomRecall: Math.min(1, best.length / eligible.length),
     randomPrecision: mean(eligible),
     curve: qualityCurve(a.uid, pOf, eligible.map((i) => t.uid[i]!), (i) => p[eligible[i]!]!),
+    references,
   };
 }
 

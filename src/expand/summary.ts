@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import { DataError } from '../util/errors.js';
 import type { Audience, FileDigests } from './audience.js';
 import { formatScore } from './score-format.js';
+import type { ReferenceName } from '../data/reference.js';
 
 export const SUMMARY_FILE = 'summary.json';
 /** Bins of the pool-score histogram over [0, 1]. */
@@ -83,6 +84,8 @@ export interface Quality {
    * audience's recall@n (n / eligible users). The report draws these.
    */
   curve: { n: number[]; recall: number[]; precision: number[]; oraclePrecision: number[]; randomRecall: number[] };
+  /** The top N of each of synth's reference scorers that the truth has a column for, judged as the audience is. */
+  references: Partial<Record<ReferenceName, { recall: number; precision: number }>>;
 }
 
 export function histogramBin(score: number): number {

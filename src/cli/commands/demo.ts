@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../../config/config.js';
 import { CAMPAIGNS_DIR, synthesize, TRUTH_FILE } from '../../data/synth.js';
+import { REFERENCE_LABEL, REFERENCES } from '../../data/reference.js';
 import { compareOnTruth, loadCampaignFile, readExamples, type CampaignComparison } from '../../expand/index.js';
 import { formatScore } from '../../expand/score-format.js';
 import type { RunOps } from '../../kernels/index.js';
@@ -94,7 +95,7 @@ function formatExpansion(x: DemoExpansion): string {
     table(['  rank', 'uid', 'score'], Array.from({ length: 5 }, (_, i) => [`  ${m.audience.rank[i]}`, String(m.audience.uid[i]), formatScore(m.audience.score[i]!)])),
     '',
     table(['audience', `recall@${x.top}`, 'expected response rate'], rows),
-    `(recall: share of the truly best ${x.top} users in the audience; expected response rate: mean true probability of its users)`,
+    `(recall: share of the truly best ${x.top} users in the audience; expected response rate: mean true probability of its users${x.c.rows.some((r) => r.name === REFERENCE_LABEL.category) ? `; ${REFERENCE_LABEL.category} and ${REFERENCE_LABEL.agnostic}: the top ${x.top} by a score that knows the campaign's latent category but not the campaign, and by one that ignores the ad` : ''})`,
   ].join('\n');
 }
 
@@ -151,6 +152,8 @@ export function register(program: Command): void {
       ];
       const rows = [
         row('oracle (p_true)', (n) => oracle.find((s) => s.name === n)?.oracle, ''),
+        // the reference scorers of synth's data: how much of the oracle is within reach
+        ...REFERENCES.filter((k) => oracle.some((s) => s.reference?.[k])).map((k) => row(REFERENCE_LABEL[k], (n) => oracle.find((s) => s.name === n)?.reference?.[k], '')),
         ...arms.map((a) => row(a.name, (n) => split(a, n), `${(a.train.seconds + a.splits.reduce((s, x) => s + x.seconds, 0)).toFixed(0)} s`)),
       ];
       if (opts.json) {

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
 import { importPickles, pickleSources, type PickleImportResult } from '../../data/importers/pickle-import.js';
+import { TRUTH_EXTRAS } from '../../data/importers/pickle-part.js';
 import { schemaToJson } from '../../data/schema.js';
 import { ConfigError } from '../../util/errors.js';
 import { fmtInt, fmtPct, table } from '../format.js';
@@ -74,7 +75,7 @@ export function register(program: Command): void {
     .option('--name <part>', 'part name for a single pickle (default: from the file name)')
     .option('--task-fields <names>', 'comma-separated task (ad) columns (default: the Tencent ad fields present)')
     .option('--exclude <names>', 'comma-separated columns to ignore')
-    .option('--extra <names>', 'comma-separated numeric columns kept as extras, not fields (default: p_true)')
+    .option('--extra <names>', `comma-separated numeric columns kept as extras, not fields (default: ${TRUTH_EXTRAS.join(',')})`)
     .option('--json', 'print the result as JSON')
     .action(async (files: string[], o: Options) => {
       interruptible();

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { interruptible } from '../common.js';
 import { DEFAULT_SYNTH_SEED, synthesize, type SynthSummary } from '../../data/synth.js';
 import { PRESET_NAMES } from '../../data/synth-presets.js';
+import { REFERENCES } from '../../data/reference.js';
 import { intArg, nonNegativeIntArg, positiveNumberArg } from '../args.js';
 import { fmtFixed, fmtInt, fmtPct, table } from '../format.js';
 import { progressBar, setProgressQuiet } from '../progress.js';
@@ -14,11 +15,17 @@ export function formatSynthSummary(s: SynthSummary): string {
     const skipped = o.gaucSkipped ? `, ${o.gaucSkipped} one-class skipped` : '';
     return `  ${k.padEnd(4)}  AUC ${fmtFixed(o.auc)}  GAUC ${fmtFixed(o.gauc)}  (${o.tasks} tasks${skipped})`;
   });
+  const reference = (['hot', 'cold'] as const).map((k) => {
+    const r = s.reference[k];
+    return `  ${k.padEnd(4)}  ${REFERENCES.map((n) => `${n} AUC ${fmtFixed(r[n].auc)}  GAUC ${fmtFixed(r[n].gauc)}`).join('   ')}`;
+  });
   return [
     `wrote ${s.out}: preset ${s.preset}, seed ${s.seed}, scale ${s.scale}, cold = at most ${s.coldThreshold} positives over stage 1 + 2`,
     table(['part', 'rows', 'tasks', 'positives', 'rate'], parts),
     'oracle (true probabilities on stage 2, the best any model can do):',
     ...oracle,
+    "references (category: knows the campaign's latent category, not the campaign; agnostic: one score per user for every ad):",
+    ...reference,
     `user table ${s.users.path}: ${fmtInt(s.users.rows)} users (${fmtInt(s.users.seedUsers)} stage-1 users of test campaigns, ${fmtInt(s.users.poolUsers)} more)`,
     `campaign files for expand: ${s.campaigns.files.length} in ${s.campaigns.dir}, truth in ${s.campaigns.truth}`,
   ].join('\n');

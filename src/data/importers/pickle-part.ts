@@ -13,6 +13,7 @@ import { TENCENT_SCHEMA, multiOffsets, multiStride, type Schema } from '../schem
 import { validatePartData } from '../validate.js';
 import { frameFrom, type Column, type Frame, type ListColumn, type ScalarColumn } from './pickle/frame.js';
 import { unpickleFile, unpickleFilePausing } from './pickle/unpickler.js';
+import { REFERENCE_EXTRA } from '../reference.js';
 
 export interface PickleImportOptions {
   /** PaddleRec's `max_idxs` ([[single], [multi], [task]]); ids are validated against it. */
@@ -21,7 +22,7 @@ export interface PickleImportOptions {
   taskFields?: string[];
   /** Columns to ignore (a list column's `<name>_length` goes with it). */
   exclude?: string[];
-  /** Numeric columns carried as extras (Float64) rather than fields; default ['p_true']. */
+  /** Numeric columns carried as extras (Float64) rather than fields; default the truth synth writes (TRUTH_EXTRAS). */
   extraColumns?: string[];
   /** Called now and then with the bytes of the pickle read so far. */
   onProgress?: (bytesRead: number) => void;
@@ -40,6 +41,9 @@ export interface PickledPart {
   schema: Schema;
   data: PartData;
 }
+
+/** synth's true probability and its reference scorers': numbers, never ids. */
+export const TRUTH_EXTRAS = ['p_true', ...Object.values(REFERENCE_EXTRA)];
 
 const TENCENT_TASK = new Set(TENCENT_SCHEMA.task.map((f) => f.name));
 const GROUPS = ['user single', 'user multi', 'task'] as const;
@@ -61,7 +65,7 @@ export function layoutOf(frame: Frame, where: string, opts: PickleImportOptions 
   missing(opts.taskFields, 'the task field list');
   // Excluding a list column drops its length column with it.
   const excluded = new Set((opts.exclude ?? []).flatMap((c) => [c, `${c}_length`]));
-  const extras = new Set(opts.extraColumns ?? ['p_true']);
+  const extras = new Set(opts.extraColumns ?? TRUTH_EXTRAS);
   const columns = new Map<string, Column>();
   for (const n of names) if (!excluded.has(n)) columns.set(n, frame.column(n));
   for (const req of ['label', 'aid']) {

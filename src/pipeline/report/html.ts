@@ -7,6 +7,7 @@ import { stringify as toYaml } from 'yaml';
 import { version as vegaVersion } from 'vega';
 import { version as vegaLiteVersion } from 'vega-lite';
 import { versions } from '../../util/versions.js';
+import { REFERENCES } from '../../data/reference.js';
 import { campaignChart, lossChart, validationChart, ORACLE, splitChart, SPLIT_METRICS, type CampaignPoint, type SplitBar } from './charts.js';
 import type { PartRecord, ReportRun, SplitRecord, TaskRecord } from './runs.js';
 import { PAGE_SCRIPT, PAGE_STYLE } from './page-assets.js';
@@ -61,6 +62,9 @@ async function trainingSection(runs: ReportRun[]): Promise<string> {
 
 const splitNames = (runs: ReportRun[]): string[] => [...new Set(runs.flatMap((r) => r.metrics?.splits.map((s) => s.name) ?? []))];
 
+const REFERENCES_NOTE =
+  " Two weaker references mark how much of that is within reach: the category-level scorer knows each campaign's latent category but not the campaign, the ad-agnostic one gives a user the same score for every ad.";
+
 async function evaluationSection(runs: ReportRun[]): Promise<string> {
   const evaluated = runs.filter((r) => r.metrics);
   if (!evaluated.length) return '';
@@ -84,6 +88,8 @@ async function evaluationSection(runs: ReportRun[]): Promise<string> {
     splits,
     190,
   );
+  // synth's reference scorers, where the data carries them
+  const refs = REFERENCES.filter((k) => evaluated.some((r) => r.metrics!.splits.some((s) => s.reference?.[k])));
   const rows = evaluated.flatMap((r) =>
     r.metrics!.splits.map((s) => [
       txt(r.name),
@@ -97,11 +103,12 @@ async function evaluationSection(runs: ReportRun[]): Promise<string> {
       fixed(s.logloss),
       fixed(s.oracle?.auc ?? null),
       fixed(s.oracle?.gauc ?? null),
+      ...refs.flatMap((k) => [fixed(s.reference?.[k]?.auc ?? null), fixed(s.reference?.[k]?.gauc ?? null)]),
       fixed(s.seconds, 1),
     ]),
   );
   return section('evaluation', 'Evaluation', [
-    figure('splits', svg, 'Per split, each run adapted to every test campaign\'s seeds and scored on its candidates. AUC pools every candidate; GAUC is the mean of the campaigns\' AUCs; P@5% and R@5% are the precision and recall of each campaign\'s top 5%, averaged. The oracle scores with the true response probability the synthetic data carries: the best any model can do.'),
+    figure('splits', svg, `Per split, each run adapted to every test campaign's seeds and scored on its candidates. AUC pools every candidate; GAUC is the mean of the campaigns' AUCs; P@5% and R@5% are the precision and recall of each campaign's top 5%, averaged. The oracle scores with the true response probability the synthetic data carries: the best any model can do.${refs.length ? REFERENCES_NOTE : ''}`),
     htmlTable(
       'evaluation',
       [
@@ -116,6 +123,10 @@ async function evaluationSection(runs: ReportRun[]): Promise<string> {
         { label: 'log loss', num: true },
         { label: 'oracle AUC', num: true },
         { label: 'oracle GAUC', num: true },
+        ...refs.flatMap((k) => [
+          { label: `${k} AUC`, num: true },
+          { label: `${k} GAUC`, num: true },
+        ]),
         { label: 'time (s)', num: true, title: 'adaptation and scoring of the split' },
       ],
       rows,

@@ -70,6 +70,8 @@ const splitResult = z.object({
   recall: num,
   logloss: num,
   oracle: z.object({ auc: num, gauc: num }).nullable(),
+  // absent from metrics.json written before synth had reference scorers
+  reference: z.object({ category: z.object({ auc: num, gauc: num }).optional(), agnostic: z.object({ auc: num, gauc: num }).optional() }).nullable().optional(),
   seconds: z.number(),
   perTask: z.array(taskResult),
 });
