@@ -27,6 +27,7 @@ const CONFIG = (name: string) => fileURLToPath(new URL(`../../configs/${name}.ya
 const RECIPES: Record<string, { config: string; overrides: string[] }> = {
   paper: { config: 'demo-paper', overrides: [] },
   validation: { config: 'demo-paper', overrides: ['runner.epochs=3', 'runner.validation.share=0.2', 'runner.validation.holdout=0.5', 'runner.validation.interval=50', 'runner.validation.patience=4'] },
+  dropout: { config: 'demo-paper', overrides: ['hyper_parameters.regularization.dropout=0.2', 'hyper_parameters.regularization.critic_dropout=0.1'] },
   'cv-adaptation': { config: 'demo-paper', overrides: ['hyper_parameters.adaptation.select=cv', 'hyper_parameters.adaptation.epochs=[1,2,3,5]'] },
   default: { config: 'demo', overrides: [] },
 };
