@@ -1,7 +1,7 @@
 /**
  * Audience quality by recipe, on planted data of several seeds (`npm run bench --
  * audience-quality [--seeds 101,102,103,104,105] [--recipes paper,validation,...] [--scale 1]
- * [--per-split 5] [--top 1000]`). For every seed a fresh `synth --preset demo` dataset; for
+ * [--per-split 5] [--top 1000] [--resume]`). For every seed a fresh `synth --preset demo` dataset; for
  * every recipe a model trained and evaluated on it: pooled AUC and GAUC of the hot and cold
  * test campaigns (what `infer` reports), and on `per-split` campaigns of each split the
  * expanded audience's recall@N and lift@N (its expected response rate over the pool's),
@@ -9,7 +9,7 @@
  * the paper's recipe to the category-level scorer that a recipe covers. The seeds default to
  * ones the recipes were never tuned on.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type LoadedConfig } from '../src/config/config.js';
@@ -20,13 +20,14 @@ import { createOps } from '../src/kernels/index.js';
 import type { Ops } from '../src/model/ops.js';
 import { defaultCheckpoint, runTrain } from '../src/pipeline/run-train.js';
 import { runInfer } from '../src/pipeline/run-infer.js';
+import type { SplitResult } from '../src/eval/evaluate.js';
 
 const CONFIG = (name: string) => fileURLToPath(new URL(`../../configs/${name}.yaml`, import.meta.url));
 
 /** Each recipe: a config and the overrides that make it (every ingredient alone on top of the paper's recipe). */
 const RECIPES: Record<string, { config: string; overrides: string[] }> = {
   paper: { config: 'demo-paper', overrides: [] },
-  validation: { config: 'demo-paper', overrides: ['runner.epochs=3', 'runner.validation.share=0.2', 'runner.validation.holdout=0.5', 'runner.validation.interval=50', 'runner.validation.patience=4'] },
+  validation: { config: 'demo-paper', overrides: ['runner.epochs=3', 'runner.validation.share=0.2', 'runner.validation.holdout=0.5', 'runner.validation.interval=50', 'runner.validation.patience=4', 'runner.validation.smoothing=3', 'runner.validation.refit=true'] },
   dropout: { config: 'demo-paper', overrides: ['hyper_parameters.regularization.dropout=0.2', 'hyper_parameters.regularization.critic_dropout=0.1'] },
   'cv-adaptation': { config: 'demo-paper', overrides: ['hyper_parameters.adaptation.select=cv', 'hyper_parameters.adaptation.epochs=[1,2,3,5]'] },
   default: { config: 'demo', overrides: [] },
@@ -59,15 +60,36 @@ function campaignsOf(data: string, split: string, k: number): string[] {
   return Array.from({ length: n }, (_, i) => join(dir, ranked[n === 1 ? 0 : Math.round((i * (ranked.length - 1)) / (n - 1))]![0]));
 }
 
-async function runRecipe(cfg: LoadedConfig, ops: Ops, data: string, perSplit: number, top: number): Promise<{ splits: Record<string, SplitRow>; refs: Record<string, Record<string, Scores>>; seconds: { train: number; infer: number } }> {
+/** What a finished run of a recipe wrote: its infer results and times (reused by --resume when the recipe is the same). */
+interface RunStamp {
+  recipe: unknown;
+  splits: SplitResult[];
+  seconds: { train: number; infer: number };
+}
+
+async function trainAndInfer(cfg: LoadedConfig, ops: Ops, recipe: unknown, resume: boolean): Promise<RunStamp> {
+  const stamp = join(cfg.runner.model_save_path, 'bench-run.json');
+  if (resume && existsSync(stamp)) {
+    const old = JSON.parse(readFileSync(stamp, 'utf8')) as RunStamp;
+    if (JSON.stringify(old.recipe) === JSON.stringify(recipe)) return old;
+  }
+  rmSync(cfg.runner.model_save_path, { recursive: true, force: true });
+  mkdirSync(cfg.runner.model_save_path, { recursive: true });
   const t0 = performance.now();
   await runTrain(cfg, ops);
   const t1 = performance.now();
   const [res] = await runInfer(cfg, ops);
   const t2 = performance.now();
+  const run: RunStamp = { recipe, splits: res!.splits, seconds: { train: (t1 - t0) / 1000, infer: (t2 - t1) / 1000 } };
+  writeFileSync(stamp, JSON.stringify(run));
+  return run;
+}
+
+async function runRecipe(cfg: LoadedConfig, ops: Ops, data: string, perSplit: number, top: number, recipe: unknown, resume: boolean): Promise<{ splits: Record<string, SplitRow>; refs: Record<string, Record<string, Scores>>; seconds: { train: number; infer: number } }> {
+  const res = await trainAndInfer(cfg, ops, recipe, resume);
   const splits: Record<string, SplitRow> = {};
   const refs: Record<string, Record<string, Scores>> = {};
-  for (const s of res!.splits) {
+  for (const s of res.splits) {
     const cs = await compareOnTruth({ config: cfg, arms: [{ name: 'model', model: defaultCheckpoint(cfg), adapt: true }], campaigns: campaignsOf(data, s.name, perSplit), truth: join(data, CAMPAIGNS_DIR, TRUTH_FILE), top, ops });
     const mean = (f: (c: (typeof cs)[number]) => number) => cs.reduce((a, c) => a + f(c), 0) / cs.length;
     const row = (name: string) => (c: (typeof cs)[number]) => c.rows.find((r) => r.name === name)!;
@@ -81,14 +103,14 @@ async function runRecipe(cfg: LoadedConfig, ops: Ops, data: string, perSplit: nu
     }
     refs[s.name] = { truth: { ...(s.oracle ?? { auc: NaN, gauc: NaN }), lift: lift('oracle') }, ...ref };
   }
-  return { splits, refs, seconds: { train: (t1 - t0) / 1000, infer: (t2 - t1) / 1000 } };
+  return { splits, refs, seconds: res.seconds };
 }
 
 const r4 = (x: number) => Math.round(x * 1e4) / 1e4;
 
 export async function bench(flags: Record<string, string> = {}): Promise<Record<string, unknown>> {
   const seeds = (flags.seeds ?? '101,102,103,104,105').split(',').map(Number);
-  const recipes = (flags.recipes ?? Object.keys(RECIPES).join(',')).split(',');
+  const recipes = (flags.recipes ?? 'paper,validation,cv-adaptation,default').split(',');
   for (const r of recipes) if (!RECIPES[r]) throw new Error(`unknown recipe "${r}" (expected ${Object.keys(RECIPES).join(', ')})`);
   const scale = Number(flags.scale ?? 1);
   const perSplit = Number(flags['per-split'] ?? 5);
@@ -103,12 +125,11 @@ export async function bench(flags: Record<string, string> = {}): Promise<Record<
       const entry: Record<string, unknown> = { seed };
       for (const name of recipes) {
         const out = join(root, `run-${seed}-${scale}`, name);
-        rmSync(out, { recursive: true, force: true });
-        mkdirSync(out, { recursive: true });
         const r = RECIPES[name]!;
         const cfg = loadConfig(CONFIG(r.config), [...r.overrides, `runner.train_data_dir=${data}`, `runner.test_data_dir=${data}`, `runner.model_save_path=${out}`, `runner.infer_load_path=${out}`]);
         process.stderr.write(`  seed ${seed}, recipe ${name}\n`);
-        entry[name] = await runRecipe(cfg, ops, data, perSplit, top);
+        // a recipe is its config file's text and its overrides: --resume reuses a finished run of the same recipe
+        entry[name] = await runRecipe(cfg, ops, data, perSplit, top, { text: readFileSync(CONFIG(r.config), 'utf8'), overrides: r.overrides }, flags.resume !== undefined);
       }
       perSeed.push(entry);
     }

@@ -49,6 +49,7 @@ test('train with validation: a curve, best/ at the best GAUC, early stopping end
     'runner.validation.share=0.34',
     'runner.validation.interval=3',
     'runner.validation.patience=2',
+    'runner.validation.smoothing=2',
   ]);
   const ops = await createOps(1);
   let kept: Float32Array[] = [];
@@ -57,11 +58,15 @@ test('train with validation: a curve, best/ at the best GAUC, early stopping end
   const v = res.validation!;
   assert.equal(v.aids.length, 2);
   const csv = readFileSync(join(out, 'validation.csv'), 'utf8').trim().split('\n');
-  assert.equal(csv[0], 'epoch,step,auc,gauc');
+  assert.equal(csv[0], 'epoch,step,auc,gauc,score');
   assert.equal(csv.length - 1, v.points.length);
-  const gaucs = v.points.map((p) => p.gauc);
-  const bestAt = gaucs.indexOf(Math.max(...gaucs));
-  assert.equal(v.best!.step, v.points[bestAt]!.step, 'best/ holds the evaluation with the highest GAUC');
+  const scores = v.points.map((p) => p.score);
+  v.points.forEach((p, i) => {
+    const last = v.points.slice(Math.max(0, i - 1), i + 1).map((q) => q.gauc);
+    assert.ok(Math.abs(p.score - last.reduce((a, b) => a + b, 0) / last.length) < 1e-12, 'the score is the mean GAUC of the last two evaluations');
+  });
+  const bestAt = scores.indexOf(Math.max(...scores));
+  assert.equal(v.best!.step, v.points[bestAt]!.step, 'best/ holds the evaluation with the highest score');
   assert.ok(v.stoppedAt, 'patience 2 stops this run early');
   assert.ok(v.points.length - 1 - bestAt >= 2, 'it stopped after two evaluations without a better GAUC');
   assert.ok(v.stoppedAt!.step < 6 * res.stepsPerEpoch);
@@ -74,7 +79,7 @@ test('train with validation: a curve, best/ at the best GAUC, early stopping end
   // a second identical run writes the same best checkpoint
   const out2 = mkdtempSync(join(tmpdir(), 'mh-val-'));
   const ops2 = await createOps(2);
-  await runTrain(loadConfig(null, [...tinyOverrides(dataDir, out2), 'runner.epochs=6', 'runner.validation.share=0.34', 'runner.validation.interval=3', 'runner.validation.patience=2']), ops2);
+  await runTrain(loadConfig(null, [...tinyOverrides(dataDir, out2), 'runner.epochs=6', 'runner.validation.share=0.34', 'runner.validation.interval=3', 'runner.validation.patience=2', 'runner.validation.smoothing=2']), ops2);
   await ops2.close();
   assert.ok(readFileSync(best).equals(readFileSync(bestCheckpointPath(out2))), 'deterministic, on 1 and 2 threads');
   // infer, expand (and the demo) read best/ unless told otherwise
@@ -87,4 +92,30 @@ test('train with validation: a curve, best/ at the best GAUC, early stopping end
   assert.equal(inf[0]!.epoch, 'best');
   assert.equal(inf[0]!.checkpoint, best);
   assert.ok(existsSync(join(out, 'best', 'metrics.json')));
+});
+
+test('refit: validation picks how long, then training starts again on every campaign for that many epochs; best/ holds its weights', async () => {
+  const run = async (extra: string[]) => {
+    const out = mkdtempSync(join(tmpdir(), 'mh-refit-'));
+    const cfg = loadConfig(null, [...tinyOverrides(dataDir, out), 'runner.epochs=3', 'runner.validation.share=0.34', 'runner.validation.interval=3', ...extra]);
+    const ops = await createOps(1);
+    let kept: Float32Array[] = [];
+    const res = await runTrain(cfg, ops, undefined, (p) => (kept = [Float32Array.from(p.dense), ...p.tables.map((t) => Float32Array.from(t))]));
+    await ops.close();
+    return { out, res, kept, best: readFileSync(bestCheckpointPath(out)) };
+  };
+  const plain = await run([]);
+  const a = await run(['runner.validation.refit=true']);
+  const b = await run(['runner.validation.refit=true']);
+  const v = a.res.validation!;
+  assert.deepEqual(v.points, plain.res.validation!.points, 'the same validation run picks the point');
+  const part = await loadPart(join(dataDir, 'train_stage1.arrow'));
+  const heldRows = v.aids.reduce((n, aid) => n + part.tasks.find((t) => t.aid === aid)!.rows.length, 0);
+  assert.deepEqual(v.refit, { steps: Math.max(1, Math.round((v.best!.step * 300) / (300 - heldRows))), rows: 300 });
+  assert.ok(!a.best.equals(plain.best), 'best/ holds the refit weights, not the validation run');
+  assert.ok(a.best.equals(b.best), 'deterministic');
+  const L = (await import('../src/meta/model-setup.js')).layoutFor(loadConfig(null, tinyOverrides(dataDir, a.out)), part.schema);
+  const p = allocParams(L, new JsOps(Float32Array));
+  loadCheckpoint(bestCheckpointPath(a.out), p);
+  assert.deepEqual(a.kept, [p.dense, ...p.tables].map((t) => Float32Array.from(t)), 'the run ends on the refit weights');
 });

@@ -57,8 +57,20 @@ const validationSchema = z.strictObject({
   holdout: z.number().gt(0).lt(1).default(0.3),
   /** Meta-steps between evaluations (and at the end of every epoch). */
   interval: posInt.default(50),
-  /** Stop after this many evaluations without a better validation GAUC; 0: never stop early. */
+  /** Stop after this many evaluations without a better validation score; 0: never stop early. */
   patience: nonNegInt.default(0),
+  /**
+   * The score that picks the best checkpoint: the mean GAUC of the last `smoothing`
+   * evaluations (1: each evaluation's own). A few validation campaigns give a noisy GAUC; a
+   * lucky early evaluation should not become the model.
+   */
+  smoothing: posInt.default(1),
+  /**
+   * After validation has picked the best point, train again from the start on every training
+   * campaign (the validation ones too) for as many epochs' worth of steps, and keep that as
+   * best/: the held-out campaigns choose how long to train without being lost to training.
+   */
+  refit: z.boolean().default(false),
 });
 
 const runnerSchema = z.strictObject({

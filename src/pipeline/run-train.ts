@@ -43,6 +43,8 @@ export interface ValidationPoint {
   step: number;
   auc: number;
   gauc: number;
+  /** What picks the best: the mean GAUC of the last runner.validation.smoothing evaluations. */
+  score: number;
 }
 
 export interface ValidationSummary {
@@ -51,6 +53,8 @@ export interface ValidationSummary {
   points: ValidationPoint[];
   /** The best evaluation (by GAUC) and its checkpoint. */
   best: (ValidationPoint & { checkpoint: string }) | null;
+  /** With runner.validation.refit: the steps of the retraining on every campaign whose weights best/ holds. */
+  refit: { steps: number; rows: number } | null;
   /** Where early stopping ended the run, or null. */
   stoppedAt: { epoch: number; step: number } | null;
   curve: string;
@@ -220,7 +224,7 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
   // a best checkpoint of an earlier run in this folder does not describe this one
   rmSync(dirname(best), { recursive: true, force: true });
   const validation: ValidationSummary | null = validator
-    ? { aids: split.valid.map((t) => t.aid), points: [], best: null, stoppedAt: null, curve: join(r.model_save_path, 'validation.csv') }
+    ? { aids: split.valid.map((t) => t.aid), points: [], best: null, refit: null, stoppedAt: null, curve: join(r.model_save_path, 'validation.csv') }
     : null;
   if (validator) log(`validation: ${split.valid.length} training campaign(s) held out (${split.valid.map((t) => t.aid).join(', ')}), evaluated every ${v.interval} steps`);
   let sinceBest = 0;
@@ -228,13 +232,14 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
   const validate = (epoch: number, step: number): boolean => {
     if (!validator || !validation) return false;
     const score = validator.evaluate();
-    const point: ValidationPoint = { epoch, step, auc: score.auc, gauc: score.gauc };
+    const recent = [...validation.points.slice(1 - v.smoothing).map((p) => p.gauc), score.gauc].filter((g) => !Number.isNaN(g));
+    const point: ValidationPoint = { epoch, step, auc: score.auc, gauc: score.gauc, score: recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : NaN };
     validation.points.push(point);
-    writeFileAtomic(validation.curve, ['epoch,step,auc,gauc\n', ...validation.points.map((p) => `${p.epoch},${p.step},${p.auc},${p.gauc}\n`)]);
-    const better = !Number.isNaN(score.gauc) && (!validation.best || score.gauc > validation.best.gauc);
-    log(`validation at epoch ${epoch} step ${step}: AUC ${score.auc.toFixed(4)}, GAUC ${score.gauc.toFixed(4)} (${score.tasks} campaigns)${better ? ', best so far' : ''}`);
+    writeFileAtomic(validation.curve, ['epoch,step,auc,gauc,score\n', ...validation.points.map((p) => `${p.epoch},${p.step},${p.auc},${p.gauc},${p.score}\n`)]);
+    const better = !Number.isNaN(point.score) && (!validation.best || point.score > validation.best.score);
+    log(`validation at epoch ${epoch} step ${step}: AUC ${score.auc.toFixed(4)}, GAUC ${score.gauc.toFixed(4)}${v.smoothing > 1 ? `, mean GAUC of the last ${recent.length} ${point.score.toFixed(4)}` : ''} (${score.tasks} campaigns)${better ? ', best so far' : ''}`);
     if (better) {
-      saveCheckpoint(best, params, { epoch, step: trainer.adam.step, mode, seed: r.seed, hyper_parameters: hp, validation: { step, auc: score.auc, gauc: score.gauc } });
+      saveCheckpoint(best, params, { epoch, step: trainer.adam.step, mode, seed: r.seed, hyper_parameters: hp, validation: { step, auc: score.auc, gauc: score.gauc, score: point.score } });
       rmSync(join(dirname(best), 'metrics.json'), { force: true });
       validation.best = { ...point, checkpoint: best };
       sinceBest = 0;
@@ -319,7 +324,29 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
     }
   }
   // the run ends with the best evaluation's weights, bit for bit (a library caller goes on with `params`)
-  if (validation?.best) loadCheckpoint(best, params);
+  if (validation?.best && v.refit) {
+    // as many epochs as the best point had seen, in steps over all the training rows
+    const n = Math.max(1, Math.round((validation.best.step * part.nRows) / trainRows.length));
+    log(`refit: training again from the start on all ${part.tasks.length} campaigns for ${n} steps (the best validation point, step ${validation.best.step} of ${trainRows.length} rows, scaled to ${part.nRows})`);
+    const fresh = r.model_init_path ? paramsFromCheckpoint(ops, L, r.model_init_path).params : freshParams(ops, L, r.seed);
+    const all = Int32Array.from({ length: part.nRows }, (_, i) => i);
+    const again = hp.meta ? new MetaTrainer(ops, fresh, opts, part, part.tasks) : new JointTrainer(ops, fresh, opts, part, all);
+    const bar = progress('refit', n, ' | loss {loss}');
+    for (let s = 0; s < n; s++) {
+      const res = again.step();
+      if (!Number.isFinite(res.loss) || nonFiniteDense(fresh)) {
+        bar.stop();
+        throw diverged(Math.floor(s / steps), s + 1, n, `refit: the loss is ${res.loss}`, lastGood);
+      }
+      bar.update(s + 1, { loss: res.loss.toFixed(4) });
+      await yieldToSignals();
+    }
+    bar.stop();
+    saveCheckpoint(best, fresh, { epoch: validation.best.epoch, step: again.adam.step, mode, seed: r.seed, hyper_parameters: hp, validation: { step: validation.best.step, auc: validation.best.auc, gauc: validation.best.gauc, score: validation.best.score, refit: n } });
+    validation.refit = { steps: n, rows: part.nRows };
+    params.dense.set(fresh.dense);
+    params.tables.forEach((t, e) => t.set(fresh.tables[e]!));
+  } else if (validation?.best) loadCheckpoint(best, params);
   onParams?.(params);
   const seconds = (performance.now() - t0) / 1000;
   const summary: TrainSummary = { mode, checkpoints, epochs: r.epochs, stepsPerEpoch: steps, finalLoss: last, seconds, rowsPerSecond: rowsSeen / seconds, parameters: parameterCount(L), lossCurve, validation };

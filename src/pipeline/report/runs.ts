@@ -29,7 +29,7 @@ const context = {
 
 const lossCurve = z.array(z.object({ epoch: count, step: count, loss: num }));
 
-const validationPoint = z.object({ epoch: count, step: count, auc: num, gauc: num });
+const validationPoint = z.object({ epoch: count, step: count, auc: num, gauc: num, score: num.optional() });
 
 const trainRecord = z.object({
   mode: z.enum(['meta', 'joint']),
