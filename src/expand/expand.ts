@@ -23,6 +23,7 @@ import { createOps } from '../kernels/index.js';
 import { Adapter, type Weights } from '../meta/adapt.js';
 import { adaptAll } from '../meta/adapt-runner.js';
 import { layoutFor, paramsFromCheckpoint, schemaFor } from '../meta/model-setup.js';
+import { adaptOptions } from '../meta/options.js';
 import type { Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
 import { plainView } from '../model/row-set.js';
@@ -250,7 +251,7 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
     const found = await findUsers(paths.lookup, schema, wanted, o.signal);
     const minSeeds = o.minSeeds ?? DEFAULT_MIN_SEEDS;
     const adaptOn = o.adapt ?? true;
-    const adapter = new Adapter(ops, params, { lr: hp.optimizer.local_test_learning_rate, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, seed: cfg.runner.seed });
+    const adapter = new Adapter(ops, params, adaptOptions(cfg));
     const general: Weights = { view: plainView(params.tables), dense: params.dense };
     const states = plans.map((p) => {
       const seeds = counts(p.seedUids, found.row);

@@ -11,6 +11,7 @@ import { findUsers, loadCampaignFile, readExamples, readUidList, resolveDataPath
 import { createOps } from '../kernels/index.js';
 import { Adapter } from '../meta/adapt.js';
 import { layoutFor, paramsFromCheckpoint, schemaFor } from '../meta/model-setup.js';
+import { adaptOptions } from '../meta/options.js';
 import { exportOnnx } from '../model/onnx-export.js';
 import type { Layout } from '../model/layout.js';
 import type { Vec } from '../model/ops.js';
@@ -39,7 +40,6 @@ function stage1(c: Campaign): { uid: number[]; label: (0 | 1)[] } {
 }
 
 export async function campaignToOnnx(cfg: LoadedConfig, checkpoint: string, campaignFile: string, users?: string): Promise<CampaignOnnx> {
-  const hp = cfg.hyper_parameters;
   const paths = resolveDataPaths(cfg, users);
   const c = loadCampaignFile(campaignFile);
   const schema = schemaFor(cfg, paths.schema, paths.schemaPath);
@@ -61,7 +61,7 @@ export async function campaignToOnnx(cfg: LoadedConfig, checkpoint: string, camp
   try {
     const L = layoutFor(cfg, schema);
     const { params } = paramsFromCheckpoint(ops, L, checkpoint);
-    const adapter = new Adapter(ops, params, { lr: hp.optimizer.local_test_learning_rate, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, seed: cfg.runner.seed });
+    const adapter = new Adapter(ops, params, adaptOptions(cfg));
     const adaptation = adapter.adapt(rows, Int32Array.from({ length: rows.nRows }, (_, i) => i), c.key);
     const w = adapter.snapshot();
     // the adapted rows replace the general model's in full copies of the tables

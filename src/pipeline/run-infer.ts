@@ -13,6 +13,7 @@ import { writeFileAtomic } from '../util/atomic.js';
 import type { Ops } from '../model/ops.js';
 import { evaluateSplit, type SplitResult, type TaskResult } from '../eval/evaluate.js';
 import { schemaFor, layoutFor, paramsFromCheckpoint, verifyCheckpoint } from '../meta/model-setup.js';
+import { adaptOptions } from '../meta/options.js';
 import { checkpointPath } from './run-train.js';
 import { readRunManifest, RUN_FILE } from './run-manifest.js';
 import { checkLeaks, sharedAids, type Leak } from '../data/leakage.js';
@@ -51,7 +52,6 @@ function trainingCampaigns(cfg: LoadedConfig, loadDir: string): { aids: number[]
 export async function runInfer(cfg: LoadedConfig, ops: Ops, report: Reporter = silent, onTask?: (split: string, t: TaskResult) => void): Promise<InferResult[]> {
   const { log } = report;
   const r = cfg.runner;
-  const hp = cfg.hyper_parameters;
   if (!r.test_data_dir) throw new ConfigError(`${cfg.source}: runner.test_data_dir is not set`);
   if (r.infer_end_epoch <= r.infer_start_epoch) throw new ConfigError(`${cfg.source}: runner.infer_end_epoch (${r.infer_end_epoch}) must be above infer_start_epoch (${r.infer_start_epoch})`);
   const dirs = Array.isArray(r.test_data_dir) ? r.test_data_dir : [r.test_data_dir];
@@ -85,7 +85,7 @@ export async function runInfer(cfg: LoadedConfig, ops: Ops, report: Reporter = s
       // refuse a mismatching checkpoint here, with its message, before any worker reads it
       verifyCheckpoint(L, ck);
       const params = () => paramsFromCheckpoint(ops, L, ck).params;
-      const opts = { lr: hp.optimizer.local_test_learning_rate, epochs: r.infer_train_epoch, batchSize: hp.batch_size, seed: r.seed };
+      const opts = adaptOptions(cfg);
       const res = await evaluateSplit({ ops, params, checkpoint: ck, schema: L.schema, dims: L.dims, opts, threads: threads(r.threads), progress: report.progress }, p.name, p.stage1, p.stage2, (t) => onTask?.(p.name, t));
       log(`${p.name}: ${res.tasks} tasks, AUC ${res.auc.toFixed(4)}, GAUC ${res.gauc.toFixed(4)} in ${res.seconds.toFixed(1)} s`);
       results.push(res);

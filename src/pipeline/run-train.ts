@@ -24,6 +24,7 @@ import type { Part } from '../data/part.js';
 import type { Ops } from '../model/ops.js';
 import { schemaFor, freshParams, layoutFor, paramsFromCheckpoint } from '../meta/model-setup.js';
 import { JointTrainer, MetaTrainer, type MetaOptions } from '../meta/train.js';
+import { trainRegularization } from '../meta/options.js';
 import { runContext, TRAIN_RECORD_FILE } from './run-record.js';
 
 export const CHECKPOINT_FILE = 'model.safetensors';
@@ -143,6 +144,7 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
     withReplacement: hp.task_replacement,
     seed: r.seed,
     order: hp.meta_order,
+    regularization: trainRegularization(cfg),
   };
   const allRows = Int32Array.from({ length: part.nRows }, (_, i) => i);
   const trainer = hp.meta ? new MetaTrainer(ops, params, opts, part, part.tasks) : new JointTrainer(ops, params, opts, part, allRows);
