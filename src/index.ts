@@ -36,6 +36,7 @@ export type { DropoutRates } from './model/dropout.js';
 export { plainView, RowSet, IdSet, type TableView } from './model/row-set.js';
 export { saveCheckpoint, loadCheckpoint, readCheckpointMeta, type CheckpointMeta } from './model/checkpoint.js';
 export { AdamClock, AdamRows, ModelAdam, type ModelGrad } from './optim/adam.js';
+export { NO_REGULARIZATION, type RegOptions } from './optim/regularize.js';
 export { TaskSampler, type TaskSampling } from './meta/sampler.js';
 export { FastWeights, GradSum } from './meta/learner.js';
 export { MetaTrainer, JointTrainer, type MetaOptions, type StepResult } from './meta/train.js';

@@ -13,6 +13,7 @@ import type { Params } from '../model/params.js';
 import { RowSet, type RowAlloc, type TableView } from '../model/row-set.js';
 import { Scorer, type Weights } from '../model/scorer.js';
 import { ModelAdam, type ModelGrad } from '../optim/adam.js';
+import type { RegOptions } from '../optim/regularize.js';
 import { Rng } from '../util/rng.js';
 import { copyRowGrads } from './learner.js';
 import { chooseSetting, type AdaptChoice, type AdaptSelection } from './adapt-select.js';
@@ -24,6 +25,11 @@ export interface AdaptOptions {
   epochs: number;
   batchSize: number;
   seed: number;
+  /**
+   * Weight decay, L2 and max-norm while adapting (default: none). Without frequency L2: its
+   * counts describe the training rows, which inference does not have (see options.ts).
+   */
+  regularization?: RegOptions;
   /** Dropout in the adaptation steps (none when absent); scoring never drops. */
   dropout?: DropoutRates;
   /** Choose epochs, learning rate and frozen embeddings per campaign by k-fold CV; absent: the paper's fixed procedure. */
@@ -65,7 +71,7 @@ export class Adapter {
     this.rows = L.embeddings.map((e) => new RowSet(ops, e.rows, E));
     this.view = { tables: params.tables, overlay: this.rows, mode: 2 };
     this.grad = { dense: this.model.grad, rows: L.embeddings.map((e) => new RowSet(ops, e.rows, E)) };
-    this.adam = new ModelAdam(ops, L, opts.lr);
+    this.adam = new ModelAdam(ops, L, opts.lr, opts.regularization);
   }
 
   /**

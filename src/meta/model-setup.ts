@@ -13,6 +13,7 @@ import { checkpointFormat, importWeights } from '../model/import-checkpoint.js';
 import { JsOps, type Ops } from '../model/ops.js';
 import { allocParams, initParams, type Params } from '../model/params.js';
 import type { AdaptOptions } from './adapt.js';
+import { adaptRegularization } from './options.js';
 import { checkCheckpoint, loadCheckpoint, readCheckpointMetaIfAny, type CheckpointMeta } from '../model/checkpoint.js';
 
 export function modelDims(cfg: Config): ModelDims {
@@ -21,11 +22,12 @@ export function modelDims(cfg: Config): ModelDims {
 }
 
 /** How `infer`, `expand` and `serve` adapt to a campaign: the paper's fixed procedure, or chosen per campaign (adaptation.select: cv). */
-export function adaptOptionsFor(cfg: Config): AdaptOptions {
+export function adaptOptionsFor(cfg: LoadedConfig): AdaptOptions {
   const hp = cfg.hyper_parameters;
   const a = hp.adaptation;
   const dropout = dropoutRates(cfg, true);
-  const opts: AdaptOptions = { lr: hp.optimizer.local_test_learning_rate, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, seed: cfg.runner.seed, ...(dropout && { dropout }) };
+  const regularization = adaptRegularization(cfg);
+  const opts: AdaptOptions = { lr: hp.optimizer.local_test_learning_rate, epochs: cfg.runner.infer_train_epoch, batchSize: hp.batch_size, seed: cfg.runner.seed, ...(dropout && { dropout }), ...(regularization && { regularization }) };
   if (a.select === 'cv') opts.select = { folds: a.folds, epochs: a.epochs, learningRates: a.learning_rates, freezeEmbeddings: a.freeze_embeddings, minPositives: a.min_positives };
   return opts;
 }

@@ -21,7 +21,9 @@ import type { JobHost, Ops } from '../model/ops.js';
 import type { Params } from '../model/params.js';
 import { plainView, type TableView } from '../model/row-set.js';
 import { ModelAdam } from '../optim/adam.js';
+import { clipTables, NO_REGULARIZATION, type RegOptions } from '../optim/regularize.js';
 import { Rng } from '../util/rng.js';
+import { idCounts } from './id-counts.js';
 import { GradSum } from './learner.js';
 import { TaskMetaGrad, type MetaOrder } from './task-grad.js';
 import { TaskRunner, taskWorkerInit, workerHeapBytes } from './task-runner.js';
@@ -41,6 +43,8 @@ export interface MetaOptions {
   order?: MetaOrder;
   /** Dropout in the training passes (none when absent). */
   dropout?: DropoutRates;
+  /** Weight decay, L2 and max-norm in the outer update (default: none, the paper's recipe). */
+  regularization?: RegOptions;
 }
 
 export interface StepResult {
@@ -51,7 +55,10 @@ export interface StepResult {
   tasks: number;
 }
 
-/** Shared by MetaTrainer and JointTrainer: one model, the params, Adam, a seeded stream. */
+/**
+ * Shared by MetaTrainer and JointTrainer: one model, the params, Adam (regularised as
+ * opts say, frequency L2 with the ids' counts over `part`'s rows), a seeded stream.
+ */
 abstract class Trainer {
   readonly model: Model;
   readonly adam: ModelAdam;
@@ -65,10 +72,14 @@ abstract class Trainer {
     readonly ops: Ops,
     readonly params: Params,
     readonly opts: MetaOptions,
+    readonly part: PartData,
   ) {
     const L: Layout = params.layout;
+    const reg = opts.regularization ?? NO_REGULARIZATION;
     this.model = new Model(ops, L, opts.batchSize, 'auto', opts.dropout);
-    this.adam = new ModelAdam(ops, L, opts.globalLr);
+    this.adam = new ModelAdam(ops, L, opts.globalLr, reg, reg.frequencyL2 > 0 ? idCounts(L.schema, part) : null);
+    // max-norm: the tables start within it, each step keeps the rows it moves within it
+    if (reg.maxNorm > 0) clipTables(params.tables, L.dims.embedDim, reg.maxNorm);
     this.rng = new Rng(opts.seed ^ 0x5eed);
     this.base = plainView(params.tables);
     this.grads = new GradSum(ops, L);
@@ -95,14 +106,8 @@ export class MetaTrainer extends Trainer {
   private readonly task: TaskMetaGrad;
   private readonly parallel: TaskParallel | null;
 
-  constructor(
-    ops: Ops,
-    params: Params,
-    opts: MetaOptions,
-    readonly part: PartData,
-    tasks: TaskRows[],
-  ) {
-    super(ops, params, opts);
+  constructor(ops: Ops, params: Params, opts: MetaOptions, part: PartData, tasks: TaskRows[]) {
+    super(ops, params, opts, part);
     this.sampler = new TaskSampler(tasks, opts.sampling, opts.withReplacement);
     this.task = new TaskMetaGrad(ops, params.layout, params.tables, this.model, opts.order ?? 'first');
     this.parallel = ops.jobs && opts.taskCount > 1 ? this.startWorkers(ops.jobs) : null;
@@ -203,14 +208,8 @@ export class JointTrainer extends Trainer {
   private readonly order: Int32Array;
   private cursor: number;
 
-  constructor(
-    ops: Ops,
-    params: Params,
-    opts: MetaOptions,
-    readonly part: PartData,
-    rows: Int32Array,
-  ) {
-    super(ops, params, opts);
+  constructor(ops: Ops, params: Params, opts: MetaOptions, part: PartData, rows: Int32Array) {
+    super(ops, params, opts, part);
     this.order = Int32Array.from(rows);
     this.cursor = this.order.length;
   }

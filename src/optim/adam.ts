@@ -5,11 +5,13 @@
  * embedding tables that means every row that ever had a gradient moves at every step; the
  * moments are table-shaped and the rows that have them are listed, so a row never touched
  * costs nothing and a row touched once keeps moving exactly as PyTorch would move it.
- * The arithmetic is Ops.adamRows (a SIMD kernel on the engine).
+ * The arithmetic is Ops.adamRows (a SIMD kernel on the engine). Weight decay, L2 and max-norm,
+ * all off by default, are in regularize.ts.
  */
 import type { Layout } from '../model/layout.js';
 import type { Ops, Vec } from '../model/ops.js';
 import { IdSet, type RowSet } from '../model/row-set.js';
+import { NO_REGULARIZATION, Regularizer, regularizes, type RegOptions } from './regularize.js';
 
 export interface AdamOptions {
   lr: number;
@@ -65,9 +67,13 @@ export class AdamRows {
     this.active = new IdSet(ops, rows);
   }
 
-  /** One step: rows of `g` listed in `touched` join the active rows; every active row moves. */
-  step(c: AdamClock, p: Vec, g: Vec, touched: IdSet): void {
+  /**
+   * One step: rows of `g` listed in `touched` join the active rows; every active row moves,
+   * multiplied by `decay` first (AdamW's decoupled weight decay; 1: none).
+   */
+  step(c: AdamClock, p: Vec, g: Vec, touched: IdSet, decay = 1): void {
     for (let i = 0; i < touched.n; i++) this.active.add(touched.ids[i]!);
+    if (decay !== 1) this.ops.scaleRows(p, this.active.ids, this.active.n, this.E, decay);
     this.ops.adamRows(p, this.m, this.v, g, this.active.ids, this.active.n, this.E, c.stepSize, c.bc2Sqrt, c.beta1, c.beta2, c.eps);
   }
 
@@ -89,19 +95,26 @@ export interface ModelGrad {
   rows: RowSet[];
 }
 
-/** Adam over a whole model: the flat dense array as one row, and every embedding table. */
+/**
+ * Adam over a whole model: the flat dense array as one row, and every embedding table, with
+ * the regularisation of `reg` (`counts`: per table the ids' counts in the training rows, for
+ * frequency L2).
+ */
 export class ModelAdam {
   readonly clock: AdamClock;
   private readonly dense: AdamRows;
   private readonly denseRow: IdSet;
   private readonly tables: AdamRows[];
+  /** null: nothing to regularise, the plain step. */
+  private readonly reg: Regularizer | null;
 
-  constructor(ops: Ops, L: Layout, lr: number) {
+  constructor(ops: Ops, L: Layout, lr: number, reg: RegOptions = NO_REGULARIZATION, counts: Int32Array[] | null = null) {
     this.clock = new AdamClock({ lr });
     this.dense = new AdamRows(ops, 1, L.denseSize);
     this.denseRow = new IdSet(ops, 1);
     this.denseRow.add(0);
     this.tables = L.embeddings.map((e) => new AdamRows(ops, e.rows, L.dims.embedDim));
+    this.reg = regularizes(reg) ? new Regularizer(ops, reg, lr, L, counts) : null;
   }
 
   get step(): number {
@@ -111,8 +124,12 @@ export class ModelAdam {
   /** One step on `dense` and the tables `tables` (full tables, or a task's replaced rows). */
   apply(dense: Vec, tables: Vec[], g: ModelGrad): void {
     this.clock.tick();
-    this.dense.step(this.clock, dense, g.dense, this.denseRow);
-    this.tables.forEach((t, e) => t.step(this.clock, tables[e]!, g.rows[e]!.data, g.rows[e]!));
+    const reg = this.reg;
+    // the penalties' gradients join g's (g is the step's own, cleared before the next)
+    reg?.addGradient(dense, tables, g.dense, g.rows);
+    this.dense.step(this.clock, dense, g.dense, this.denseRow, reg ? reg.denseDecay(dense) : 1);
+    this.tables.forEach((t, e) => t.step(this.clock, tables[e]!, g.rows[e]!.data, g.rows[e]!, reg ? reg.rowDecay(tables[e]!) : 1));
+    reg?.clipMoved(tables, this.tables.map((t) => t.active));
   }
 
   /** Fresh moments and step count (a new task). */

@@ -27,6 +27,7 @@ import { adaptOptionsFor, dropoutRates, schemaFor, freshParams, layoutFor, param
 import { splitValidation, Validator } from '../meta/validation.js';
 import type { TaskRows } from '../data/part.js';
 import { JointTrainer, MetaTrainer, type MetaOptions } from '../meta/train.js';
+import { trainRegularization } from '../meta/options.js';
 import { runContext, TRAIN_RECORD_FILE } from './run-record.js';
 
 export const CHECKPOINT_FILE = 'model.safetensors';
@@ -210,6 +211,7 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
     seed: r.seed,
     order: hp.meta_order,
     ...(dropout && { dropout }),
+    regularization: trainRegularization(cfg),
   };
   const v = r.validation;
   const split = splitValidation(part.tasks, part.label, v.share, v.holdout, r.seed, hp.meta && !hp.task_replacement ? hp.task_count : 1);
