@@ -65,10 +65,14 @@ interface RunStamp {
   recipe: unknown;
   splits: SplitResult[];
   seconds: { train: number; infer: number };
+  /** The expansions' judgement, by split, once made for this top N and campaigns. */
+  judged?: { key: string; rows: Record<string, { splits: Record<string, SplitRow>; refs: Record<string, Record<string, Scores>> }> };
 }
 
+const stampPath = (cfg: LoadedConfig) => join(cfg.runner.model_save_path, 'bench-run.json');
+
 async function trainAndInfer(cfg: LoadedConfig, ops: Ops, recipe: unknown, resume: boolean): Promise<RunStamp> {
-  const stamp = join(cfg.runner.model_save_path, 'bench-run.json');
+  const stamp = stampPath(cfg);
   if (resume && existsSync(stamp)) {
     const old = JSON.parse(readFileSync(stamp, 'utf8')) as RunStamp;
     if (JSON.stringify(old.recipe) === JSON.stringify(recipe)) return old;
@@ -87,6 +91,8 @@ async function trainAndInfer(cfg: LoadedConfig, ops: Ops, recipe: unknown, resum
 
 async function runRecipe(cfg: LoadedConfig, ops: Ops, data: string, perSplit: number, top: number, recipe: unknown, resume: boolean): Promise<{ splits: Record<string, SplitRow>; refs: Record<string, Record<string, Scores>>; seconds: { train: number; infer: number } }> {
   const res = await trainAndInfer(cfg, ops, recipe, resume);
+  const key = JSON.stringify({ perSplit, top });
+  if (res.judged?.key === key) return { ...res.judged.rows.all!, seconds: res.seconds };
   const splits: Record<string, SplitRow> = {};
   const refs: Record<string, Record<string, Scores>> = {};
   for (const s of res.splits) {
@@ -103,6 +109,7 @@ async function runRecipe(cfg: LoadedConfig, ops: Ops, data: string, perSplit: nu
     }
     refs[s.name] = { truth: { ...(s.oracle ?? { auc: NaN, gauc: NaN }), lift: lift('oracle') }, ...ref };
   }
+  writeFileSync(stampPath(cfg), JSON.stringify({ ...res, judged: { key, rows: { all: { splits, refs } } } }));
   return { splits, refs, seconds: res.seconds };
 }
 
