@@ -54,9 +54,11 @@ test('demo without -m writes its data and outputs under the working directory, n
   const o = tinyOverrides(data, '').slice(3).flatMap((kv) => ['-o', kv]);
   const r = spawnSync(process.execPath, [MAIN, 'demo', ...o, '--threads', '1', '--json'], { cwd, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
+  // the recommended recipe keeps the best validation checkpoint, and infer evaluates it
   for (const arm of ['meta', 'nometa']) {
-    assert.ok(existsSync(join(cwd, 'output', 'demo', arm, '1', 'model.safetensors')), arm);
-    assert.ok(existsSync(join(cwd, 'output', 'demo', arm, '0', 'metrics.json')), arm);
+    assert.ok(existsSync(join(cwd, 'output', 'demo', arm, '0', 'model.safetensors')), arm);
+    assert.ok(existsSync(join(cwd, 'output', 'demo', arm, 'best', 'model.safetensors')), arm);
+    assert.ok(existsSync(join(cwd, 'output', 'demo', arm, 'best', 'metrics.json')), arm);
   }
   assert.ok(!existsSync(join(dirname(dirname(MAIN)), 'output')), 'nothing under dist/');
 });
