@@ -1,7 +1,8 @@
 /** Validation inside training: a deterministic, disjoint split; the best checkpoint by GAUC; early stopping ends on the best weights. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { configSource } from '../src/cli/commands/serve.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig } from '../src/config/config.js';
@@ -85,6 +86,11 @@ test('train with validation: a curve, best/ at the best GAUC, early stopping end
   // infer, expand (and the demo) read best/ unless told otherwise
   assert.equal(defaultCheckpoint(cfg), best);
   assert.equal(defaultCheckpoint(loadConfig(null, [...tinyOverrides(dataDir, out), 'runner.use_best=false'])), join(out, '0', 'model.safetensors'));
+  // serve and worker without --model: the same checkpoint, from -m
+  const cfgFile = join(out, 'serve.yaml');
+  writeFileSync(cfgFile, `runner:\n  model_save_path: ${JSON.stringify(out)}\n`);
+  assert.equal(configSource({ config: cfgFile, override: [], users: undefined } as never).model, best);
+  assert.throws(() => configSource({ override: [] } as never), /--model is required without -m/);
   const ops3 = await createOps(1);
   const inf = await runInfer(loadConfig(null, [...tinyOverrides(dataDir, out), 'runner.threads=1']), ops3);
   await ops3.close();

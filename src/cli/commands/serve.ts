@@ -3,21 +3,28 @@ import { pino } from 'pino';
 import { startService, TOKEN_ENV, type ConfigSource, type ServeOptions } from '../../serve/service.js';
 import { portArg, positiveIntArg } from '../args.js';
 import { withConfigOptions, type CommonOpts } from '../common.js';
+import { loadConfig } from '../../config/config.js';
+import { defaultCheckpoint } from '../../pipeline/run-train.js';
+import { UserError } from '../../util/errors.js';
 
 /** What commander parses: the service's own options, and the limits and config in CLI units. */
-interface ServeOpts extends CommonOpts, Pick<ServeOptions, 'model' | 'users' | 'host' | 'port' | 'tokenFile' | 'redis' | 'prefix' | 'shards' | 'attempts'> {
+interface ServeOpts extends CommonOpts, Partial<Pick<ServeOptions, 'model'>>, Pick<ServeOptions, 'users' | 'host' | 'port' | 'tokenFile' | 'redis' | 'prefix' | 'shards' | 'attempts'> {
   maxBodyMb: number;
   maxSeeds: number;
   maxJobs: number;
   keepJobs: number;
 }
 
-/** The model and config a server or worker loads, from the command's options. */
-export function configSource(opts: CommonOpts & Pick<ConfigSource, 'model' | 'users'>): ConfigSource {
+/**
+ * The model and config a server or worker loads, from the command's options: without
+ * --model, the checkpoint `infer` would read under the config (best/ where training kept one).
+ */
+export function configSource(opts: CommonOpts & Partial<Pick<ConfigSource, 'model'>> & Pick<ConfigSource, 'users'>): ConfigSource {
+  if (!opts.model && !opts.config) throw new UserError('--model is required without -m (a config whose model folder names the checkpoint)');
   return {
     config: opts.config ?? null,
     overrides: opts.override,
-    model: opts.model,
+    model: opts.model ?? defaultCheckpoint(loadConfig(opts.config!, opts.override)),
     ...(opts.users ? { users: opts.users } : {}),
     threads: opts.threads !== undefined ? Number(opts.threads) : 0,
   };
@@ -28,7 +35,7 @@ export function register(program: Command): void {
     program
       .command('serve')
       .description('the audience service: an HTTP API taking campaigns and giving their audiences (OpenAPI at /openapi.json)')
-      .requiredOption('--model <ckpt>', 'checkpoint of the general model (SIGHUP or POST /v1/model loads a new one)')
+      .option('--model <ckpt>', 'checkpoint of the general model (SIGHUP or POST /v1/model loads a new one); default with -m: the one infer reads (best/ where kept)')
       .option('--users <pool>', 'the user pool (a user table); default: the dataset\'s')
       .option('--host <addr>', `address to bind; anything but loopback needs a bearer token (${TOKEN_ENV} or --token-file)`, '127.0.0.1')
       .option('--port <n>', 'port (0: any free port; the address is printed)', portArg, 8080)

@@ -6,7 +6,7 @@ import { configSource } from './serve.js';
 
 interface WorkerOpts extends CommonOpts {
   redis: string;
-  model: string;
+  model?: string;
   users?: string;
   prefix: string;
   lockMs: number;
@@ -20,7 +20,7 @@ export function register(program: Command): void {
       .command('worker')
       .description('process the audience service\'s jobs from BullMQ on Redis: campaign shards and their merges (run any number, on any machines)')
       .requiredOption('--redis <url>', 'the Redis the service queues on (redis://host:port)')
-      .requiredOption('--model <ckpt>', 'checkpoint of the general model (the same file as the server\'s; SIGHUP reloads it)')
+      .option('--model <ckpt>', 'checkpoint of the general model (the same file as the server\'s; SIGHUP reloads it); default with -m: the one infer reads')
       .option('--users <pool>', 'the user pool (a user table); default: the dataset\'s; the same rows as the server\'s')
       .option('--prefix <name>', 'key prefix of the BullMQ queues in Redis', 'metaheac')
       .option('--lock-ms <n>', 'a shard\'s lock without renewal: a dead worker\'s shard is retried after about this', positiveIntArg, 30000)
