@@ -111,3 +111,20 @@ test('schema.json: a max_idx past int32 or a list width past 4096 is refused by 
   edit((s) => (s.user_multi[0]!.width = 1e9));
   assert.match(oneLine(runCli('train', '-o', ...tinyOverrides(ds, join(root, 'o2')))), /schema\.json: user_multi\[0\]\.width must be an integer in \[1, 4096\], found 1000000000/);
 });
+
+test('checkpoint metadata whose dims outgrow the file\'s tensors is refused as damaged, by predict and export-onnx', async (t) => {
+  const root = tempDir(t);
+  const { ds, model } = await datasetAndModel(root);
+  const b = readFileSync(model);
+  const n = Number(b.readBigUInt64LE(0));
+  const h = JSON.parse(b.subarray(8, 8 + n).toString()) as { __metadata__: Record<string, string> };
+  h.__metadata__.dims = JSON.stringify({ ...dims, embedDim: 1e9 });
+  const text = Buffer.from(JSON.stringify(h));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(text.length));
+  const bad = join(root, 'dims.safetensors');
+  writeFileSync(bad, Buffer.concat([len, text, b.subarray(8 + n)]));
+  const want = /dims\.safetensors: __metadata__\.dims \{"embedDim":1000000000,.*describe a model of \d+ parameters, but the file's tensors hold \d+: the metadata is damaged/;
+  assert.match(oneLine(runCli('predict', '--model', bad, '--data', join(ds, 'test_hot_stage2.arrow'), '--out', join(root, 'p.csv'))), want);
+  assert.match(oneLine(runCli('export-onnx', '--model', bad, '--out', join(root, 'm.onnx'))), want);
+});
