@@ -37,7 +37,7 @@ test('loadDataset: missing directory, a file, missing or invalid schema.json', a
   assert.throws(() => loadDataset(join(dir, 'f.arrow')), { name: 'DataError', message: /not a directory/ });
   assert.throws(() => loadDataset(dir), { name: 'DataError', message: new RegExp(`${join(dir, 'schema.json')}: cannot read schema \\(ENOENT\\)`) });
   writeFileSync(join(dir, 'schema.json'), '{"user_single": [{"name": "a", "max_idx": -1}], "user_multi": [], "task": []}');
-  assert.throws(() => loadDataset(dir), { name: 'DataError', message: `${join(dir, 'schema.json')}: user_single[0].max_idx must be a non-negative integer, found -1` });
+  assert.throws(() => loadDataset(dir), { name: 'DataError', message: `${join(dir, 'schema.json')}: user_single[0].max_idx must be an integer in [0, 2147483646] (ids are int32), found -1` });
 });
 
 test('findTrainPart takes a file or a dataset directory', async (t) => {

@@ -10,6 +10,7 @@ import { closest } from 'fastest-levenshtein';
 import { parse as parseYaml, parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
+import { documentToJS } from '../util/yaml.js';
 
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().nonnegative();
@@ -306,7 +307,12 @@ export function loadConfig(path: string | null, overrides: string[] = []): Loade
       const line = err.linePos?.[0]?.line;
       throw new ConfigError(`${path}${line ? `:${line}` : ''}: invalid YAML: ${err.message.split('\n')[0]}`);
     }
-    const v = doc.toJS() as unknown;
+    let v: unknown;
+    try {
+      v = documentToJS(doc);
+    } catch (e) {
+      throw new ConfigError(`${path}: invalid YAML: ${(e as Error).message}`);
+    }
     if (v !== null && v !== undefined) {
       if (typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(`${path}: expected a mapping with runner and hyper_parameters sections`);
       raw = v as Record<string, unknown>;

@@ -21,7 +21,7 @@ import {
   isIntegerType,
   toInt32,
 } from './arrow-columns.js';
-import { indexTasks, type Part, type PartData, type PartKind } from './part.js';
+import { indexTasks, userTableGivenForPart, type Part, type PartData, type PartKind } from './part.js';
 import { allocatePart, sliceRows } from './part-ops.js';
 import { multiOffsets, multiStride, type Schema } from './schema.js';
 import { rowErrorAt, validatePartData } from './validate.js';
@@ -301,6 +301,7 @@ function planColumns(path: string, s: Schema, arrow: ArrowSchema, kind: PartKind
   s.userMulti.forEach((f, i) => need(f.name, 'list', f.width, (out) => (d, row0) => copyListChunk(d, f.width, out.multi, row0, stride, offs[i]!)));
   s.userMulti.forEach((f, i) => need(`${f.name}_length`, 'int', undefined, intInto((o) => o.multiLen, s.userMulti.length, i)));
   if (kind === 'part') s.task.forEach((f, i) => need(f.name, 'int', undefined, intInto((o) => o.task, s.task.length, i)));
+  if (kind === 'part' && missing.length > 0 && byName.has('uid') && !byName.has('label')) throw new DataError(userTableGivenForPart(path));
   if (missing.length > 0) throw new DataError(`${path}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
   const used = new Set(plans.map((p) => p.name));
   arrow.fields.forEach((f, i) => {

@@ -4,13 +4,13 @@
  * naming convention so commands can take either a directory or a single file.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError, DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
 import { noProgress, type Progress, type ProgressFactory } from '../util/progress.js';
 import { readPart } from './arrow-part.js';
 import { verifyPart } from './manifest.js';
-import { STANDARD_PARTS, type Part } from './part.js';
+import { STANDARD_PARTS, userTableGivenForPart, type Part } from './part.js';
 import { maxIdxsTooSmall, readSchemaFile, schemaToJson, withMaxIdxs, type Schema } from './schema.js';
 
 export const SCHEMA_FILE = 'schema.json';
@@ -152,6 +152,12 @@ export function schemaPathFor(partPath: string): string {
   throw new DataError(`${partPath}: no ${SCHEMA_FILE} beside it or in its parent directory`);
 }
 
+/** A part's schema, read without the part: a model is sized (and refused) before its data loads. */
+export function partSchema(partPath: string): Schema {
+  requireExists(partPath);
+  return readSchemaFile(schemaPathFor(partPath));
+}
+
 /** Parts this large get a progress bar while they load (about a second and more). */
 const PROGRESS_ROWS = 1_000_000;
 
@@ -163,6 +169,8 @@ const PROGRESS_ROWS = 1_000_000;
 export async function loadPart(path: string, progress: ProgressFactory = noProgress, opts: { verify?: boolean } = {}): Promise<Part> {
   requireExists(path);
   const schemaPath = schemaPathFor(path);
+  // the user table is not in the manifest's parts: say what it is, not that datasets are mixed
+  if (existsSync(schemaPath) && resolve(path) === resolve(datasetFiles(schemaPath).users ?? '')) throw new DataError(userTableGivenForPart(path));
   if (opts.verify !== false) verifyPart(path, schemaPath);
   let bar: Progress | null = null;
   try {

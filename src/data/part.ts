@@ -29,6 +29,12 @@ export interface PartData {
  */
 export type PartKind = 'part' | 'users';
 
+/** A user table given where a part is read (predict --data users.arrow): what it is and what was expected. */
+export function userTableGivenForPart(path: string): string {
+  return `${path}: a user table (a uid column and the user fields, one row per user), not a part of labelled rows; ` +
+    'give a part with label, aid and the task fields (train_stage1.arrow, test_hot_stage2.arrow, ...)';
+}
+
 /** The rows of one task, in ascending row order. */
 export interface TaskRows {
   aid: number;

@@ -27,6 +27,11 @@ export interface Schema {
 /** The official preprocessing counts up to 10 ids before cutting lists (spec section 2). */
 export const LENGTH_CAP = 10;
 
+/** Ids are int32 and a table has max_idx + 1 rows: the largest max_idx a field may have. */
+export const MAX_ID = 2 ** 31 - 2;
+/** The widest padded list: far above any real feature's (Tencent's are 10), far below a width that fills memory. */
+export const MAX_WIDTH = 4096;
+
 /** The largest `len` a multi-valued field may carry. */
 export function maxLength(f: MultiFieldSpec): number {
   return Math.max(LENGTH_CAP, f.width);
@@ -191,11 +196,11 @@ export function schemaFromJson(raw: unknown, where: string): Schema {
       if (typeof f !== 'object' || f === null) fail(`${at} must be an object`);
       const ff = f as Record<string, unknown>;
       if (typeof ff.name !== 'string' || ff.name === '') fail(`${at}.name must be a non-empty string`);
-      if (!Number.isInteger(ff.max_idx) || (ff.max_idx as number) < 0) {
-        fail(`${at}.max_idx must be a non-negative integer, found ${JSON.stringify(ff.max_idx)}`);
+      if (!Number.isInteger(ff.max_idx) || (ff.max_idx as number) < 0 || (ff.max_idx as number) > MAX_ID) {
+        fail(`${at}.max_idx must be an integer in [0, ${MAX_ID}] (ids are int32), found ${JSON.stringify(ff.max_idx)}`);
       }
-      if (multi && (!Number.isInteger(ff.width) || (ff.width as number) < 1)) {
-        fail(`${at}.width must be a positive integer, found ${JSON.stringify(ff.width)}`);
+      if (multi && (!Number.isInteger(ff.width) || (ff.width as number) < 1 || (ff.width as number) > MAX_WIDTH)) {
+        fail(`${at}.width must be an integer in [1, ${MAX_WIDTH}], found ${JSON.stringify(ff.width)}`);
       }
       const name = ff.name as string;
       if (names.has(name) || name === 'label' || name === 'aid') fail(`${at}.name "${name}" is duplicated or reserved`);

@@ -7,9 +7,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { closest } from 'fastest-levenshtein';
-import { parse as parseYaml } from 'yaml';
 import { UserError } from '../util/errors.js';
 import { checkInputFile, MAX_TEXT_BYTES } from '../util/files.js';
+import { parseYamlBounded } from '../util/yaml.js';
 
 /** Seed users given inline (uids) or as a file of uids. */
 export type UidSource = { file: string } | { uids: number[] };
@@ -141,7 +141,7 @@ export function loadCampaignFile(path: string): Campaign {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYamlBounded(text);
   } catch (e) {
     throw new CampaignError(`${path}: not valid YAML or JSON (${(e as Error).message.split('\n')[0]})`);
   }

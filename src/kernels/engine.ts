@@ -463,10 +463,11 @@ export class Engine {
 
   private allocBytes(n: number, elemBytes: number): number {
     this.checkOpen();
-    if (!isCount(n)) throw new RangeError(`alloc: element count must be a non-negative integer, got ${n}`);
+    // a count past int32 is a size no wasm32 memory holds: the user's tables or batches, not a bug
+    if (!isCount(n) && !(Number.isSafeInteger(n) && n > 0)) throw new RangeError(`alloc: element count must be a non-negative integer, got ${n}`);
     const bytes = n * elemBytes;
     const at = alignUp(this.top);
-    if (at + bytes > this.heapEnd) {
+    if (!isCount(n) || at + bytes > this.heapEnd) {
       const hint = this.buffer.byteLength >= MAX_MEMORY_MIB * 1024 * 1024
         ? `the ${MAX_MEMORY_MIB} MiB of a wasm32 memory are all reserved: use smaller tables (max_idxs, embed_dim) or batches`
         : 'raise memoryMiB';

@@ -8,7 +8,7 @@ import { modelSchema } from '../data/dataset.js';
 import { maxIdxs, maxIdxsMismatch, type Schema } from '../data/schema.js';
 import { ConfigError, DataError } from '../util/errors.js';
 import type { DropoutRates } from '../model/dropout.js';
-import { buildLayout, type Layout, type ModelDims } from '../model/layout.js';
+import { buildLayout, checkModelFits, type Layout, type ModelDims } from '../model/layout.js';
 import { checkpointFormat, importWeights } from '../model/import-checkpoint.js';
 import { JsOps, type Ops } from '../model/ops.js';
 import { allocParams, initParams, type Params } from '../model/params.js';
@@ -37,8 +37,11 @@ export function schemaFor(cfg: LoadedConfig, schema: Schema, where: string): Sch
   return modelSchema(schema, cfg.hyper_parameters.max_idxs, cfg.source ?? 'config', where);
 }
 
-export function layoutFor(cfg: Config, schema: Schema): Layout {
-  return buildLayout(schema, modelDims(cfg));
+/** The model's layout, refused by name when it (or a batch of it) cannot fit the engine. */
+export function layoutFor(cfg: LoadedConfig, schema: Schema): Layout {
+  const L = buildLayout(schema, modelDims(cfg));
+  checkModelFits(L, cfg.hyper_parameters.batch_size, 'hyper_parameters.batch_size', cfg.source ?? 'config');
+  return L;
 }
 
 /**

@@ -14,7 +14,7 @@ import { openForRead } from '../util/files.js';
 import { schemaFromJson, schemaToJson, type Schema } from '../data/schema.js';
 import { DataError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/atomic.js';
-import type { Layout, ModelDims } from './layout.js';
+import { buildLayout, parameterCount, type Layout, type ModelDims } from './layout.js';
 import type { Params } from './params.js';
 import { firstNonFinite } from './finite.js';
 
@@ -188,6 +188,20 @@ function dimsOf(path: string, x: unknown): ModelDims {
   return x as ModelDims;
 }
 
+/**
+ * The model the metadata describes must be no larger than the tensors the file holds:
+ * damaged dims (embedDim 1e9) would otherwise size a model of terabytes before any tensor
+ * is compared.
+ */
+function checkMetaSize(path: string, h: Header, L: Layout): void {
+  let held = 0;
+  for (const e of h.entries.values()) held += e.shape.reduce((a, d) => a * d, 1);
+  const want = parameterCount(L);
+  if (want > held) {
+    throw new DataError(`${path}: __metadata__.dims ${JSON.stringify(L.dims)} and schema describe a model of ${want} parameters, but the file's tensors hold ${held}: the metadata is damaged`);
+  }
+}
+
 function infoOf(path: string, h: Header): Record<string, unknown> {
   if (!h.meta.info) return {};
   const info = metaJson(path, h, 'info');
@@ -204,11 +218,10 @@ export function readCheckpointMetaIfAny(path: string): CheckpointMeta | null {
   try {
     const h = readHeader(fd, path);
     if (!h.meta.schema || !h.meta.dims) return null;
-    return {
-      schema: schemaFromJson(metaJson(path, h, 'schema'), `${path} (metadata.schema)`),
-      dims: dimsOf(path, metaJson(path, h, 'dims')),
-      info: infoOf(path, h),
-    };
+    const schema = schemaFromJson(metaJson(path, h, 'schema'), `${path} (metadata.schema)`);
+    const dims = dimsOf(path, metaJson(path, h, 'dims'));
+    checkMetaSize(path, h, buildLayout(schema, dims));
+    return { schema, dims, info: infoOf(path, h) };
   } finally {
     closeSync(fd);
   }

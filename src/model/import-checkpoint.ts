@@ -21,7 +21,14 @@ import type { Params } from './params.js';
 
 export type CheckpointFormat = 'safetensors' | 'torch' | 'pdparams';
 
-/** By content: safetensors starts with its header length and '{'; the rest by name. */
+/**
+ * By content: a safetensors file starts with its header length and '{', a torch.save file
+ * with a zip or pickle signature, a .pdparams file (named so) with a pickle's. A file with
+ * none of these is a damaged safetensors file when it is named so or starts like one (a
+ * small header length), whose reader then names the damage; anything else is refused here,
+ * so no format's message (a torch.save file "carries no model dimensions") answers for
+ * another's.
+ */
 export function checkpointFormat(path: string): CheckpointFormat {
   const fd = openForRead(path);
   const head = Buffer.alloc(9);
@@ -31,9 +38,19 @@ export function checkpointFormat(path: string): CheckpointFormat {
   } finally {
     closeSync(fd);
   }
+  const named = extname(path).toLowerCase();
   if (n === 9 && head[8] === 0x7b && head.readUInt32LE(4) === 0) return 'safetensors';
-  return extname(path).toLowerCase() === '.pdparams' ? 'pdparams' : 'torch';
+  const zip = n >= 4 && head.readUInt32LE(0) === ZIP_MAGIC;
+  const pickle = n >= 2 && head[0] === PICKLE_PROTO;
+  if (pickle && named === '.pdparams') return 'pdparams';
+  if (zip || pickle) return 'torch';
+  if (named === '.safetensors' || (n >= 8 && head.readUInt32LE(4) === 0)) return 'safetensors';
+  throw new DataError(`${path}: not a checkpoint: neither a safetensors file (an 8-byte header length, then '{'), a torch.save zip archive nor a pickle (.pt, .pth, .pdparams)`);
 }
+
+/** The first bytes of a zip archive's local file header, and a pickle's PROTO opcode. */
+const ZIP_MAGIC = 0x04034b50;
+const PICKLE_PROTO = 0x80;
 
 interface Want {
   name: string;

@@ -7,7 +7,8 @@
  * and the first layer of all experts one matrix multiply.
  */
 import type { Schema } from '../data/schema.js';
-import { userFieldCount } from '../data/schema.js';
+import { multiStride, userFieldCount } from '../data/schema.js';
+import { UserError } from '../util/errors.js';
 
 export interface ModelDims {
   embedDim: number;
@@ -139,4 +140,34 @@ export function parameterCount(l: Layout): number {
   let n = l.denseSize;
   for (const e of l.embeddings) n += e.rows * l.dims.embedDim;
   return n;
+}
+
+/**
+ * The compute engine's memory: a wasm32 memory holds at most 4 GiB, and every array of a
+ * model (parameters, gradients, optimiser moments, a batch's activations) lives in it.
+ */
+export const ENGINE_MAX_BYTES = 4 * 1024 ** 3;
+
+/**
+ * Refuse, before any data is read or memory reserved, a model or batch that cannot fit the
+ * engine: its parameters alone, or a lower bound of one batch's arrays (each row carries
+ * its list ids, its F·E embedded inputs and every expert's first-layer outputs). `batchKey`
+ * and `where` name the setting and the file it came from; a model in between still fails
+ * with the engine's one-line "memory exhausted".
+ */
+export function checkModelFits(l: Layout, batchSize: number, batchKey: string, where: string): void {
+  const gib = (b: number): string => (b >= 1024 ** 3 ? `${(b / 1024 ** 3).toFixed(1)} GiB` : `${Math.ceil(b / 1024 ** 2)} MiB`);
+  const E = l.dims.embedDim;
+  const biggest = l.embeddings.reduce((a, e) => (e.rows > a.rows ? e : a), { name: '', rows: 0 });
+  const params = parameterCount(l) * 4;
+  if (params > ENGINE_MAX_BYTES) {
+    const why = biggest.rows * E * 4 > ENGINE_MAX_BYTES / 4
+      ? `the largest table, ${biggest.name}, has ${biggest.rows} rows (max_idx + 1) of embed_dim ${E}`
+      : `embed_dim ${E}, mlp_dims [${l.dims.mlpDims.join(', ')}], num_expert ${l.dims.numExpert}`;
+    throw new UserError(`${where}: a model of ${parameterCount(l)} parameters (${gib(params)}) cannot fit the engine's ${gib(ENGINE_MAX_BYTES)}: ${why}; use smaller tables (max_idx, max_idxs) or dimensions`);
+  }
+  const rowBytes = 4 * (l.inDim + l.dims.numExpert * l.dims.mlpDims[0]! + multiStride(l.schema));
+  if (batchSize * rowBytes > ENGINE_MAX_BYTES - params) {
+    throw new UserError(`${where}: ${batchKey} is ${batchSize}: one batch needs at least ${gib(batchSize * rowBytes)} of the engine's ${gib(ENGINE_MAX_BYTES)} (the model takes ${gib(params)}); use at most ${Math.floor((ENGINE_MAX_BYTES - params) / rowBytes)}`);
+  }
 }

@@ -7,7 +7,7 @@
 import { existsSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { LoadedConfig } from '../config/config.js';
-import { findTrainPart, loadPart } from '../data/dataset.js';
+import { findTrainPart, loadPart, partSchema } from '../data/dataset.js';
 import { checkLeaks, sharedAids, type Leak } from '../data/leakage.js';
 import { fileSha256, manifestAids, partSha256, readManifest } from '../data/manifest.js';
 import { resolveDataPath } from '../data/resolve.js';
@@ -146,10 +146,11 @@ export async function runTrain(cfg: LoadedConfig, ops: Ops, report: Reporter = s
   if (!r.train_data_dir) throw new ConfigError(`${cfg.source}: runner.train_data_dir is not set`);
   checkModelFolder(cfg);
   const path = findTrainPart(await resolveDataPath(r.train_data_dir, cfg, report));
+  // the model is sized from schema.json, so a model too large is refused before the data is read
+  const L = layoutFor(cfg, schemaFor(cfg, partSchema(path), path));
   log(`loading ${path}`);
   const part = await loadPart(path, report.progress);
   checkTrainable(cfg, part);
-  const L = layoutFor(cfg, schemaFor(cfg, part.schema, path));
   const trainAids = part.tasks.map((t) => t.aid).sort((a, b) => a - b);
   checkLeaks(testLeaks(cfg, path, trainAids), r.allow_test_overlap, 'set runner.allow_test_overlap: true (or --allow-overlap)', log);
   // how campaigns are adapted to later does not change what training writes

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
-import { loadPart, modelSchema } from '../../data/dataset.js';
-import { buildLayout } from '../../model/layout.js';
+import { loadPart, modelSchema, partSchema } from '../../data/dataset.js';
+import { buildLayout, checkModelFits } from '../../model/layout.js';
 import { predictRows } from '../../meta/adapt.js';
 import { checkpointShape, paramsFromCheckpoint } from '../../meta/model-setup.js';
 import { createOps } from '../../kernels/index.js';
@@ -34,10 +34,12 @@ export function register(program: Command): void {
     .option('--json', 'print a summary as JSON')
     .action(async (opts: PredictOpts) => {
       checkOutputFile(opts.out, '--out', [opts.data, opts.model, ...(opts.config ? [opts.config] : [])]);
-      const part = await loadPart(opts.data, progressBar);
       const { dims, maxIdxs } = checkpointShape(opts.model, opts.config ? loadConfig(opts.config) : null);
-      // the checkpoint's table sizes, which may exceed the data's largest ids (config max_idxs)
-      const L = buildLayout(modelSchema(part.schema, maxIdxs, opts.model, opts.data), dims);
+      // the checkpoint's table sizes, which may exceed the data's largest ids (config max_idxs);
+      // from schema.json, so a model or batch too large is refused before the data is read
+      const L = buildLayout(modelSchema(partSchema(opts.data), maxIdxs, opts.model, opts.data), dims);
+      checkModelFits(L, opts.batchSize, '--batch-size', opts.model);
+      const part = await loadPart(opts.data, progressBar);
       const ops = await createOps(opts.threads);
       try {
         const { params } = paramsFromCheckpoint(ops, L, opts.model);
