@@ -1,9 +1,10 @@
 /**
  * `npm ci` stays quiet and offline: no project config key npm does not know (npm warns on
  * every command, and will stop passing such keys on), no locked package whose engines exclude
- * this Node (EBADENGINE), and no install script beyond the audited ones (onnxruntime-node's
- * fetched CUDA binaries from outside the npm registry unless told not to; the tests use
- * onnxruntime-web, which has none).
+ * this Node (EBADENGINE), and no dependency's install script run: package.json's allowScripts
+ * denies each (npm 11 then lists none as unreviewed; older npm ignores the field, so no
+ * locked package may need one: onnxruntime-node's fetched CUDA binaries from outside the npm
+ * registry, and the tests use onnxruntime-web, which has none).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,13 +18,6 @@ interface Locked {
   hasInstallScript?: boolean;
 }
 const lock = JSON.parse(readFileSync(join(REPO, 'package-lock.json'), 'utf8')) as { packages: Record<string, Locked> };
-
-/** Why each install script may run: none downloads anything. */
-const AUDITED_INSTALL_SCRIPTS: Record<string, string> = {
-  'node_modules/msgpackr-extract': 'node-gyp-build-optional-packages: uses the prebuilt @msgpackr-extract/* package, else builds from source',
-  'node_modules/protobufjs': 'postinstall only checks the installed version',
-  'node_modules/onnxruntime-web/node_modules/protobufjs': 'as protobufjs',
-};
 
 /** Whether version `v` (x.y.z) satisfies an npm range of the forms lockfiles hold; throws on any other form. */
 function satisfies(v: string, range: string): boolean {
@@ -58,9 +52,11 @@ test('every locked package supports this Node (npm ci prints no EBADENGINE)', ()
   assert.deepEqual(bad, []);
 });
 
-test('no locked package has an install script that was not audited (none may download)', () => {
-  const scripts = Object.entries(lock.packages).filter(([, p]) => p.hasInstallScript).map(([k]) => k).sort();
-  assert.deepEqual(scripts, Object.keys(AUDITED_INSTALL_SCRIPTS).sort());
+test('every locked package with an install script is denied it in allowScripts (none is needed, and none may download)', () => {
+  const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+  const scripts = [...new Set(Object.entries(lock.packages).filter(([, p]) => p.hasInstallScript).map(([k]) => k.slice(k.lastIndexOf('node_modules/') + 13)))].sort();
+  assert.deepEqual(Object.keys(pkg.allowScripts ?? {}).sort(), scripts);
+  assert.ok(Object.values(pkg.allowScripts!).every((allowed) => !allowed));
 });
 
 test('npm reads the project\'s config without a warning', () => {
