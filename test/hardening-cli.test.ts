@@ -35,12 +35,15 @@ test('PaddleRec conventions: several pairs after one -o, generic runner keys ign
   assert.equal(bad.stderr, 'metaheac: error: override "__proto__.x=1": key "__proto__" is not allowed\n');
 });
 
-test('--version prints package.json\'s version on stdout', () => {
+test('--version prints package.json\'s version on stdout, then which gemm runs', () => {
   const pkg = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
   for (const flag of ['--version', '-V']) {
     const r = runCli(flag);
     assert.equal(r.code, 0);
-    assert.equal(r.stdout, `${pkg.version}\n`);
+    const [version, gemm, ...rest] = r.stdout.split('\n');
+    assert.equal(version, pkg.version);
+    assert.match(gemm!, /^gemm: (native-avx512|native-avx2|wasm \(native kernels .+\))$/);
+    assert.deepEqual(rest, ['']);
   }
 });
 

@@ -37,28 +37,38 @@ test('the engine memory is offered to transparent huge pages where Linux has the
   }
 });
 
-test('a native build that does not load leaves the engine on its WebAssembly kernels, with one line saying why', () => {
-  // the module's layout, with a damaged addon where the build puts it
-  const root = mkdtempSync(join(tmpdir(), 'metaheac-native-'));
-  try {
-    const kernels = join(root, 'dist', 'src', 'kernels');
-    mkdirSync(kernels, { recursive: true });
-    for (const f of ['native.js', 'split.js']) copyFileSync(fileURLToPath(new URL(`../src/kernels/${f}`, import.meta.url)), join(kernels, f));
-    writeFileSync(join(root, 'package.json'), '{"type":"module"}');
-    const release = join(root, 'native', 'build', 'Release');
-    mkdirSync(release, { recursive: true });
-    writeFileSync(join(release, 'metaheac_native.node'), 'not a shared object');
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `import { gemmBackend } from ${JSON.stringify(join(kernels, 'native.js'))}; process.stdout.write(gemmBackend());`], {
-      encoding: 'utf8',
-      env: { ...process.env, METAHEAC_NATIVE: '' },
-    });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout, 'wasm');
-    assert.match(r.stderr, /^metaheac: the native kernels at .*metaheac_native\.node did not load \(.+\); using the WebAssembly ones\n$/);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+for (const [what, addon, why] of [
+  ['a native build that does not load', 'not a shared object', /did not load from .*metaheac_native\.node: .+/],
+  ['no native build (an installed package without one)', null, /not built: no .*metaheac_native\.node; `npm run build:native` builds it where a C compiler is present/],
+] as const) {
+  test(`${what} leaves the engine on its WebAssembly kernels, with one line when an engine starts and the reason in --version's`, () => {
+    // the module's layout, with what the build left where it puts the addon
+    const root = mkdtempSync(join(tmpdir(), 'metaheac-native-'));
+    try {
+      const kernels = join(root, 'dist', 'src', 'kernels');
+      mkdirSync(kernels, { recursive: true });
+      for (const f of ['native.js', 'split.js']) copyFileSync(fileURLToPath(new URL(`../src/kernels/${f}`, import.meta.url)), join(kernels, f));
+      writeFileSync(join(root, 'package.json'), '{"type":"module"}');
+      const release = join(root, 'native', 'build', 'Release');
+      mkdirSync(release, { recursive: true });
+      if (addon !== null) writeFileSync(join(release, 'metaheac_native.node'), addon);
+      // two engines' worth of kernels: still one notice
+      const script = `import { gemmBackendDescription, nativeKernels } from ${JSON.stringify(join(kernels, 'native.js'))};
+        const m = new WebAssembly.Memory({ initial: 1 });
+        nativeKernels({}, m); nativeKernels({}, m);
+        process.stdout.write(gemmBackendDescription());`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, METAHEAC_NATIVE: '' } });
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^wasm \\(native kernels ${why.source}\\)$`));
+      assert.match(r.stderr, new RegExp(`^metaheac: gemm runs in WebAssembly, about 3x slower \\(native kernels ${why.source}\\)\n$`));
+      const chosen = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, METAHEAC_NATIVE: '0' } });
+      assert.equal(chosen.stdout, 'wasm (native kernels off: METAHEAC_NATIVE=0)');
+      assert.equal(chosen.stderr, '', 'a chosen fall-back is not announced');
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+}
 
 const PAGES = 1024; // 64 MiB
 const memory = new WebAssembly.Memory({ initial: PAGES, maximum: PAGES, shared: true });

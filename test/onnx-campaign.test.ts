@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-web';
 import { loadConfig } from '../src/config/config.js';
 import { readSchemaFile } from '../src/data/schema.js';
 import { expandCampaigns, findUsers } from '../src/expand/index.js';

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as ort from 'onnxruntime-node';
+import * as ort from 'onnxruntime-web';
 import { buildLayout, type ModelDims } from '../src/model/layout.js';
 import { allocParams, initParams, type Params } from '../src/model/params.js';
 import { exportOnnx, onnxFeeds, onnxInputNames } from '../src/model/onnx-export.js';

@@ -9,6 +9,7 @@ import { Command } from 'commander';
 import { isFsError, UserError } from '../util/errors.js';
 import { setProgressQuiet } from './progress.js';
 import { commands } from './commands/index.js';
+import { gemmBackendDescription } from '../kernels/native.js';
 
 /** The installed package's version (dist/src/cli/main.js sits three folders below package.json). */
 export function packageVersion(): string {
@@ -19,7 +20,7 @@ export function buildProgram(): Command {
   const program = new Command();
   program
     .name('metaheac')
-    .version(packageVersion(), '-V, --version', 'print the version')
+    .version(`${packageVersion()}\ngemm: ${gemmBackendDescription()}`, '-V, --version', 'print the version and which gemm runs (native or WebAssembly)')
     .description('MetaHeac look-alike audience expansion: meta-train a general model over past campaigns, adapt it to a new campaign\'s seeds, rank candidates.')
     .option('--verbose', 'print stack traces on errors')
     .option('-q, --quiet', 'no progress bars')

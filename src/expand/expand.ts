@@ -112,6 +112,16 @@ function isDir(p: string): boolean {
   }
 }
 
+/**
+ * Why a set runner.train_data_dir gave no schema. A config's relative paths resolve against
+ * its own folder, so one inside an installed package (node_modules/metaheac/configs) points
+ * into the package, not at the data a user made in the working directory: say where it led.
+ */
+function noDatasetAt(dataDir: string, schema: string): string {
+  const where = existsSync(dataDir) ? `${schema} does not exist` : 'which does not exist';
+  return `runner.train_data_dir is ${dataDir}, ${where} (relative paths in a config file resolve against its folder, those given with -o against the working directory: -o runner.train_data_dir=DIR)`;
+}
+
 /** The dataset's schema and files, from runner.train_data_dir or from beside the pool. */
 export function resolveDataPaths(cfg: LoadedConfig, users?: string, lookup?: string, poolGiven = false): DataPaths {
   const dataDir = cfg.runner.train_data_dir;
@@ -119,7 +129,7 @@ export function resolveDataPaths(cfg: LoadedConfig, users?: string, lookup?: str
   let schemaPath: string;
   if (dsSchema && existsSync(dsSchema)) schemaPath = dsSchema;
   else if (users) schemaPath = schemaPathFor(users);
-  else throw new ConfigError(`${cfg.source}: no dataset to expand from: set runner.train_data_dir to a dataset directory, or give the pool (--users)`);
+  else throw new ConfigError(`${cfg.source}: no dataset to expand from: ${dataDir ? noDatasetAt(dataDir, dsSchema!) : 'set runner.train_data_dir to a dataset directory'}, or give the pool (--users)`);
   const files = datasetFiles(schemaPath);
   const datasetUsers = files.users ?? (existsSync(join(dirname(schemaPath), USERS_FILE)) ? join(dirname(schemaPath), USERS_FILE) : null);
   const pool = users ?? datasetUsers ?? (poolGiven ? lookup : null);

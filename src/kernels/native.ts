@@ -9,6 +9,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import type { GemmTiles } from './split.js';
 import { WASM_TILES } from './split.js';
 import type { KernelExports } from './wasm.js';
@@ -32,21 +33,31 @@ export type NativeKernels = Pick<KernelExports, 'gemm' | 'gemmRows' | 'gemmRowsF
 const ADDON = new URL('../../../native/build/Release/metaheac_native.node', import.meta.url);
 
 let loaded: { addon: Required<Addon>; variant: string } | null | undefined;
+/** Why the wasm gemm runs, once load() found no usable addon: it follows "native kernels ". */
+let fallback = '';
 
 function load(): { addon: Required<Addon>; variant: string } | null {
   if (loaded !== undefined) return loaded;
   loaded = null;
-  if (process.env.METAHEAC_NATIVE === '0' || !existsSync(ADDON)) return loaded;
   const path = fileURLToPath(ADDON);
+  if (process.env.METAHEAC_NATIVE === '0') {
+    fallback = 'off: METAHEAC_NATIVE=0';
+    return loaded;
+  }
+  if (!existsSync(ADDON)) {
+    fallback = `not built: no ${path}; \`npm run build:native\` builds it where a C compiler is present`;
+    return loaded;
+  }
   let addon: Addon;
   try {
     addon = createRequire(import.meta.url)(path) as Addon;
   } catch (e) {
     // a damaged or foreign build must not stop the engine: the wasm kernels compute the same
-    process.stderr.write(`metaheac: the native kernels at ${path} did not load (${(e as Error).message.split('\n')[0]}); using the WebAssembly ones\n`);
+    fallback = `did not load from ${path}: ${(e as Error).message.split('\n')[0]}`;
     return loaded;
   }
   if (addon.variant !== null) loaded = { addon: addon as Required<Addon>, variant: addon.variant };
+  else fallback = 'unsupported: this CPU has neither AVX-512 nor AVX2 with FMA';
   return loaded;
 }
 
@@ -54,6 +65,25 @@ function load(): { addon: Required<Addon>; variant: string } | null {
 export function gemmBackend(): string {
   const n = load();
   return n ? `native-${n.variant}` : 'wasm';
+}
+
+/** gemmBackend() with, for 'wasm', why the native kernels do not run (what `--version` prints). */
+export function gemmBackendDescription(): string {
+  const b = gemmBackend();
+  return b === 'wasm' ? `wasm (native kernels ${fallback})` : b;
+}
+
+let noticed = false;
+/**
+ * One line on stderr the first time an engine starts on the wasm gemm for a reason the user
+ * did not choose (METAHEAC_NATIVE=0 is a choice): it is 3x slower, and an installed package
+ * without a build would otherwise run slow in silence. Workers stay quiet: the main thread
+ * starts first.
+ */
+function noticeFallback(): void {
+  if (noticed || !isMainThread || process.env.METAHEAC_NATIVE === '0') return;
+  noticed = true;
+  process.stderr.write(`metaheac: gemm runs in WebAssembly, about 3x slower (native kernels ${fallback})\n`);
 }
 
 /** Whether the native addon was built (whether or not this CPU can run its kernels). */
@@ -81,7 +111,10 @@ export function adviseHugePages(memory: WebAssembly.Memory): boolean {
  */
 export function nativeKernels(wasm: NativeKernels, memory: WebAssembly.Memory): { fns: NativeKernels; tiles: GemmTiles } {
   const n = load();
-  if (!n) return { fns: wasm, tiles: WASM_TILES };
+  if (!n) {
+    noticeFallback();
+    return { fns: wasm, tiles: WASM_TILES };
+  }
   const { addon } = n;
   const mem = new Uint8Array(memory.buffer);
   return {
