@@ -26,6 +26,7 @@ import { allocatePart, sliceRows } from './part-ops.js';
 import { multiOffsets, multiStride, type Schema } from './schema.js';
 import { rowErrorAt, validatePartData } from './validate.js';
 import { openForRead } from '../util/files.js';
+import { copyUidChunk, isUidType, type Uid } from './uid.js';
 
 const MAGIC = 'ARROW1';
 /** "ARROW1" plus two bytes of padding open the file. */
@@ -395,19 +396,47 @@ export interface StreamOptions {
   to?: number;
 }
 
+/** Batch `src`'s uid column, exactly (errors name the file row). */
+function exactUids(path: string, src: BatchSource, slots: FieldSlots, p: Plan, row0: number): Uid[] {
+  const d = readColumn(src, { type: p.type, slots });
+  const out = new Array<Uid>(d.length);
+  try {
+    copyUidChunk(d, out, 0);
+  } catch (e) {
+    if (e instanceof ChunkError) throw rowErrorAt(path, 'uid', row0 + e.row, e.what);
+    throw e;
+  }
+  return out;
+}
+
+/**
+ * A user table's `uid` column: required, and an integer type, since a float column may
+ * already have rounded uids above 2^53 onto other users.
+ */
+function uidColumnIndex(path: string, arrow: ArrowSchema): number {
+  const i = arrow.fields.findIndex((f) => f.name === 'uid');
+  if (i < 0) throw new DataError(`${path}: no "uid" column (a user table has a uid column of integers and the user fields)`);
+  const t = arrow.fields[i]!.type as DataType;
+  if (!isUidType(t)) throw new DataError(`${path}: column "uid" has type ${String(t)}, expected an integer type (Int64 or Int32): a float cannot hold every uid exactly`);
+  return i;
+}
+
 /**
  * A part or user table read one record batch at a time, for files too large to hold (a
  * user pool of millions): yields each batch's rows (cut to [from, to)) with the file row of
  * its first, checked and validated like readPart. The yielded arrays are reused by the next
- * batch. For a user table, `schema` is the dataset's (its task fields are ignored) and the
- * data has no task columns (`task` empty), zero labels and aids.
+ * batch. For a user table, `schema` is the dataset's (its task fields are ignored), the
+ * data has no task columns (`task` empty), zero labels and aids, and `uid` holds the uids
+ * exactly (`data.extra.uid` is the column as a number extra, rounded above 2^53).
  */
-export async function* streamPart(path: string, schema: Schema, opts: StreamOptions = {}): AsyncGenerator<{ row0: number; data: PartData }> {
+export async function* streamPart(path: string, schema: Schema, opts: StreamOptions = {}): AsyncGenerator<{ row0: number; data: PartData; uid: Uid[] }> {
   const kind = opts.kind ?? 'part';
   const s = kind === 'users' ? { ...schema, task: [] } : schema;
   const file = await ArrowFile.open(path);
   try {
     const plans = planColumns(path, s, file.schema, kind);
+    const uidAt = kind === 'users' ? uidColumnIndex(path, file.schema) : -1;
+    const uidPlan = plans.find((p) => p.index === uidAt);
     const rows = file.batches.map((b) => Number(b.header.length));
     const total = rows.reduce((a, b) => a + b, 0);
     const from = Math.max(0, opts.from ?? 0);
@@ -438,7 +467,7 @@ export async function* streamPart(path: string, schema: Schema, opts: StreamOpti
       const z = Math.min(to, start) - row0;
       const data = sliceRows(s, view, a, z);
       validatePartData(data, s, path, row0 + a);
-      yield { row0: row0 + a, data };
+      yield { row0: row0 + a, data, uid: uidPlan ? exactUids(path, src, slots[uidAt]!, uidPlan, row0).slice(a, z) : [] };
     }
   } finally {
     file.close();

@@ -9,11 +9,15 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { makeVector, Table, tableToIPC } from 'apache-arrow';
 import { writeFileAtomic } from '../util/atomic.js';
+import { numericUids, parseUid, type Uid } from '../data/uid.js';
 import { DataError } from '../util/errors.js';
 import { formatScore, parseScore } from './score-format.js';
 
 export interface Audience {
+  /** The uids as numbers: NaN for a uid beyond 2^53, which no double names (see `exact`). */
   uid: Float64Array;
+  /** Every uid exactly, present only when some uid is beyond 2^53: read uids with audienceUids. */
+  exact?: Uid[];
   /** float32 values, as the model gives them. */
   score: Float32Array;
   /** 1 = best. */
@@ -23,17 +27,29 @@ export interface Audience {
 export const AUDIENCE_CSV = 'audience.csv';
 export const AUDIENCE_PARQUET = 'audience.parquet';
 
-export function audienceFrom(sorted: { uid: Float64Array; score: Float64Array }): Audience {
-  return { uid: sorted.uid, score: Float32Array.from(sorted.score), rank: Int32Array.from(sorted.uid, (_, i) => i + 1) };
+export function audienceFrom(sorted: { uid: Uid[]; score: Float64Array }): Audience {
+  return withUids({ score: Float32Array.from(sorted.score), rank: Int32Array.from(sorted.uid, (_, i) => i + 1) }, sorted.uid);
+}
+
+function withUids(a: Omit<Audience, 'uid' | 'exact'>, uids: Uid[]): Audience {
+  const uid = numericUids(uids);
+  return uids.some((u) => typeof u === 'bigint') ? { uid, exact: uids, ...a } : { uid, ...a };
+}
+
+/** The audience's uids, exactly. */
+export function audienceUids(a: Audience): ArrayLike<Uid> {
+  return a.exact ?? a.uid;
 }
 
 /**
  * A uid the audience holds twice, if any: two pool rows of one user both ranked (a user
  * table has one row per user; prepare refuses a uid on two lines, a hand-made table may not).
  */
-export function repeatedUid(a: Audience): number | undefined {
-  const seen = new Set<number>();
-  for (const u of a.uid) {
+export function repeatedUid(a: Audience): Uid | undefined {
+  const seen = new Set<Uid>();
+  const uids = audienceUids(a);
+  for (let i = 0; i < uids.length; i++) {
+    const u = uids[i]!;
     if (seen.has(u)) return u;
     seen.add(u);
   }
@@ -42,7 +58,8 @@ export function repeatedUid(a: Audience): number | undefined {
 
 export function audienceCsv(a: Audience): string {
   const lines = ['uid,score,rank\n'];
-  for (let i = 0; i < a.uid.length; i++) lines.push(`${a.uid[i]},${formatScore(a.score[i]!)},${a.rank[i]}\n`);
+  const uids = audienceUids(a);
+  for (let i = 0; i < uids.length; i++) lines.push(`${uids[i]},${formatScore(a.score[i]!)},${a.rank[i]}\n`);
   return lines.join('');
 }
 
@@ -51,7 +68,7 @@ const require = createRequire(import.meta.url);
 /** The audience as Parquet: uid Int64, score Float32, rank Int32. */
 export function audienceParquet(a: Audience): Uint8Array {
   const pq = require('parquet-wasm/node') as typeof import('parquet-wasm/node');
-  const uid = makeVector(BigInt64Array.from(a.uid, (u) => BigInt(u)));
+  const uid = makeVector(BigInt64Array.from(audienceUids(a), (u) => BigInt(u)));
   const table = new Table({ uid, score: makeVector(a.score), rank: makeVector(a.rank) });
   const props = new pq.WriterPropertiesBuilder().setCompression(pq.Compression.SNAPPY).build();
   return pq.writeParquet(pq.Table.fromIPCStream(tableToIPC(table, 'stream')), props);
@@ -98,14 +115,17 @@ export function readAudienceCsv(path: string): Audience {
   if (lines[0] !== 'uid,score,rank') throw new DataError(`${path}: line 1: expected the header uid,score,rank`);
   if (lines[lines.length - 1] === '') lines.pop();
   const n = lines.length - 1;
-  const a: Audience = { uid: new Float64Array(n), score: new Float32Array(n), rank: new Int32Array(n) };
+  const uid = new Array<Uid>(n);
+  const score = new Float32Array(n);
+  const rank = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const m = /^(\d+),([^,]+),(\d+)$/.exec(lines[i + 1]!);
-    const score = m ? parseScore(m[2]!) : NaN;
-    if (!m || !Number.isFinite(score)) throw new DataError(`${path}: line ${i + 2}: expected uid,score,rank, found ${JSON.stringify(lines[i + 1])}`);
-    a.uid[i] = Number(m[1]);
-    a.score[i] = score;
-    a.rank[i] = Number(m[3]);
+    const s = m ? parseScore(m[2]!) : NaN;
+    const u = m ? parseUid(m[1]!) : undefined;
+    if (!m || !Number.isFinite(s) || u === undefined) throw new DataError(`${path}: line ${i + 2}: expected uid,score,rank, found ${JSON.stringify(lines[i + 1])}`);
+    uid[i] = u;
+    score[i] = s;
+    rank[i] = Number(m[3]);
   }
-  return a;
+  return withUids({ score, rank }, uid);
 }

@@ -7,14 +7,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, isAbsolute, resolve } from 'node:path';
 import { closest } from 'fastest-levenshtein';
+import { parseUid, type Uid } from '../data/uid.js';
 import { UserError } from '../util/errors.js';
 import { checkInputFile, MAX_TEXT_BYTES } from '../util/files.js';
 import { parseYamlBounded } from '../util/yaml.js';
 
 /** Seed users given inline (uids) or as a file of uids. */
-export type UidSource = { file: string } | { uids: number[] };
+export type UidSource = { file: string } | { uids: Uid[] };
 /** Labelled users (uid, label) given inline or as a file. */
-export type ExampleSource = { file: string } | { rows: { uid: number; label: 0 | 1 }[] };
+export type ExampleSource = { file: string } | { rows: { uid: Uid; label: 0 | 1 }[] };
 
 export interface Campaign {
   /** Names the output folder: letters, digits, `.`, `_`, `-`. */
@@ -53,6 +54,17 @@ function isUid(v: unknown): v is number {
 }
 
 /**
+ * An inline uid: a safe integer, or a string of digits (the way to write one above 2^53,
+ * which a YAML or JSON number has already rounded); undefined when neither.
+ */
+function inlineUid(v: unknown): Uid | undefined {
+  if (isUid(v)) return v;
+  return typeof v === 'string' ? parseUid(v) : undefined;
+}
+
+const UID_WANTED = 'a uid (a non-negative integer; above 2^53 as a string of digits)';
+
+/**
  * Validate a parsed campaign document. `baseDir` resolves the files it names; `where`
  * names it in errors (the file path, or e.g. "request body").
  */
@@ -88,9 +100,10 @@ export function parseCampaign(doc: unknown, baseDir: string, where = 'campaign')
     if (v === undefined || v === null) return null;
     if (typeof v === 'string') return { file: file(key, v) };
     if (Array.isArray(v)) {
-      const bad = v.findIndex((x) => !isUid(x));
-      if (bad >= 0) fail(`key "${key}[${bad}]" must be a uid (a non-negative integer), found ${JSON.stringify(v[bad])}`);
-      return { uids: v as number[] };
+      const out = v.map(inlineUid);
+      const bad = out.indexOf(undefined);
+      if (bad >= 0) fail(`key "${key}[${bad}]" must be ${UID_WANTED}, found ${JSON.stringify(v[bad])}`);
+      return { uids: out as Uid[] };
     }
     return fail(`key "${key}" must be a file name or a list of uids, found ${JSON.stringify(v)}`);
   };
@@ -105,8 +118,9 @@ export function parseCampaign(doc: unknown, baseDir: string, where = 'campaign')
       examples = {
         rows: v.map((r: unknown, i) => {
           const e = r as { uid?: unknown; label?: unknown } | null;
-          if (!e || typeof e !== 'object' || !isUid(e.uid) || (e.label !== 0 && e.label !== 1)) fail(`key "examples[${i}]" must be {uid: <non-negative integer>, label: 0 or 1}, found ${JSON.stringify(r)}`);
-          return { uid: e!.uid as number, label: e!.label as 0 | 1 };
+          const uid = e && typeof e === 'object' ? inlineUid(e.uid) : undefined;
+          if (uid === undefined || (e!.label !== 0 && e!.label !== 1)) fail(`key "examples[${i}]" must be {uid: <non-negative integer; above 2^53 a string of digits>, label: 0 or 1}, found ${JSON.stringify(r)}`);
+          return { uid: uid!, label: e!.label as 0 | 1 };
         }),
       };
     } else fail(`key "examples" must be a file name or a list of {uid, label}, found ${JSON.stringify(v)}`);

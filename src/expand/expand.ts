@@ -18,6 +18,7 @@ import { datasetFiles, SCHEMA_FILE, schemaPathFor, USERS_FILE } from '../data/da
 import type { PartData } from '../data/part.js';
 import { allocatePart, copyRows } from '../data/part-ops.js';
 import { readSchemaFile, type Schema } from '../data/schema.js';
+import { uidJson, type Uid } from '../data/uid.js';
 import { readTaskVocab } from '../data/task-vocab.js';
 import { createOps } from '../kernels/index.js';
 import { Adapter, type Weights } from '../meta/adapt.js';
@@ -38,7 +39,7 @@ import { evaluateAudience, readTruth } from './quality.js';
 import { audienceStats, histogramBin, histogramQuantiles, HISTOGRAM_BINS, type ExpandSummary, type UidCounts } from './summary.js';
 import { taskCodes, type TaskCodes } from './task-codes.js';
 import { TopN } from './top-n.js';
-import { findUsers, shardRange, tablePool, type PoolSource } from './users.js';
+import { findUsers, rowOf, shardRange, tablePool, type FoundUsers, type PoolSource } from './users.js';
 
 export interface ExpandProgress {
   /** The campaign concerned; null for a step that serves every campaign at once. */
@@ -165,18 +166,18 @@ interface Plan {
   c: Campaign;
   codes: TaskCodes;
   /** Stage-1 uids and labels in adaptation order. */
-  uid: number[];
+  uid: Uid[];
   label: (0 | 1)[];
-  seedUids: Set<number>;
-  negativeUids: Set<number>;
+  seedUids: Set<Uid>;
+  negativeUids: Set<Uid>;
 }
 
-function distinct(xs: number[]): number[] {
+function distinct(xs: Uid[]): Uid[] {
   return [...new Set(xs)];
 }
 
-/** A campaign's stage-1 uids and labels, in adaptation order. */
-function examplesOf(c: Campaign): { uid: number[]; label: (0 | 1)[] } {
+/** A campaign's stage-1 uids and labels, in adaptation order (examples as given; else distinct seeds, then distinct negatives). */
+export function examplesOf(c: Campaign): { uid: Uid[]; label: (0 | 1)[] } {
   if (c.examples) return 'file' in c.examples ? readExamples(c.examples.file) : { uid: c.examples.rows.map((r) => r.uid), label: c.examples.rows.map((r) => r.label) };
   const seeds = distinct(c.seeds ? ('file' in c.seeds ? readUidList(c.seeds.file) : c.seeds.uids) : []);
   const negatives = distinct(c.negatives ? ('file' in c.negatives ? readUidList(c.negatives.file) : c.negatives.uids) : []);
@@ -187,7 +188,7 @@ function examplesOf(c: Campaign): { uid: number[]; label: (0 | 1)[] } {
 }
 
 /** The uids a campaign's audience leaves out (unless --include-seeds): its positives. */
-export function seedUidsOf(c: Campaign): Set<number> {
+export function seedUidsOf(c: Campaign): Set<Uid> {
   const { uid, label } = examplesOf(c);
   return new Set(uid.filter((_, i) => label[i] === 1));
 }
@@ -199,14 +200,14 @@ function planExamples(c: Campaign, codes: TaskCodes): Plan {
   return { c, codes, uid, label, seedUids, negativeUids: new Set(uid.filter((_, i) => label[i] === 0)) };
 }
 
-function counts(uids: Set<number>, found: Map<number, number>): UidCounts {
-  const missing = [...uids].filter((u) => !found.has(u));
-  return { given: uids.size, found: uids.size - missing.length, missing: missing.length, missingUids: missing.slice(0, MISSING_LISTED) };
+function counts(uids: Set<Uid>, found: FoundUsers): UidCounts {
+  const missing = [...uids].filter((u) => rowOf(found, u) === undefined);
+  return { given: uids.size, found: uids.size - missing.length, missing: missing.length, missingUids: missing.slice(0, MISSING_LISTED).map(uidJson) };
 }
 
 /** A campaign's stage-1 rows: found users' fields, their labels, the campaign's task codes. */
-function stage1Rows(schema: Schema, p: Plan, found: { data: PartData; row: Map<number, number> }): PartData {
-  const rows = p.uid.map((u, i) => [found.row.get(u), p.label[i]!] as const).filter(([r]) => r !== undefined);
+function stage1Rows(schema: Schema, p: Plan, found: FoundUsers): PartData {
+  const rows = p.uid.map((u, i) => [rowOf(found, u), p.label[i]!] as const).filter(([r]) => r !== undefined);
   const d = allocatePart(schema, rows.length);
   const us = { ...schema, task: [] };
   const nt = schema.task.length;
@@ -264,7 +265,7 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
     }
 
     // seeds, negatives and examples: one pass over the lookup table for every campaign
-    const wanted = new Set<number>();
+    const wanted = new Set<Uid>();
     for (const p of plans) for (const u of p.uid) wanted.add(u);
     const found = await findUsers(paths.lookup, schema, wanted, o.signal);
     const minSeeds = o.minSeeds ?? DEFAULT_MIN_SEEDS;
@@ -272,8 +273,8 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
     const adapter = new Adapter(ops, params, adaptOptionsFor(cfg));
     const general: Weights = { view: plainView(params.tables), dense: params.dense };
     const states = plans.map((p) => {
-      const seeds = counts(p.seedUids, found.row);
-      const negatives = counts(p.negativeUids, found.row);
+      const seeds = counts(p.seedUids, found);
+      const negatives = counts(p.negativeUids, found);
       const warnings: string[] = [];
       if (seeds.found === 0) throw new UserError(`${p.c.source}: none of the ${seeds.given} seed uids is in ${paths.lookup} (first: ${seeds.missingUids.slice(0, 5).join(', ')})`);
       if (seeds.missing > 0) warnings.push(`${seeds.missing} of ${seeds.given} seed uids are not in ${paths.lookup}`);
@@ -310,7 +311,7 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
     const ident = Int32Array.from({ length: chunk }, (_, i) => i);
     const preds = plans.map(() => new Float32Array(chunk));
     // a pool row is looked up once among every campaign's seeds, and again only if it is one
-    const anySeed = new Set<number>();
+    const anySeed = new Set<Uid>();
     if (!o.includeSeeds) for (const p of plans) for (const u of p.seedUids) anySeed.add(u);
     const seedRows: number[] = [];
     let scored = 0;
@@ -319,7 +320,8 @@ export async function expandCampaigns(o: ExpandOptions): Promise<CampaignResult[
       from,
       to,
       chunk,
-      (d, uid) => {
+      (d, numeric, _row0, exact) => {
+        const uid: ArrayLike<Uid> = exact ?? numeric;
         const n = d.nRows;
         scorer.scoreEach(d, ident.subarray(0, n), preds);
         seedRows.length = 0;

@@ -7,10 +7,12 @@ import { quoted, readInputFile } from '../util/files.js';
 import { extname } from 'node:path';
 import { createRequire } from 'node:module';
 import { tableFromIPC, type Table } from 'apache-arrow';
+import { ChunkError } from '../data/arrow-columns.js';
+import { parseUid, uidsOfVector, type Uid } from '../data/uid.js';
 import { CampaignError } from './campaign.js';
 
 export interface Examples {
-  uid: number[];
+  uid: Uid[];
   label: (0 | 1)[];
 }
 
@@ -18,10 +20,10 @@ function read(path: string): Buffer {
   return readInputFile(path);
 }
 
-function parseUid(path: string, where: string, s: string): number {
-  const t = s.trim().replace(/^"(.*)"$/, '$1');
-  if (!/^\d+$/.test(t) || !Number.isSafeInteger(Number(t))) throw new CampaignError(`${path}: ${where}: expected a uid (a non-negative integer), found ${quoted(s)}`);
-  return Number(t);
+function uidCell(path: string, where: string, s: string): Uid {
+  const u = parseUid(s.trim().replace(/^"(.*)"$/, '$1'));
+  if (u === undefined) throw new CampaignError(`${path}: ${where}: expected a uid (a non-negative integer below 2^63), found ${quoted(s)}`);
+  return u;
 }
 
 function parseLabel(path: string, where: string, s: string): 0 | 1 {
@@ -56,7 +58,7 @@ function textColumns(path: string, wantLabel: boolean): Examples {
     const cells = line.split(',');
     const where = `line ${i + 1}`;
     if (uidCol >= cells.length) throw new CampaignError(`${path}: ${where}: ${cells.length} column(s), no uid column ${uidCol + 1}`);
-    out.uid.push(parseUid(path, where, cells[uidCol]!));
+    out.uid.push(uidCell(path, where, cells[uidCol]!));
     if (wantLabel) {
       if (labelCol >= cells.length) throw new CampaignError(`${path}: ${where}: expected uid,label, found ${quoted(line)}`);
       out.label.push(parseLabel(path, where, cells[labelCol]!));
@@ -88,25 +90,24 @@ function readArrowTable(path: string): Table {
 
 function tableColumns(path: string, t: Table, wantLabel: boolean): Examples {
   const names = t.schema.fields.map((f) => f.name);
-  const pick = (want: string, sole: boolean): number[] => {
+  const column = (want: string, sole: boolean) => {
     let col = t.getChild(want);
     if (!col && sole && names.length === 1) col = t.getChildAt(0);
     if (!col) throw new CampaignError(`${path}: no "${want}" column (columns: ${names.join(', ')})`);
-    const out: number[] = [];
-    let row = 0;
-    for (const v of col) {
-      const n = typeof v === 'bigint' ? Number(v) : v;
-      if (typeof n !== 'number' || !Number.isSafeInteger(n) || (want === 'uid' && n < 0)) {
-        throw new CampaignError(`${path}: column "${want}" row ${row}: expected ${want === 'uid' ? 'a uid (a non-negative integer)' : 'a label 1, 0 or -1'}, found ${String(v)}`);
-      }
-      out.push(n);
-      row++;
-    }
-    return out;
+    return col;
   };
-  const uid = pick('uid', !wantLabel);
+  const uidCol = column('uid', !wantLabel);
+  let uid: Uid[];
+  try {
+    uid = uidsOfVector(uidCol);
+  } catch (e) {
+    if (e instanceof ChunkError) throw new CampaignError(`${path}: column "uid" row ${e.row}: ${e.what}`);
+    throw e;
+  }
+  const negative = uid.findIndex((u) => u < 0);
+  if (negative >= 0) throw new CampaignError(`${path}: column "uid" row ${negative}: expected a uid (a non-negative integer), found ${uid[negative]}`);
   if (!wantLabel) return { uid, label: [] };
-  const label = pick('label', false).map((l, i) => parseLabel(path, `column "label" row ${i}`, String(l)));
+  const label = [...column('label', false)].map((l, i) => parseLabel(path, `column "label" row ${i}`, String(l)));
   return { uid, label };
 }
 
@@ -118,7 +119,7 @@ function readColumns(path: string, wantLabel: boolean): Examples {
 }
 
 /** The uids of a seeds / negatives file, in file order. */
-export function readUidList(path: string): number[] {
+export function readUidList(path: string): Uid[] {
   return readColumns(path, false).uid;
 }
 

@@ -6,8 +6,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import type { Uid } from '../data/uid.js';
 import { DataError, UserError } from '../util/errors.js';
-import { AUDIENCE_CSV, audienceFrom, changedFile, readAudienceCsv, repeatedUid, type Audience } from './audience.js';
+import { AUDIENCE_CSV, audienceFrom, audienceUids, changedFile, readAudienceCsv, repeatedUid, type Audience } from './audience.js';
 import { writeAudienceFolder } from './audience-folder.js';
 import type { CampaignResult } from './expand.js';
 import { checkOutDir, seedUidsOf } from './expand.js';
@@ -29,7 +30,7 @@ function campaignsIn(dir: string): string[] {
  * `expand --truth` run does; a campaign's seeds, which it leaves out, are read again from
  * the campaign file its summary names.
  */
-function seedsOf(s: ExpandSummary): Set<number> {
+function seedsOf(s: ExpandSummary): Set<Uid> {
   if (!existsSync(s.source)) throw new UserError(`${s.source}: campaign ${s.campaign}'s file, which merge --truth reads for its seeds (left out of its audience), is not there`);
   return seedUidsOf(loadCampaignFile(s.source));
 }
@@ -83,7 +84,8 @@ export async function mergeShards(dirs: string[], outDir: string, opts: { truth?
     const heap = new TopN(first.top);
     for (const { dir, summary: s } of parts) {
       const a = readShardAudience(join(dir, name), s);
-      for (let i = 0; i < a.uid.length; i++) heap.push(a.score[i]!, a.uid[i]!);
+      const uids = audienceUids(a);
+      for (let i = 0; i < uids.length; i++) heap.push(a.score[i]!, uids[i]!);
     }
     const audience = audienceFrom(heap.sorted());
     const twice = repeatedUid(audience);

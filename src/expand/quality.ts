@@ -7,15 +7,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { tableFromIPC, type Table } from 'apache-arrow';
+import { ChunkError } from '../data/arrow-columns.js';
+import { compareUids, isUidType, numericUids, uidsOfVector, type Uid } from '../data/uid.js';
 import { DataError } from '../util/errors.js';
 import { isReferenceColumn, REFERENCES, truthColumn } from '../data/reference.js';
-import type { Audience } from './audience.js';
+import { audienceUids, type Audience } from './audience.js';
 import type { Quality } from './summary.js';
 
 export interface Truth {
   path: string;
   table: Table;
+  /** The uids as numbers, NaN above 2^53 (no double names those users). */
   uid: Float64Array;
+  /** Every uid exactly, present only when some uid is beyond 2^53. */
+  exact?: readonly Uid[];
 }
 
 export function readTruth(path: string): Truth {
@@ -27,7 +32,16 @@ export function readTruth(path: string): Truth {
   }
   const u = table.getChild('uid');
   if (!u) throw new DataError(`${path}: no "uid" column`);
-  return { path, table, uid: Float64Array.from(u.toArray() as ArrayLike<number>) };
+  if (!isUidType(u.type)) throw new DataError(`${path}: column "uid" has type ${String(u.type)}, expected an integer type (Int64 or Int32): a float cannot hold every uid exactly`);
+  let exact: Uid[];
+  try {
+    exact = uidsOfVector(u);
+  } catch (e) {
+    if (e instanceof ChunkError) throw new DataError(`${path}: column "uid" row ${e.row}: ${e.what}`);
+    throw e;
+  }
+  const uid = numericUids(exact);
+  return exact.some((x) => typeof x === 'bigint') ? { path, table, uid, exact } : { path, table, uid };
 }
 
 function column(t: Truth, name: string): Float64Array | null {
@@ -36,29 +50,31 @@ function column(t: Truth, name: string): Float64Array | null {
 }
 
 /** null when the truth has no column for this campaign. */
-export function evaluateAudience(t: Truth, campaign: string, a: Audience, excluded: Set<number>): Quality | null {
+export function evaluateAudience(t: Truth, campaign: string, a: Audience, excluded: Set<Uid>): Quality | null {
   // a campaign named like a reference column (`agnostic`) has no truth of its own
   const p = isReferenceColumn(campaign) ? null : column(t, campaign);
   if (!p) return null;
+  const uid = t.exact ?? t.uid;
   const eligible: number[] = [];
-  const pOf = new Map<number, number>();
-  for (let i = 0; i < t.uid.length; i++) {
-    if (excluded.has(t.uid[i]!)) continue;
+  const pOf = new Map<Uid, number>();
+  for (let i = 0; i < uid.length; i++) {
+    if (excluded.has(uid[i]!)) continue;
     eligible.push(i);
-    pOf.set(t.uid[i]!, p[i]!);
+    pOf.set(uid[i]!, p[i]!);
   }
-  const n = a.uid.length;
+  const au = audienceUids(a);
+  const n = au.length;
   if (n === 0 || eligible.length === 0) return null;
   // best first by a score, ties by uid as the audience's are
-  const byScore = (q: Float64Array) => (x: number, y: number) => q[y]! - q[x]! || t.uid[x]! - t.uid[y]!;
+  const byScore = (q: Float64Array) => (x: number, y: number) => q[y]! - q[x]! || compareUids(uid[x]!, uid[y]!);
   eligible.sort(byScore(p));
   const best = eligible.slice(0, n);
-  const bestSet = new Set(best.map((i) => t.uid[i]!));
+  const bestSet = new Set(best.map((i) => uid[i]!));
   let hit = 0;
   let pSum = 0;
   for (let i = 0; i < n; i++) {
-    if (bestSet.has(a.uid[i]!)) hit++;
-    pSum += pOf.get(a.uid[i]!) ?? NaN;
+    if (bestSet.has(au[i]!)) hit++;
+    pSum += pOf.get(au[i]!) ?? NaN;
   }
   const mean = (xs: number[]): number => xs.reduce((s, i) => s + p[i]!, 0) / xs.length;
   const references: Quality['references'] = {};
@@ -66,7 +82,7 @@ export function evaluateAudience(t: Truth, campaign: string, a: Audience, exclud
     const q = column(t, truthColumn(k, campaign));
     if (!q) continue;
     const top = [...eligible].sort(byScore(q)).slice(0, n);
-    references[k] = { recall: top.filter((i) => bestSet.has(t.uid[i]!)).length / best.length, precision: mean(top) };
+    references[k] = { recall: top.filter((i) => bestSet.has(uid[i]!)).length / best.length, precision: mean(top) };
   }
   return {
     recall: hit / best.length,
@@ -74,7 +90,7 @@ export function evaluateAudience(t: Truth, campaign: string, a: Audience, exclud
     oraclePrecision: mean(best),
     randomRecall: Math.min(1, best.length / eligible.length),
     randomPrecision: mean(eligible),
-    curve: qualityCurve(a.uid, pOf, eligible.map((i) => t.uid[i]!), (i) => p[eligible[i]!]!),
+    curve: qualityCurve(au, pOf, eligible.map((i) => uid[i]!), (i) => p[eligible[i]!]!),
     references,
   };
 }
@@ -85,11 +101,11 @@ export function curveSizes(n: number, points = 20): number[] {
 }
 
 /** Recall and mean true probability of each prefix of the audience, beside the truly best (`bestUid`, best first) and random. */
-function qualityCurve(audience: Float64Array, pOf: Map<number, number>, bestUid: number[], bestP: (i: number) => number): Quality['curve'] {
+function qualityCurve(audience: ArrayLike<Uid>, pOf: Map<Uid, number>, bestUid: Uid[], bestP: (i: number) => number): Quality['curve'] {
   const n = Math.min(audience.length, bestUid.length);
   // where each user stands in the truth's order: a prefix of the audience hits the truly best m
   // exactly where that position is below m
-  const truthRank = new Map<number, number>(bestUid.map((u, i) => [u, i]));
+  const truthRank = new Map<Uid, number>(bestUid.map((u, i) => [u, i]));
   const curve: Quality['curve'] = { n: [], recall: [], precision: [], oraclePrecision: [], randomRecall: [] };
   let pAudience = 0;
   let pBest = 0;

@@ -21,8 +21,8 @@ export interface UidCounts {
   given: number;
   found: number;
   missing: number;
-  /** The first missing uids (at most 20). */
-  missingUids: number[];
+  /** The first missing uids (at most 20); a uid above 2^53 as a decimal string, which JSON readers keep exact. */
+  missingUids: (number | string)[];
 }
 
 export interface ExpandSummary {

@@ -3,14 +3,16 @@
  * kept, so memory is N whatever the stream's length. Higher score ranks first; equal
  * scores rank by smaller uid, so the result is the same however the stream is split.
  */
+import { compareUids, type Uid } from '../data/uid.js';
+
 export class TopN {
   private readonly score: Float64Array;
-  private readonly uid: Float64Array;
+  private readonly uid: Uid[];
   private n = 0;
 
   constructor(readonly capacity: number) {
     this.score = new Float64Array(capacity);
-    this.uid = new Float64Array(capacity);
+    this.uid = new Array<Uid>(capacity);
   }
 
   get size(): number {
@@ -18,11 +20,11 @@ export class TopN {
   }
 
   /** a ranks below b (a is worse). */
-  private static worse(sa: number, ua: number, sb: number, ub: number): boolean {
+  private static worse(sa: number, ua: Uid, sb: number, ub: Uid): boolean {
     return sa < sb || (sa === sb && ua > ub);
   }
 
-  push(score: number, uid: number): void {
+  push(score: number, uid: Uid): void {
     if (this.capacity === 0) return;
     if (this.n < this.capacity) {
       let i = this.n++;
@@ -57,9 +59,9 @@ export class TopN {
   }
 
   /** The kept pairs, best first (rank 1 first). */
-  sorted(): { uid: Float64Array; score: Float64Array } {
+  sorted(): { uid: Uid[]; score: Float64Array } {
     const idx = Array.from({ length: this.n }, (_, i) => i);
-    idx.sort((a, b) => this.score[b]! - this.score[a]! || this.uid[a]! - this.uid[b]!);
-    return { uid: Float64Array.from(idx, (i) => this.uid[i]!), score: Float64Array.from(idx, (i) => this.score[i]!) };
+    idx.sort((a, b) => this.score[b]! - this.score[a]! || compareUids(this.uid[a]!, this.uid[b]!));
+    return { uid: idx.map((i) => this.uid[i]!), score: Float64Array.from(idx, (i) => this.score[i]!) };
   }
 }

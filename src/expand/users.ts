@@ -6,6 +6,7 @@ import { countRows, streamPart } from '../data/arrow-read.js';
 import type { PartData } from '../data/part.js';
 import { allocatePart, copyRows, sliceRows } from '../data/part-ops.js';
 import type { Schema } from '../data/schema.js';
+import type { Uid } from '../data/uid.js';
 import { DataError, UserError } from '../util/errors.js';
 
 /** The user fields of a schema: a user table's rows carry no task fields. */
@@ -13,37 +14,38 @@ export function userSchema(s: Schema): Schema {
   return { ...s, task: [] };
 }
 
-function uidColumn(path: string, d: PartData): ArrayLike<number> {
-  const u = d.extra.uid;
-  if (!u) throw new DataError(`${path}: no "uid" column (a user table has a uid column of integers and the user fields)`);
-  return u;
-}
-
 export interface FoundUsers {
   /** Rows of the found users (user fields only), in the order first met in the table. */
   data: PartData;
-  /** uid → row of `data`. */
+  /** uid → row of `data`, for uids below 2^53 (rowOf looks in both maps). */
   row: Map<number, number>;
+  /** uid → row of `data`, for uids beyond 2^53. */
+  bigRow: Map<bigint, number>;
+}
+
+/** The row of `data` holding user `u`, if found. */
+export function rowOf(f: FoundUsers, u: Uid): number | undefined {
+  return typeof u === 'bigint' ? f.bigRow.get(u) : f.row.get(u);
 }
 
 /** One pass over a user table, keeping the rows of the wanted uids. */
-export async function findUsers(path: string, schema: Schema, wanted: Set<number>, signal?: AbortSignal): Promise<FoundUsers> {
+export async function findUsers(path: string, schema: Schema, wanted: Set<Uid>, signal?: AbortSignal): Promise<FoundUsers> {
   const us = userSchema(schema);
   const data = allocatePart(us, wanted.size);
-  const row = new Map<number, number>();
+  const found: FoundUsers = { data, row: new Map(), bigRow: new Map() };
   let n = 0;
-  for await (const { row0, data: b } of streamPart(path, schema, { kind: 'users' })) {
+  for await (const { row0, data: b, uid: uids } of streamPart(path, schema, { kind: 'users' })) {
     signal?.throwIfAborted();
-    const uids = uidColumn(path, b);
     for (let i = 0; i < b.nRows; i++) {
       const u = uids[i]!;
       if (!wanted.has(u)) continue;
-      if (row.has(u)) throw new DataError(`${path}: uid ${u} appears twice (row ${row0 + i} and an earlier row); a user table has one row per user`);
+      if (rowOf(found, u) !== undefined) throw new DataError(`${path}: uid ${u} appears twice (row ${row0 + i} and an earlier row); a user table has one row per user`);
       copyRows(us, { ...b, extra: {} }, i, data, n, 1);
-      row.set(u, n++);
+      if (typeof u === 'bigint') found.bigRow.set(u, n++);
+      else found.row.set(u, n++);
     }
   }
-  return { data, row };
+  return found;
 }
 
 /** Rows [from, to) of the pool split into `count` shards of whole batches: the `index`-th. */
@@ -57,10 +59,18 @@ export function shardRange(total: number, batchSize: number, index: number, coun
 export { countRows };
 
 /**
+ * What a pool hands each chunk to. A source whose uids are all below 2^53 may leave out
+ * `exact` (`uid` then holds them exactly); readers take `exact ?? uid`.
+ */
+export type UidChunkFn = (d: PartData, uid: Float64Array, row0: number, exact?: readonly Uid[]) => void;
+
+/**
  * Rows [from, to) of a user table in chunks of exactly `chunk` consecutive rows (the last
  * may be shorter), whatever the file's record batches: scoring a chunk then depends only on
  * its rows, so a shard that starts on a chunk boundary scores each row exactly as the whole
- * pool does. `fn` gets the chunk's user fields and uids (reused between calls).
+ * pool does. `fn` gets the chunk's user fields and uids (reused between calls): `uid` as
+ * numbers, NaN for a uid beyond 2^53 (no double names that user, so none is matched by a
+ * rounded neighbour), and `exact`, every uid exactly.
  */
 export async function forEachChunk(
   path: string,
@@ -68,27 +78,31 @@ export async function forEachChunk(
   from: number,
   to: number,
   chunk: number,
-  fn: (d: PartData, uid: Float64Array, row0: number) => void,
+  fn: UidChunkFn,
   signal?: AbortSignal,
 ): Promise<void> {
   const us = userSchema(schema);
   const buf = allocatePart(us, chunk);
   const uid = new Float64Array(chunk);
+  const exact = new Array<Uid>(chunk);
   let n = 0;
   let start = from;
   const flush = (): void => {
-    fn(n === chunk ? buf : sliceRows(us, buf, 0, n), n === chunk ? uid : uid.subarray(0, n), start);
+    fn(n === chunk ? buf : sliceRows(us, buf, 0, n), n === chunk ? uid : uid.subarray(0, n), start, n === chunk ? exact : exact.slice(0, n));
     start += n;
     n = 0;
   };
-  for await (const { data: b } of streamPart(path, schema, { kind: 'users', from, to })) {
+  for await (const { data: b, uid: uids } of streamPart(path, schema, { kind: 'users', from, to })) {
     if (signal?.aborted) throw new UserError('expansion aborted');
-    const uids = uidColumn(path, b);
     const plain = { ...b, extra: {} };
     for (let i = 0; i < b.nRows; ) {
       const k = Math.min(chunk - n, b.nRows - i);
       copyRows(us, plain, i, buf, n, k);
-      for (let j = 0; j < k; j++) uid[n + j] = uids[i + j]!;
+      for (let j = 0; j < k; j++) {
+        const u = uids[i + j]!;
+        exact[n + j] = u;
+        uid[n + j] = typeof u === 'number' ? u : NaN;
+      }
       n += k;
       i += k;
       if (n === chunk) flush();
@@ -106,7 +120,7 @@ export interface PoolSource {
   /** Names the pool in summaries. */
   name: string;
   rows: number;
-  forEachChunk(from: number, to: number, chunk: number, fn: (d: PartData, uid: Float64Array, row0: number) => void, signal?: AbortSignal): Promise<void>;
+  forEachChunk(from: number, to: number, chunk: number, fn: UidChunkFn, signal?: AbortSignal): Promise<void>;
 }
 
 /** A user table file as a pool. */

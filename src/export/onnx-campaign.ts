@@ -7,7 +7,7 @@
 import type { LoadedConfig } from '../config/config.js';
 import { allocatePart, copyRows } from '../data/part-ops.js';
 import { readTaskVocab } from '../data/task-vocab.js';
-import { findUsers, loadCampaignFile, readExamples, readUidList, resolveDataPaths, taskCodes, type Campaign } from '../expand/index.js';
+import { examplesOf, findUsers, loadCampaignFile, resolveDataPaths, rowOf, taskCodes } from '../expand/index.js';
 import { createOps } from '../kernels/index.js';
 import { Adapter } from '../meta/adapt.js';
 import { adaptOptionsFor, layoutFor, paramsFromCheckpoint, schemaFor } from '../meta/model-setup.js';
@@ -26,26 +26,14 @@ export interface CampaignOnnx {
   adaptation: { steps: number; lastLoss: number };
 }
 
-/** The campaign's stage-1 uids and labels in expand's adaptation order (examples as given; else distinct seeds, then distinct negatives). */
-function stage1(c: Campaign): { uid: number[]; label: (0 | 1)[] } {
-  if (c.examples) {
-    const ex = 'file' in c.examples ? readExamples(c.examples.file) : { uid: c.examples.rows.map((r) => r.uid), label: c.examples.rows.map((r) => r.label) };
-    return { uid: ex.uid, label: ex.label as (0 | 1)[] };
-  }
-  const list = (s: Campaign['seeds']) => [...new Set(s ? ('file' in s ? readUidList(s.file) : s.uids) : [])];
-  const seeds = list(c.seeds);
-  const negatives = list(c.negatives);
-  return { uid: [...seeds, ...negatives], label: [...seeds.map(() => 1 as const), ...negatives.map(() => 0 as const)] };
-}
-
 export async function campaignToOnnx(cfg: LoadedConfig, checkpoint: string, campaignFile: string, users?: string): Promise<CampaignOnnx> {
   const paths = resolveDataPaths(cfg, users);
   const c = loadCampaignFile(campaignFile);
   const schema = schemaFor(cfg, paths.schema, paths.schemaPath);
   const codes = taskCodes(c, schema, paths.taskVocab ? readTaskVocab(paths.taskVocab) : null, paths.taskVocab);
-  const ex = stage1(c);
+  const ex = examplesOf(c);
   const found = await findUsers(paths.lookup, schema, new Set(ex.uid));
-  const kept = ex.uid.map((u, i) => [found.row.get(u), ex.label[i]!] as const).filter(([r]) => r !== undefined);
+  const kept = ex.uid.map((u, i) => [rowOf(found, u), ex.label[i]!] as const).filter(([r]) => r !== undefined);
   if (!kept.some(([, l]) => l === 1)) throw new UserError(`${c.source}: none of the campaign's seed uids is in ${paths.lookup}`);
   const rows = allocatePart(schema, kept.length);
   const userOnly = { ...schema, task: [] };

@@ -8,6 +8,7 @@ import { readExamples, readUidList, parseCampaign, taskCodes, forEachChunk, reso
 import { countRows } from '../data/arrow-read.js';
 import { readTaskVocab, type TaskVocab } from '../data/task-vocab.js';
 import type { Schema } from '../data/schema.js';
+import type { Uid } from '../data/uid.js';
 import type { LoadedConfig } from '../config/config.js';
 import { schemaFor } from '../meta/model-setup.js';
 import { UserError } from '../util/errors.js';
@@ -22,8 +23,10 @@ export interface PoolInfo {
   poolRows: number;
   /** The table seeds are looked up in. */
   lookup: string;
-  /** Sorted uids of the lookup table. */
+  /** Sorted uids of the lookup table below 2^53 (8 bytes a user, however large the table). */
   uids: Float64Array;
+  /** Its uids above 2^53, exactly. */
+  bigUids: Set<bigint>;
   schema: Schema;
   vocab: TaskVocab | null;
   vocabPath: string | null;
@@ -34,25 +37,32 @@ export async function loadPoolInfo(cfg: LoadedConfig, users?: string): Promise<P
   const paths = resolveDataPaths(cfg, users);
   const poolRows = await countRows(paths.pool);
   const lookupRows = paths.lookup === paths.pool ? poolRows : await countRows(paths.lookup);
-  const uids = new Float64Array(lookupRows);
+  const all = new Float64Array(lookupRows);
+  const bigUids = new Set<bigint>();
   let n = 0;
-  await forEachChunk(paths.lookup, paths.schema, 0, lookupRows, 65536, (_d, uid) => {
-    uids.set(uid, n);
-    n += uid.length;
+  await forEachChunk(paths.lookup, paths.schema, 0, lookupRows, 65536, (_d, uid, _row0, exact) => {
+    for (let i = 0; i < uid.length; i++) {
+      const u = exact?.[i] ?? uid[i]!;
+      if (typeof u === 'bigint') bigUids.add(u);
+      else all[n++] = u;
+    }
   });
-  uids.sort();
+  const uids = all.subarray(0, n).sort();
   return {
     pool: paths.pool,
     poolRows,
     lookup: paths.lookup,
     uids,
+    bigUids,
     schema: schemaFor(cfg, paths.schema, paths.schemaPath),
     vocab: paths.taskVocab ? readTaskVocab(paths.taskVocab) : null,
     vocabPath: paths.taskVocab,
   };
 }
 
-function has(sorted: Float64Array, u: number): boolean {
+function has(info: PoolInfo, u: Uid): boolean {
+  if (typeof u === 'bigint') return info.bigUids.has(u);
+  const sorted = info.uids;
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
@@ -72,8 +82,8 @@ export function submissionCampaign(sub: Submission, dir: string): Campaign {
 export function checkSubmission(info: PoolInfo, sub: Submission, dir: string, limits: SubmissionLimits): string {
   const c = submissionCampaign(sub, dir);
   taskCodes(c, info.schema, info.vocab, info.vocabPath);
-  const list = (src: Campaign['seeds']): number[] => (src ? ('file' in src ? readUidList(src.file) : src.uids) : []);
-  let seeds: number[];
+  const list = (src: Campaign['seeds']): Uid[] => (src ? ('file' in src ? readUidList(src.file) : src.uids) : []);
+  let seeds: Uid[];
   let given: number;
   if (c.examples) {
     const ex = 'file' in c.examples ? readExamples(c.examples.file) : { uid: c.examples.rows.map((r) => r.uid), label: c.examples.rows.map((r) => r.label) };
@@ -85,7 +95,7 @@ export function checkSubmission(info: PoolInfo, sub: Submission, dir: string, li
   }
   if (given > limits.maxSeeds) throw new UserError(`${c.source}: ${given} users in one list, more than the limit of ${limits.maxSeeds} per campaign`);
   const distinct = [...new Set(seeds)];
-  if (distinct.length > 0 && !distinct.some((u) => has(info.uids, u))) {
+  if (distinct.length > 0 && !distinct.some((u) => has(info, u))) {
     throw new UserError(`${c.source}: none of the ${distinct.length} seed uids is in ${info.lookup} (first: ${distinct.slice(0, 5).join(', ')})`);
   }
   return c.name;

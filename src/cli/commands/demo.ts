@@ -12,7 +12,7 @@ import type { Command } from 'commander';
 import { loadConfig, type LoadedConfig } from '../../config/config.js';
 import { CAMPAIGNS_DIR, synthesize, TRUTH_FILE } from '../../data/synth.js';
 import { REFERENCE_LABEL, REFERENCES } from '../../data/reference.js';
-import { compareOnTruth, loadCampaignFile, readExamples, type CampaignComparison } from '../../expand/index.js';
+import { audienceUids, compareOnTruth, loadCampaignFile, readExamples, type CampaignComparison } from '../../expand/index.js';
 import { formatScore } from '../../expand/score-format.js';
 import type { RunOps } from '../../kernels/index.js';
 import { SCHEMA_FILE } from '../../data/dataset.js';
@@ -92,7 +92,7 @@ function formatExpansion(x: DemoExpansion): string {
   return [
     `audience expansion: cold campaign ${x.c.campaign} (${x.c.seeds} seeds), top ${x.top} of ${m.summary.pool.scored - m.summary.pool.excludedSeeds} users, in ${x.seconds.toFixed(0)} s`,
     `MetaHeac's top users (all ${x.top} in ${m.dir}):`,
-    table(['  rank', 'uid', 'score'], Array.from({ length: 5 }, (_, i) => [`  ${m.audience.rank[i]}`, String(m.audience.uid[i]), formatScore(m.audience.score[i]!)])),
+    table(['  rank', 'uid', 'score'], Array.from({ length: 5 }, (_, i) => [`  ${m.audience.rank[i]}`, String(audienceUids(m.audience)[i]), formatScore(m.audience.score[i]!)])),
     '',
     table(['audience', `recall@${x.top}`, 'expected response rate'], rows),
     `(recall: share of the truly best ${x.top} users in the audience; expected response rate: mean true probability of its users${x.c.rows.some((r) => r.name === REFERENCE_LABEL.category) ? `; ${REFERENCE_LABEL.category} and ${REFERENCE_LABEL.agnostic}: the top ${x.top} by a score that knows the campaign's latent category but not the campaign, and by one that ignores the ad` : ''})`,

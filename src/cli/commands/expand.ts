@@ -1,5 +1,5 @@
 import { InvalidArgumentError, type Command } from 'commander';
-import { expandCampaigns, DEFAULT_TOP, DEFAULT_MIN_SEEDS, type CampaignResult } from '../../expand/index.js';
+import { audienceUids, expandCampaigns, DEFAULT_TOP, DEFAULT_MIN_SEEDS, type CampaignResult } from '../../expand/index.js';
 import { formatScore } from '../../expand/score-format.js';
 import { defaultCheckpoint } from '../../pipeline/run-train.js';
 import { writeReport } from '../../pipeline/report/write-report.js';
@@ -39,7 +39,7 @@ export function describeResult(r: CampaignResult, show = 5): string {
     `${r.name}: ${fmtInt(s.seeds.found)} of ${fmtInt(s.seeds.given)} seeds found, ${fmtInt(s.examples.rows)} stage-1 rows, ${s.adaptation ? `${s.adaptation.steps} adaptation steps` : 'no adaptation'}; ${fmtInt(s.pool.scored)} users scored, top ${fmtInt(s.audience.size)} kept${r.dir ? ` in ${r.dir}` : ''}`,
   ];
   const n = Math.min(show, r.audience.uid.length);
-  if (n > 0) lines.push(table(['  rank', 'uid', 'score'], Array.from({ length: n }, (_, i) => [`  ${r.audience.rank[i]}`, String(r.audience.uid[i]), formatScore(r.audience.score[i]!)])));
+  if (n > 0) lines.push(table(['  rank', 'uid', 'score'], Array.from({ length: n }, (_, i) => [`  ${r.audience.rank[i]}`, String(audienceUids(r.audience)[i]), formatScore(r.audience.score[i]!)])));
   const q = s.quality;
   if (q) lines.push(`  recall@${s.top} ${fmtFixed(q.recall)} (random ${fmtFixed(q.randomRecall)}), expected response rate ${fmtFixed(q.precision)} (oracle ${fmtFixed(q.oraclePrecision)}, random ${fmtFixed(q.randomPrecision)})`);
   for (const w of s.warnings) lines.push(`  warning: ${w}`);
