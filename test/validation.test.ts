@@ -125,3 +125,17 @@ test('refit: validation picks how long, then training starts again on every camp
   loadCheckpoint(bestCheckpointPath(a.out), p);
   assert.deepEqual(a.kept, [p.dense, ...p.tables].map((t) => Float32Array.from(t)), 'the run ends on the refit weights');
 });
+
+test('the HTML report draws the validation curve of a run that validated', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'mh-val-report-'));
+  const cfg = loadConfig(null, [...tinyOverrides(dataDir, out), 'runner.epochs=2', 'runner.validation.share=0.34', 'runner.validation.interval=5']);
+  const ops = await createOps(1);
+  await runTrain(cfg, ops);
+  await ops.close();
+  const { writeReport } = await import('../src/pipeline/report/write-report.js');
+  const page = join(out, 'r.html');
+  await writeReport([out], page);
+  const html = readFileSync(page, 'utf8');
+  assert.match(html, /data-chart="validation"/);
+  assert.match(html, /2 held-out training campaigns, best at step \d+/);
+});
