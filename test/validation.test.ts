@@ -115,6 +115,7 @@ test('refit: validation picks how long, then training starts again on every camp
   const b = await run(['runner.validation.refit=true']);
   const v = a.res.validation!;
   assert.deepEqual(v.points, plain.res.validation!.points, 'the same validation run picks the point');
+  for (const p of v.points) assert.equal(p.score, p.gauc, 'smoothing 1 (the default): each evaluation scores by its own GAUC');
   const part = await loadPart(join(dataDir, 'train_stage1.arrow'));
   const heldRows = v.aids.reduce((n, aid) => n + part.tasks.find((t) => t.aid === aid)!.rows.length, 0);
   assert.deepEqual(v.refit, { steps: Math.max(1, Math.round((v.best!.step * 300) / (300 - heldRows))), rows: 300 });

@@ -49,7 +49,8 @@ export function splitValidation(tasks: TaskRows[], labels: ArrayLike<number>, sh
   rng.shuffle(byAid);
   const held = new Set(byAid.slice(0, n).map((t) => t.aid));
   const valid = byAid.slice(0, n).map((t, i): ValidationTask => {
-    // two "folds" of unequal size: the stratified deal of assignFolds, at the holdout share
+    // the stratified deal of assignFolds into round(1 / holdout) folds, the first one held: the
+    // held share is the holdout rounded to 1/k (0.3 holds a third, 0.5 a half)
     const parts = Math.max(2, Math.round(1 / holdout));
     const folds = assignFolds(labels, t.rows, parts, seed ^ Math.imul(i + 1, 0x2545f491));
     const fit = Int32Array.from(folds.slice(1).flatMap((f) => Array.from(f)).sort((a, b) => a - b));

@@ -235,7 +235,7 @@ async function trainLoop(cfg: LoadedConfig, ops: Ops, L: Layout, part: Part, run
   const validate = (epoch: number, step: number): boolean => {
     if (!validator || !validation) return false;
     const score = validator.evaluate();
-    const recent = [...validation.points.slice(1 - v.smoothing).map((p) => p.gauc), score.gauc].filter((g) => !Number.isNaN(g));
+    const recent = [...validation.points.slice(Math.max(0, validation.points.length - (v.smoothing - 1))).map((p) => p.gauc), score.gauc].filter((g) => !Number.isNaN(g));
     const point: ValidationPoint = { epoch, step, auc: score.auc, gauc: score.gauc, score: recent.length ? recent.reduce((a, b) => a + b, 0) / recent.length : NaN };
     validation.points.push(point);
     writeFileAtomic(validation.curve, ['epoch,step,auc,gauc,score\n', ...validation.points.map((p) => `${p.epoch},${p.step},${p.auc},${p.gauc},${p.score}\n`)]);
